@@ -1,0 +1,13 @@
+//! # dinv-core: the science of dynamic inversion
+//!
+//! Podlaski & Machens (NeurIPS 2020) propagate errors backwards by *inverting* the
+//! forward weights through leaky integral feedback control instead of multiplying by
+//! their transpose. This crate holds that mathematics and nothing else: feedforward
+//! networks (Eq. 1), the credit-assignment rules BP, FA, PBP, NDI and DI (Eqs. 3–16,
+//! Algorithms 1–4), the stability analysis of the block system (Eq. S9) with SSA
+//! optimisation of the feedback weights (supp. 7.3), the learning rule (Eq. 2) and
+//! the metrics the paper plots.
+//!
+//! **Invariant:** no I/O. Nothing here knows about files, TOML or Parquet.
+
+pub mod linalg;
