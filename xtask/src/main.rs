@@ -1,1 +1,193 @@
-fn main() {}
+//! `cargo xtask`: the project's automation, as ordinary Rust.
+//!
+//! * `reproduce [--scale smoke|paper] [--only NAME]... [--force]`: run the pipelines in
+//!   `pipelines/`, publish figures, `summary.json` and the report.
+//! * `bench`: time the paper-scale pipelines from scratch against the authors' figures.
+//! * `report [--scale ...]`: rewrite the report from the existing summary.
+//! * `clean [--scale ...]`: delete cached stage outputs.
+
+mod publish;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use dinv_experiments::{load_pipeline, pipeline_files, Pipeline, Scale};
+use dinv_pipeline::{Executor, Graph};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Reproduce Podlaski & Machens (NeurIPS 2020) end to end")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the pipelines (cached), then publish figures, summary and report.
+    Reproduce {
+        #[arg(long, default_value = "paper", value_parser = parse_scale)]
+        scale: Scale,
+        /// Only these pipelines or stage-id prefixes (and what they depend on).
+        #[arg(long)]
+        only: Vec<String>,
+        /// Recompute the selected stages even if cached.
+        #[arg(long)]
+        force: bool,
+        /// Worker threads for independent stages (default: all cores).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+        /// Folder of pipeline files.
+        #[arg(long)]
+        pipelines: Option<PathBuf>,
+        /// Print only errors and the final summary line.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Time the pipelines from scratch (no cache) and compare with the authors' code.
+    Bench {
+        #[arg(long, default_value = "paper", value_parser = parse_scale)]
+        scale: Scale,
+        #[arg(long)]
+        only: Vec<String>,
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+    },
+    /// Rewrite the report from the existing summary.json.
+    Report {
+        #[arg(long, default_value = "paper", value_parser = parse_scale)]
+        scale: Scale,
+    },
+    /// Delete the cache of one scale.
+    Clean {
+        #[arg(long, default_value = "smoke", value_parser = parse_scale)]
+        scale: Scale,
+    },
+}
+
+fn parse_scale(s: &str) -> Result<Scale, String> {
+    Scale::parse(s).ok_or_else(|| format!("unknown scale `{s}`: expected `smoke` or `paper`"))
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn main() {
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let root = workspace_root();
+    match cli.command {
+        Command::Reproduce {
+            scale,
+            only,
+            force,
+            threads,
+            pipelines,
+            quiet,
+        } => {
+            let dir = pipelines.unwrap_or_else(|| root.join("pipelines"));
+            let pipes = load_all(&dir, scale)?;
+            let graph = select(&pipes, &only)?;
+            let exec = Executor::new(root.join("results").join(scale.name()).join("cache"))
+                .force(force)
+                .threads(threads)
+                .quiet(quiet);
+            let report = exec.run(&graph).map_err(|e| anyhow::anyhow!("{e}"))?;
+            for w in &report.warnings {
+                eprintln!("warning: {w}");
+            }
+            publish::publish(&root, scale, &pipes, &report)?;
+            if report.computed() == 0 {
+                println!("nothing to recompute: all {} stages were cached", report.cached());
+            }
+            Ok(())
+        }
+        Command::Bench { scale, only, threads } => bench(&root, scale, &only, threads),
+        Command::Report { scale } => publish::write_report(&root, scale),
+        Command::Clean { scale } => {
+            let dir = root.join("results").join(scale.name()).join("cache");
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+                println!("removed {}", dir.display());
+            }
+            Ok(())
+        }
+    }
+}
+
+fn load_all(dir: &Path, scale: Scale) -> Result<Vec<Pipeline>> {
+    let files = pipeline_files(dir).map_err(anyhow::Error::msg)?;
+    if files.is_empty() {
+        bail!("no pipeline files (*.toml) in {}", dir.display());
+    }
+    let mut out = Vec::new();
+    for f in files {
+        out.push(load_pipeline(&f, scale).map_err(anyhow::Error::msg)?);
+    }
+    Ok(out)
+}
+
+/// One graph with every pipeline's stages, narrowed to `only` (plus dependencies).
+fn select(pipes: &[Pipeline], only: &[String]) -> Result<Graph> {
+    let mut graph = Graph::new();
+    for p in pipes {
+        for s in p.graph.stages() {
+            graph.add(s.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+    }
+    graph.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    if only.is_empty() {
+        return Ok(graph);
+    }
+    graph.select(only).map_err(|e| anyhow::anyhow!("--only: {e}"))
+}
+
+/// Reference timings of the authors' public code on this machine class (from the issues).
+const AUTHORS_SECONDS: &[(&str, f64, &str)] = &[(
+    "fig3_linear",
+    10.6 + 23.2,
+    "Fig. 3a (10.6 s) + Fig. 3b (23.2 s), DI at 1000 steps of dt = 0.5",
+)];
+
+fn bench(root: &Path, scale: Scale, only: &[String], threads: usize) -> Result<()> {
+    let dir = root.join("pipelines");
+    let pipes = load_all(&dir, scale)?;
+    let tmp = std::env::temp_dir().join(format!("dinv-bench-{}", std::process::id()));
+    println!("benchmark at scale {scale}: every stage recomputed in a fresh cache ({})", tmp.display());
+    println!("{:<28} {:>10} {:>12} {:>10}", "pipeline", "ours (s)", "authors (s)", "speed-up");
+    for p in &pipes {
+        if !only.is_empty() && !only.iter().any(|o| o == &p.name) {
+            continue;
+        }
+        let cache = tmp.join(&p.name);
+        let exec = Executor::new(cache.clone()).threads(threads).quiet(true);
+        let t0 = Instant::now();
+        let report = exec.run(&p.graph).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let secs = t0.elapsed().as_secs_f64();
+        let authors = AUTHORS_SECONDS.iter().find(|a| a.0 == p.name);
+        match authors {
+            Some((_, a, note)) if scale == Scale::Paper => {
+                println!("{:<28} {:>10.2} {:>12.1} {:>9.1}x   ({note})", p.name, secs, a, a / secs)
+            }
+            _ => println!("{:<28} {:>10.2} {:>12} {:>10}", p.name, secs, "–", "–"),
+        }
+        let mut stages: Vec<_> = report.stages.iter().collect();
+        stages.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
+        for s in stages.iter().take(5) {
+            println!("    {:<60} {:>8.3} s", s.id, s.seconds);
+        }
+        let _ = std::fs::remove_dir_all(&cache);
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    Ok(())
+}

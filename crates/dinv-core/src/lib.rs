@@ -11,3 +11,25 @@
 //! **Invariant:** no I/O. Nothing here knows about files, TOML or Parquet.
 
 pub mod linalg;
+
+pub mod activation;
+pub mod credit;
+pub mod dynamics;
+pub mod error;
+pub mod feedback;
+pub mod init;
+pub mod inverse;
+pub mod learn;
+pub mod metrics;
+pub mod net;
+pub mod stability;
+pub mod vecops;
+
+pub use activation::Activation;
+pub use credit::{Backward, Credit, DiSettings, Feedback, Method};
+pub use dynamics::{Dynamics, EulerOrder, Integration, Inversion, LayerSystem, Solver};
+pub use error::{CoreError, Result};
+pub use feedback::FeedbackInit;
+pub use learn::UpdateRule;
+pub use net::{Layer, Loss, Network, Trace};
+pub use stability::{spectral_abscissa, ssa_stabilise, SsaConfig, SsaOutcome};

@@ -26,3 +26,4 @@ pub mod idx;
 pub mod locate;
 pub mod mnist;
 pub mod preprocess;
+pub mod synthetic;

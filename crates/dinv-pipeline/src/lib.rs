@@ -1,1 +1,114 @@
-//! placeholder
+//! The reproducibility engine of dinv: a graph of stages, each a pure function of its
+//! parameters, its seed and its inputs, whose outputs live in a content-addressed cache.
+//!
+//! This crate knows nothing about the paper's experiments. An experiment crate builds a
+//! [`Graph`] of [`StageSpec`]s, each carrying a [`StageRunner`], and hands it to an
+//! [`Executor`]. The executor runs every stage whose outputs are not already cached, in
+//! dependency order and in parallel where the graph allows, and returns a [`RunReport`]
+//! through which the outputs are read back as [`Table`]s and JSON values.
+//!
+//! **Architecture Invariant:** only `dinv-pipeline` knows the cache layout and how keys
+//! are hashed; stages see their parameters, their seed, typed inputs ([`StageOutputs`]) and
+//! a staging area to write into ([`StageContext`]). Only [`table`] touches polars: no polars
+//! type appears in the public API.
+//!
+//! # Cache key
+//!
+//! A stage's key is the hex SHA-256 of, in this order, each field length-prefixed:
+//! the cache-format version ([`CACHE_FORMAT_VERSION`]), the stage `kind`, its
+//! `kind_version` (bumped by a developer whenever the stage's code changes what it
+//! computes), [`canonical_json`] of its `params`, its derived seed
+//! ([`derive_seed`]`(master_seed, id)`) and the keys of its inputs in the order they are
+//! listed. Hence changing one stage's parameters changes its key and, through the input
+//! keys, the keys of all its descendants, and nothing else. The crate version is recorded
+//! in the manifest but is not part of the key.
+//!
+//! # Cache layout
+//!
+//! ```text
+//! <cache_root>/
+//!   <kind>/
+//!     <key>/                           one finished entry
+//!       manifest.json                  id, kind, kind_version, key, params, seed,
+//!                                      inputs (id -> key, in listed order), every file's
+//!                                      name, size and SHA-256, wall seconds, crate version
+//!       <name>.parquet, <name>.json    the stage's outputs ([`StageContext::write_table`],
+//!       <anything else>                [`StageContext::write_json`], [`StageContext::staging_path`])
+//!     .staging-<key>-<pid>-<n>/        a stage being computed by process <pid>
+//! ```
+//!
+//! # Invariants
+//!
+//! - **Atomic entries.** A stage writes into its staging directory; only after its runner
+//!   returned `Ok` and the manifest is written is the directory renamed to `<key>/`. A
+//!   runner that fails or panics leaves nothing in the cache. Staging directories left by
+//!   a killed process are removed by the next run.
+//! - **Never trust a corrupt entry.** A lookup is a hit only if the manifest is readable,
+//!   names the expected key and kind, its own kind version, parameters, seed and input
+//!   keys hash to that key (so an edited manifest shows), and every listed file exists
+//!   with the recorded size and SHA-256, with no unlisted files beside them. Anything else
+//!   is reported as `cache entry <dir> is corrupt (<reason>): recomputing` (also in
+//!   [`RunReport::warnings`]), removed and recomputed. This also covers a crash between
+//!   writing and flushing a file, so no `fsync` is needed.
+//! - **Seeded streams.** Every stage draws its randomness from its own ChaCha8 stream,
+//!   [`stage_rng`]`(master_seed, id)`, so adding or removing a stage never shifts another
+//!   stage's random numbers.
+//! - **Determinism.** Nothing the engine adds to a stage's files depends on the thread
+//!   count or on the order in which independent stages are scheduled: Parquet is written
+//!   single-threaded with fixed settings, JSON with sorted keys. Runners keep their side of
+//!   the contract by parallelising across stages, not inside order-sensitive reductions.
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use dinv_pipeline::{Executor, Graph, StageContext, StageError, StageSpec, Table};
+//! use rand_chacha::rand_core::Rng;
+//!
+//! let draw = |ctx: &mut StageContext<'_>| -> Result<(), StageError> {
+//!     let n = ctx.params()["n"].as_u64().unwrap_or(0);
+//!     let mut rng = ctx.rng();
+//!     let x: Vec<i64> = (0..n).map(|_| (rng.next_u64() % 100) as i64).collect();
+//!     ctx.write_table("draws", &Table::new().with_i64("x", x)?)
+//! };
+//! let mut graph = Graph::new();
+//! graph.add(
+//!     StageSpec::new("demo/draw", "draw", 1, Arc::new(draw))
+//!         .with_params(serde_json::json!({"n": 5}))
+//!         .with_master_seed(2020),
+//! )?;
+//! let cache = tempfile::tempdir()?;
+//! let executor = Executor::new(cache.path().to_path_buf()).quiet(true);
+//! let report = executor.run(&graph)?;
+//! assert_eq!(report.outputs("demo/draw").unwrap().table("draws")?.len(), 5);
+//! assert_eq!(executor.run(&graph)?.cached(), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod error;
+pub mod exec;
+pub mod graph;
+pub mod progress;
+pub mod seed;
+pub mod table;
+
+mod cache;
+mod context;
+mod hash;
+
+pub use cache::CACHE_FORMAT_VERSION;
+pub use config::{canonical_json, load_toml, parse_toml, ConfigError, InvalidConfig};
+pub use context::{StageContext, StageOutputs};
+pub use error::{StageError, StageResultExt};
+pub use exec::{ExecError, Executor, RunReport, StageRecord, StageStatus};
+pub use graph::{Graph, GraphError, StageRunner, StageSpec};
+pub use progress::Progress;
+pub use seed::{derive_seed, rng_from_seed, stage_rng};
+pub use table::{Column, Table, TableError};
+
+/// The random-number generator every stage uses, re-exported so that experiment crates
+/// need no direct dependency on `rand_chacha`.
+pub use rand_chacha::ChaCha8Rng;

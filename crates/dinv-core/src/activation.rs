@@ -1,0 +1,48 @@
+//! Element-wise transfer functions `g` of Eq. (1) and their derivatives `g'`.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    Linear,
+    Tanh,
+}
+
+impl Activation {
+    #[inline]
+    pub fn apply(self, a: f64) -> f64 {
+        match self {
+            Activation::Linear => a,
+            Activation::Tanh => a.tanh(),
+        }
+    }
+
+    /// `g'(a)`.
+    #[inline]
+    pub fn derivative(self, a: f64) -> f64 {
+        match self {
+            Activation::Linear => 1.0,
+            Activation::Tanh => {
+                let t = a.tanh();
+                1.0 - t * t
+            }
+        }
+    }
+
+    /// `g'` expressed through the output `h = g(a)`, which saves a second `tanh`.
+    #[inline]
+    pub fn derivative_from_output(self, h: f64) -> f64 {
+        match self {
+            Activation::Linear => 1.0,
+            Activation::Tanh => 1.0 - h * h,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Linear => "linear",
+            Activation::Tanh => "tanh",
+        }
+    }
+}

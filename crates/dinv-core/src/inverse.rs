@@ -1,0 +1,101 @@
+//! Explicit (non-dynamic) inversions: the pseudoinverse of PBP (Eq. 4) and the
+//! closed-form steady state of leaky integral control used by NDI (Eq. 10, Alg. 4).
+
+use faer::{Mat, MatRef};
+
+use crate::error::{CoreError, Result};
+use crate::vecops::{matvec, matvec_t, mul};
+
+/// Minimum-norm least-squares solution of `A x = b` via the SVD, treating singular
+/// values below `eps · max(m, n) · σ_max` as zero (the LAPACK/numpy default).
+pub fn min_norm_lstsq(a: MatRef<'_, f64>, b: &[f64]) -> Result<Vec<f64>> {
+    if a.nrows() != b.len() {
+        return Err(CoreError::shape("least-squares right-hand side", a.nrows(), b.len()));
+    }
+    let svd = a.thin_svd().map_err(|e| CoreError::NonFinite {
+        what: format!("SVD of a {}x{} matrix ({e:?})", a.nrows(), a.ncols()),
+    })?;
+    let (u, s, v) = (svd.U(), svd.S(), svd.V());
+    let k = s.dim();
+    let s_max = if k > 0 { s[0] } else { 0.0 };
+    let cutoff = f64::EPSILON * (a.nrows().max(a.ncols()) as f64) * s_max;
+    let mut ub = vec![0.0; k];
+    matvec_t(u, b, &mut ub);
+    for i in 0..k {
+        ub[i] = if s[i] > cutoff { ub[i] / s[i] } else { 0.0 };
+    }
+    let mut x = vec![0.0; a.ncols()];
+    matvec(v, &ub, &mut x);
+    Ok(x)
+}
+
+/// Which closed form of Eq. (10) applies to a layer `W_l` (d_l × d_{l-1}).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayerShape {
+    /// `d_l ≤ d_{l-1}`: solve `(W B − αI) u = δ_l`, then `δ_{l-1} = B u`.
+    Contracting,
+    /// `d_l > d_{l-1}`: `δ_{l-1} = (B W − αI)^{-1} B δ_l`.
+    Expanding,
+}
+
+impl LayerShape {
+    pub fn of(w: MatRef<'_, f64>) -> Self {
+        if w.nrows() > w.ncols() {
+            LayerShape::Expanding
+        } else {
+            LayerShape::Contracting
+        }
+    }
+}
+
+/// `δ_{l-1}` of non-dynamic inversion before the `g'` factor (Eq. 10 / Alg. 4),
+/// with least squares in place of the inverse so the `α = 0` singular cases
+/// degrade gracefully, as in the authors' implementation.
+pub fn ndi_inverse(w: MatRef<'_, f64>, b: MatRef<'_, f64>, alpha: f64, delta: &[f64]) -> Result<Vec<f64>> {
+    check_feedback_shape(w, b)?;
+    if delta.len() != w.nrows() {
+        return Err(CoreError::shape("NDI target δ_l", w.nrows(), delta.len()));
+    }
+    match LayerShape::of(w) {
+        LayerShape::Contracting => {
+            let m = shifted(mul(w, b), alpha);
+            let u = min_norm_lstsq(m.as_ref(), delta)?;
+            let mut out = vec![0.0; b.nrows()];
+            matvec(b, &u, &mut out);
+            Ok(out)
+        }
+        LayerShape::Expanding => {
+            let m = shifted(mul(b, w), alpha);
+            let mut bd = vec![0.0; b.nrows()];
+            matvec(b, delta, &mut bd);
+            min_norm_lstsq(m.as_ref(), &bd)
+        }
+    }
+}
+
+/// The control signal `u_l` at the steady state, `(W B − αI)^{-1} δ_l` (least squares).
+pub fn ndi_control(w: MatRef<'_, f64>, b: MatRef<'_, f64>, alpha: f64, delta: &[f64]) -> Result<Vec<f64>> {
+    check_feedback_shape(w, b)?;
+    let m = shifted(mul(w, b), alpha);
+    min_norm_lstsq(m.as_ref(), delta)
+}
+
+/// `M − αI` for a square `M`.
+pub(crate) fn shifted(mut m: Mat<f64>, alpha: f64) -> Mat<f64> {
+    for i in 0..m.nrows() {
+        m[(i, i)] -= alpha;
+    }
+    m
+}
+
+/// `B_l` must be `d_{l-1} × d_l` for `W_l` of shape `d_l × d_{l-1}`.
+pub fn check_feedback_shape(w: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Result<()> {
+    if b.nrows() != w.ncols() || b.ncols() != w.nrows() {
+        return Err(CoreError::shape(
+            "feedback matrix B (must be the shape of W^T)",
+            format!("{}x{}", w.ncols(), w.nrows()),
+            format!("{}x{}", b.nrows(), b.ncols()),
+        ));
+    }
+    Ok(())
+}

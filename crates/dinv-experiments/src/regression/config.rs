@@ -1,0 +1,140 @@
+//! The TOML schema of a regression pipeline (Fig. 3): network, teacher, training
+//! runs, model variants and figure panels.
+
+use dinv_core::{DiSettings, SsaConfig, UpdateRule};
+use serde::{Deserialize, Serialize};
+
+use crate::spec::{ModelSpec, NetworkSpec, PipelineHeader, Scaled};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegressionConfig {
+    pub pipeline: PipelineHeader,
+    pub network: NetworkSpec,
+    pub teacher: TeacherSpec,
+    pub training: TrainingSpec,
+    #[serde(rename = "run")]
+    pub runs: Vec<RunSpec>,
+    #[serde(rename = "model")]
+    pub models: Vec<ModelSpec>,
+    #[serde(rename = "figure", default)]
+    pub figures: Vec<FigureSpec>,
+}
+
+/// Where the targets come from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TeacherSpec {
+    /// `t = T x`, `T ~ U(−s, s)` (supp. 7.5.2).
+    Linear { half_width: f64 },
+    /// A random network of the student's architecture, weights and biases `U(−s, s)`
+    /// (supp. 7.5.3).
+    Network { half_width: f64 },
+}
+
+/// Settings shared by every run and model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingSpec {
+    /// DI's dynamics and solver (a model's own `di` overrides it).
+    pub di: DiSettings,
+    /// SSA settings for R-Init and for re-stabilisation during training.
+    #[serde(default)]
+    pub ssa: SsaConfig,
+    /// Re-run SSA whenever a layer's spectral abscissa turns positive (supp. 7.5.1).
+    #[serde(default = "yes")]
+    pub restabilise: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One training protocol (e.g. fixed learning rate for Fig. 3a, fixed-norm updates
+/// for Fig. 3b); every model is trained once per run, on data of its own.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSpec {
+    pub name: String,
+    /// Training examples, presented once each in a random order.
+    pub examples: Scaled<usize>,
+    pub update: UpdateRule,
+}
+
+/// One figure panel, drawn from one run's analysed metrics.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FigureSpec {
+    /// Output file stem, e.g. `fig3a`.
+    pub id: String,
+    pub title: String,
+    pub run: String,
+    /// A metric recorded by training or analysis: `nmse`, `abscissa`,
+    /// `b_angle_deg`, `angle_ndi_deg`, `angle_pbp_deg`, ...
+    pub metric: String,
+    pub y_label: String,
+    #[serde(default)]
+    pub log_y: bool,
+    /// Restrict to these methods (`bp`, `fa`, `pbp`, `ndi`, `di`); empty: all.
+    #[serde(default)]
+    pub methods: Vec<dinv_core::Method>,
+    /// Zoom the x axis to `[0, x_max]` examples (the paper zooms to 500).
+    #[serde(default)]
+    pub x_max: Option<f64>,
+    #[serde(default)]
+    pub y_range: Option<(f64, f64)>,
+    /// Horizontal reference line (e.g. 0 for eigenvalues, 45 for angles).
+    #[serde(default)]
+    pub hline: Option<f64>,
+}
+
+impl RegressionConfig {
+    /// Checks everything serde cannot: names, shapes and value ranges. The message
+    /// names the offending entry.
+    pub fn validate(&self) -> Result<(), String> {
+        self.network.validate("network")?;
+        match self.teacher {
+            TeacherSpec::Linear { half_width } | TeacherSpec::Network { half_width } if half_width.is_nan() || half_width <= 0.0 => {
+                return Err(format!("teacher.half_width must be positive, found {half_width}"));
+            }
+            _ => {}
+        }
+        self.training
+            .di
+            .integration
+            .validate()
+            .map_err(|e| format!("training.di.integration: {e}"))?;
+        if self.runs.is_empty() {
+            return Err("at least one [[run]] is needed".into());
+        }
+        for r in &self.runs {
+            r.update.validate().map_err(|e| format!("run `{}`: update.{e}", r.name))?;
+            for s in [crate::spec::Scale::Smoke, crate::spec::Scale::Paper] {
+                if r.examples.at(s) == 0 {
+                    return Err(format!("run `{}`: examples must be positive at scale {s}", r.name));
+                }
+            }
+        }
+        if self.models.is_empty() {
+            return Err("at least one [[model]] is needed".into());
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for m in &self.models {
+            m.validate()?;
+            if !seen.insert(&m.name) {
+                return Err(format!("model name `{}` is used twice", m.name));
+            }
+            if let Some(di) = &m.di {
+                di.integration
+                    .validate()
+                    .map_err(|e| format!("model `{}`: di.integration: {e}", m.name))?;
+            }
+        }
+        for f in &self.figures {
+            if !self.runs.iter().any(|r| r.name == f.run) {
+                return Err(format!("figure `{}` refers to unknown run `{}`", f.id, f.run));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,83 @@
+//! Fig. 3: linear and nonlinear regression against a teacher (supp. 7.5.2–7.5.3).
+
+pub mod analysis;
+pub mod config;
+pub mod figures;
+pub mod stages;
+pub mod summary;
+pub mod train;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use dinv_pipeline::{Graph, StageSpec};
+use serde_json::json;
+
+use crate::spec::Scale;
+use crate::Pipeline;
+pub use config::RegressionConfig;
+
+/// Builds the stage graph of a regression pipeline file.
+pub fn build(path: &Path, scale: Scale) -> Result<Pipeline, String> {
+    let cfg: RegressionConfig = dinv_pipeline::load_toml(path).map_err(|e| e.to_string())?;
+    cfg.validate().map_err(|e| format!("{}: {e}", path.display()))?;
+    build_from(cfg, scale)
+}
+
+pub fn build_from(cfg: RegressionConfig, scale: Scale) -> Result<Pipeline, String> {
+    let mut graph = Graph::new();
+    let analyses = stages::add_stages(&cfg, scale, &mut graph)?;
+    let name = cfg.pipeline.name.clone();
+    let input_runs: Vec<String> = cfg
+        .runs
+        .iter()
+        .flat_map(|r| cfg.pipeline.seeds.at(scale).into_iter().map(move |_| r.name.clone()))
+        .collect();
+    let summary_id = format!("{name}/summary");
+    graph
+        .add(
+            StageSpec::new(&summary_id, "regression_summary", stages::SUMMARY_VERSION, Arc::new(summary::summary_stage))
+                .with_params(json!({
+                    "title": cfg.pipeline.title,
+                    "figures": cfg.figures.iter().map(|f| f.id.clone()).collect::<Vec<_>>(),
+                    "models": model_meta(&cfg),
+                    "input_runs": input_runs,
+                }))
+                .with_inputs(analyses.clone()),
+        )
+        .map_err(|e| e.to_string())?;
+    let figures_id = format!("{name}/figures");
+    let fp = figures::FiguresParams {
+        pipeline: name.clone(),
+        title: cfg.pipeline.title.clone(),
+        models: cfg.models.clone(),
+        figures: cfg.figures.clone(),
+        input_runs,
+    };
+    graph
+        .add(
+            StageSpec::new(&figures_id, "regression_figures", stages::FIGURES_VERSION, Arc::new(figures::figures_stage))
+                .with_params(json!(fp))
+                .with_inputs(analyses),
+        )
+        .map_err(|e| e.to_string())?;
+    Ok(Pipeline {
+        name,
+        title: cfg.pipeline.title,
+        graph,
+        summary_stage: summary_id,
+        figures_stage: figures_id,
+    })
+}
+
+/// Label, method and leak of every model, for the summary (the report reads them).
+fn model_meta(cfg: &RegressionConfig) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    for model in &cfg.models {
+        m.insert(
+            model.name.clone(),
+            json!({ "label": model.label, "method": model.method, "alpha": model.alpha }),
+        );
+    }
+    serde_json::Value::Object(m)
+}

@@ -1,0 +1,319 @@
+//! The regression pipeline as stages: data → one training stage per model and run →
+//! analysis per run → summary and figures across runs (and seeds).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use dinv_core::init::uniform_mat;
+use dinv_core::{Credit, Feedback, FeedbackInit, Layer, Method, Network};
+use dinv_data::synthetic::{linear_teacher, network_teacher, sample, RegressionData};
+use dinv_pipeline::{Graph, StageContext, StageError, StageResultExt, StageSpec, Table};
+use faer::Mat;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::config::{RegressionConfig, RunSpec, TeacherSpec};
+use super::train::{train, ErrorEval, TrainSetup};
+use crate::spec::{ModelSpec, NetworkSpec, Scale};
+use crate::tables::{matrices_to_table, table_to_matrices, take};
+
+/// Bumped whenever a stage's code changes what it computes.
+const DATA_VERSION: u32 = 1;
+const TRAIN_VERSION: u32 = 1;
+const ANALYSIS_VERSION: u32 = 1;
+pub(crate) const SUMMARY_VERSION: u32 = 1;
+pub(crate) const FIGURES_VERSION: u32 = 1;
+
+/// Parameters of the data stage.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct DataParams {
+    network: NetworkSpec,
+    teacher: TeacherSpec,
+    examples: usize,
+    /// Half-widths of the random feedback draws the models need (FA, R-Init).
+    feedback_draws: Vec<f64>,
+}
+
+/// Parameters of a training stage.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct TrainParams {
+    network: NetworkSpec,
+    model: ModelSpec,
+    run: RunSpec,
+    ssa: dinv_core::SsaConfig,
+    restabilise: bool,
+}
+
+/// Name of a random feedback draw for `B_l` with half-width `h`.
+fn draw_name(layer: usize, h: f64) -> String {
+    format!("B{layer}_U{h}")
+}
+
+pub(crate) struct StageIds {
+    pub data: String,
+    pub train: Vec<String>,
+    pub analysis: String,
+}
+
+pub(crate) fn ids(cfg: &RegressionConfig, run: &RunSpec, seed: u64) -> StageIds {
+    let base = format!("{}/{}/s{}", cfg.pipeline.name, run.name, seed);
+    StageIds {
+        data: format!("{base}/data"),
+        train: cfg.models.iter().map(|m| format!("{base}/train/{}", m.name)).collect(),
+        analysis: format!("{base}/analysis"),
+    }
+}
+
+/// Adds the data, training and analysis stages of every run and seed to `graph`;
+/// returns the analysis stage ids (run-major, then seed).
+pub(crate) fn add_stages(cfg: &RegressionConfig, scale: Scale, graph: &mut Graph) -> Result<Vec<String>, String> {
+    let mut analyses = Vec::new();
+    let feedback_draws = {
+        let mut h: Vec<f64> = cfg
+            .models
+            .iter()
+            .filter_map(|m| m.feedback.as_ref().and_then(FeedbackInit::random_half_width))
+            .collect();
+        h.sort_by(f64::total_cmp);
+        h.dedup();
+        h
+    };
+    for run in &cfg.runs {
+        for seed in cfg.pipeline.seeds.at(scale) {
+            let ids = ids(cfg, run, seed);
+            let data = DataParams {
+                network: cfg.network.clone(),
+                teacher: cfg.teacher.clone(),
+                examples: run.examples.at(scale),
+                feedback_draws: feedback_draws.clone(),
+            };
+            add(
+                graph,
+                StageSpec::new(&ids.data, "regression_data", DATA_VERSION, Arc::new(data_stage))
+                    .with_params(json!(data))
+                    .with_master_seed(seed),
+            )?;
+            for (model, id) in cfg.models.iter().zip(&ids.train) {
+                let mut model = model.clone();
+                if model.method == Method::Di && model.di.is_none() {
+                    model.di = Some(cfg.training.di);
+                }
+                let params = TrainParams {
+                    network: cfg.network.clone(),
+                    model,
+                    run: RunSpec {
+                        examples: crate::spec::Scaled::Same(run.examples.at(scale)),
+                        ..run.clone()
+                    },
+                    ssa: cfg.training.ssa,
+                    restabilise: cfg.training.restabilise,
+                };
+                add(
+                    graph,
+                    StageSpec::new(id, "regression_train", TRAIN_VERSION, Arc::new(train_stage))
+                        .with_params(json!(params))
+                        .with_inputs([ids.data.clone()])
+                        .with_master_seed(seed),
+                )?;
+            }
+            let models: Vec<_> = cfg
+                .models
+                .iter()
+                .map(|m| json!({"name": m.name, "method": m.method}))
+                .collect();
+            add(
+                graph,
+                StageSpec::new(
+                    &ids.analysis,
+                    "regression_analysis",
+                    ANALYSIS_VERSION,
+                    Arc::new(super::analysis::analysis_stage),
+                )
+                .with_params(json!({ "run": run.name, "models": models }))
+                .with_inputs(ids.train.clone())
+                .with_master_seed(seed),
+            )?;
+            analyses.push(ids.analysis);
+        }
+    }
+    Ok(analyses)
+}
+
+fn add(graph: &mut Graph, spec: StageSpec) -> Result<(), String> {
+    graph.add(spec).map_err(|e| e.to_string())
+}
+
+/// Teacher, inputs, student initialisation, random feedback draws and the example
+/// order, each from its own labelled stream of the stage's seed.
+fn data_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+    let p: DataParams = ctx.params_as()?;
+    let net = &p.network;
+    let (teacher, linear) = match p.teacher {
+        TeacherSpec::Linear { half_width } => {
+            let t = linear_teacher(&mut ctx.rng_for("teacher"), net.dims[0], *net.dims.last().unwrap_or(&1), half_width);
+            (t, true)
+        }
+        TeacherSpec::Network { half_width } => (
+            network_teacher(&mut ctx.rng_for("teacher"), &net.dims, &net.activations, net.bias, half_width)
+                .context("building the teacher network")?,
+            false,
+        ),
+    };
+    let data = sample(&mut ctx.rng_for("inputs"), &teacher, p.examples);
+
+    let mut init: Vec<(String, Mat<f64>)> = Vec::new();
+    let mut rng = ctx.rng_for("student");
+    for l in 1..=net.depth() {
+        let w = uniform_mat(&mut rng, net.dims[l], net.dims[l - 1], -net.init_half_width, net.init_half_width);
+        init.push((format!("W{l}"), w));
+    }
+    for &h in &p.feedback_draws {
+        let mut rng = ctx.rng_for(&format!("feedback-U{h}"));
+        for l in 2..=net.depth() {
+            init.push((draw_name(l, h), uniform_mat(&mut rng, net.dims[l - 1], net.dims[l], -h, h)));
+        }
+    }
+    for (l, layer) in teacher.layers.iter().enumerate() {
+        init.push((format!("teacher_W{}", l + 1), layer.w.clone()));
+        if let Some(b) = &layer.b {
+            init.push((format!("teacher_b{}", l + 1), Mat::from_fn(b.len(), 1, |i, _| b[i])));
+        }
+    }
+    if linear {
+        init.push(("teacher_linear".into(), teacher.layers[0].w.clone()));
+    }
+    let refs: Vec<(&str, &Mat<f64>)> = init.iter().map(|(n, m)| (n.as_str(), m)).collect();
+    ctx.write_table("init", &matrices_to_table(refs)?)?;
+
+    let mut examples = Table::new();
+    for i in 0..data.x.nrows() {
+        examples.push_f64(&format!("x{i}"), (0..data.len()).map(|n| data.x[(i, n)]).collect())?;
+    }
+    for i in 0..data.t.nrows() {
+        examples.push_f64(&format!("t{i}"), (0..data.len()).map(|n| data.t[(i, n)]).collect())?;
+    }
+    ctx.write_table("examples", &examples)?;
+
+    let mut order: Vec<usize> = (0..p.examples).collect();
+    order.shuffle(&mut ctx.rng_for("order"));
+    ctx.write_table("order", &Table::new().with_i64("index", order.iter().map(|&i| i as i64).collect())?)?;
+    Ok(())
+}
+
+/// Examples, presentation order and initial matrices, as written by the data stage.
+type LoadedData = (RegressionData, Vec<usize>, BTreeMap<String, Mat<f64>>);
+
+/// Reads the data stage's outputs back.
+fn load_data(ctx: &StageContext<'_>, net: &NetworkSpec) -> Result<LoadedData, StageError> {
+    let input = &ctx.inputs()[0];
+    let examples = input.table("examples")?;
+    let (d_in, d_out) = (net.dims[0], *net.dims.last().unwrap_or(&1));
+    let n = examples.len();
+    let mut x = Mat::zeros(d_in, n);
+    for i in 0..d_in {
+        for (k, v) in examples.f64(&format!("x{i}"))?.iter().enumerate() {
+            x[(i, k)] = *v;
+        }
+    }
+    let mut t = Mat::zeros(d_out, n);
+    for i in 0..d_out {
+        for (k, v) in examples.f64(&format!("t{i}"))?.iter().enumerate() {
+            t[(i, k)] = *v;
+        }
+    }
+    let order: Vec<usize> = input.table("order")?.i64("index")?.iter().map(|&i| i as usize).collect();
+    if order.iter().any(|&i| i >= n) {
+        return Err(StageError::msg(format!("order table of {} refers past the {n} examples", input.id())));
+    }
+    let init = table_to_matrices(&input.table("init")?)?;
+    Ok((RegressionData { x, t }, order, init))
+}
+
+fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+    let p: TrainParams = ctx.params_as()?;
+    let source = ctx.inputs()[0].id().to_string();
+    let (data, order, init) = load_data(ctx, &p.network)?;
+    let depth = p.network.depth();
+    let mut layers = Vec::with_capacity(depth);
+    for l in 1..=depth {
+        let w = take(&init, &format!("W{l}"), &source)?;
+        let b = p.network.bias.then(|| vec![0.0; w.nrows()]);
+        layers.push(Layer {
+            w,
+            b,
+            act: p.network.activations[l - 1],
+        });
+    }
+    let net = Network::new(layers).context("initial network")?;
+
+    let mut feedback = Feedback::none(depth);
+    if let Some(fi) = &p.model.feedback {
+        for i in 1..depth {
+            let random = match fi.random_half_width() {
+                Some(h) => Some(take(&init, &draw_name(i + 1, h), &source)?),
+                None => None,
+            };
+            let (b, _ssa) = fi
+                .build(net.layers[i].w.as_ref(), random.as_ref().map(Mat::as_ref), i + 1)
+                .with_context(|| format!("model `{}`: feedback initialisation of B_{}", p.model.name, i + 1))?;
+            feedback.b[i] = Some(b);
+        }
+    }
+    let mut credit = Credit::new(p.model.method, p.model.alpha);
+    if let Some(di) = p.model.di {
+        credit = credit.with_di(di);
+    }
+    let teacher = init.get("teacher_linear");
+    let eval = ErrorEval::for_task(&net, &data, teacher);
+    ctx.progress().set_total(order.len() as u64);
+    let progress = ctx.progress().clone();
+    let out = train(
+        TrainSetup {
+            name: &p.model.name,
+            net,
+            feedback,
+            credit,
+            update: p.run.update,
+            ssa: p.ssa,
+            restabilise: p.restabilise,
+            data: &data,
+            order: &order,
+            eval: &eval,
+        },
+        |k| progress.inc(k),
+    )
+    .map_err(StageError::msg)?;
+
+    let log = &out.log;
+    ctx.write_table(
+        "metrics",
+        &Table::new()
+            .with_i64("step", log.step.clone())?
+            .with_str("metric", log.metric.iter().map(|s| s.to_string()).collect())?
+            .with_i64("layer", log.layer.clone())?
+            .with_f64("value", log.value.clone())?,
+    )?;
+    let ev = &out.events;
+    ctx.write_table(
+        "events",
+        &Table::new()
+            .with_i64("step", ev.iter().map(|e| e.step as i64).collect())?
+            .with_i64("layer", ev.iter().map(|e| e.layer as i64).collect())?
+            .with_f64("abscissa_before", ev.iter().map(|e| e.abscissa_before).collect())?
+            .with_f64("abscissa_after", ev.iter().map(|e| e.abscissa_after).collect())?
+            .with_i64("iterations", ev.iter().map(|e| e.iterations as i64).collect())?,
+    )?;
+    let mut finals: Vec<(String, Mat<f64>)> = Vec::new();
+    for (i, l) in out.net.layers.iter().enumerate() {
+        finals.push((format!("W{}", i + 1), l.w.clone()));
+    }
+    for (i, b) in out.feedback.b.iter().enumerate() {
+        if let Some(b) = b {
+            finals.push((format!("B{}", i + 1), b.clone()));
+        }
+    }
+    let refs: Vec<(&str, &Mat<f64>)> = finals.iter().map(|(n, m)| (n.as_str(), m)).collect();
+    ctx.write_table("final_weights", &matrices_to_table(refs)?)?;
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! Per-pipeline summary across runs and seeds.
+//!
+//! Schema of `summary.json` (one object per pipeline):
+//!
+//! ```text
+//! { "title": "<pipeline title>", "figures": ["fig3a", …], "seeds": <number of seeds>,
+//!   "models": { "<model>": { "label": "…", "method": "di", "alpha": 0.01 } },
+//!   "runs": { "<run>": { "<model>": { "<metric>": mean over seeds,
+//!                                     "<metric>_sd": sd (≥ 2 seeds) } } } }
+//! ```
+//!
+//! Metrics of every model: `final_nmse` (normalised error after the last example),
+//! `final_sse`. Models with feedback: `final_angle_b_negwt_deg` (angle between `B` and
+//! `−W^T` at the end). NDI/DI: `final_max_eig` (spectral abscissa of Eq. S9 at the end,
+//! max over layers), `restabilisations`. DI: `mean_angle_di_ndi_deg`,
+//! `mean_angle_di_pbp_deg`, `mean_angle_di_bp_deg` (angles between the error signals,
+//! averaged over training and hidden layers), `mean_di_steps`. Per-layer values carry
+//! an `_l<layer>` suffix when a network has several.
+
+use std::collections::BTreeMap;
+
+use dinv_pipeline::{StageContext, StageError};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+#[derive(Deserialize)]
+struct SummaryParams {
+    title: String,
+    figures: Vec<String>,
+    models: Value,
+    input_runs: Vec<String>,
+}
+
+pub(crate) fn summary_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+    let p: SummaryParams = ctx.params_as()?;
+    // run → model → metric → values over seeds
+    let mut acc: BTreeMap<String, BTreeMap<String, BTreeMap<String, Vec<f64>>>> = BTreeMap::new();
+    let mut seeds: BTreeMap<&str, usize> = BTreeMap::new();
+    for (input, run) in ctx.inputs().iter().zip(&p.input_runs) {
+        *seeds.entry(run).or_default() += 1;
+        let s = input.json("summary")?;
+        let models = s
+            .get("models")
+            .and_then(Value::as_object)
+            .ok_or_else(|| StageError::msg(format!("{}: summary.json has no `models` object", input.id())))?;
+        for (model, metrics) in models {
+            for (k, v) in metrics.as_object().into_iter().flatten() {
+                if let Some(x) = v.as_f64() {
+                    acc.entry(run.clone())
+                        .or_default()
+                        .entry(model.clone())
+                        .or_default()
+                        .entry(k.clone())
+                        .or_default()
+                        .push(x);
+                }
+            }
+        }
+    }
+    let mut runs = Map::new();
+    for (run, models) in acc {
+        let mut mo = Map::new();
+        for (model, metrics) in models {
+            let mut me = Map::new();
+            for (k, xs) in metrics {
+                let n = xs.len() as f64;
+                let mean = xs.iter().sum::<f64>() / n;
+                me.insert(k.clone(), json!(mean));
+                if xs.len() > 1 {
+                    let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0);
+                    me.insert(format!("{k}_sd"), json!(var.sqrt()));
+                }
+            }
+            mo.insert(model, Value::Object(me));
+        }
+        runs.insert(run, Value::Object(mo));
+    }
+    let n_seeds = seeds.values().copied().max().unwrap_or(0);
+    let out = json!({
+        "title": p.title,
+        "figures": p.figures,
+        "seeds": n_seeds,
+        "models": p.models,
+        "runs": runs,
+    });
+    ctx.write_json("summary", &out)?;
+    Ok(())
+}

@@ -1,0 +1,311 @@
+//! What a running stage sees ([`StageContext`]) and what a finished stage leaves for its
+//! dependents ([`StageOutputs`]).
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rand_chacha::ChaCha8Rng;
+use serde::de::DeserializeOwned;
+
+use crate::config::pretty_json;
+use crate::error::StageError;
+use crate::graph::StageSpec;
+use crate::progress::Progress;
+use crate::seed::{derive_seed, rng_from_seed};
+use crate::table::{write_atomic, Table};
+
+/// The outputs of a finished stage: the files of one verified cache entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageOutputs {
+    id: String,
+    key: String,
+    dir: PathBuf,
+    files: Vec<String>,
+}
+
+impl StageOutputs {
+    pub(crate) fn new(id: String, key: String, dir: PathBuf, files: Vec<String>) -> Self {
+        Self {
+            id,
+            key,
+            dir,
+            files,
+        }
+    }
+
+    /// The id of the stage that produced these outputs.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The stage's cache key (hex SHA-256).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The cache entry's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Names of the output files, sorted (the manifest is not among them).
+    pub fn files(&self) -> Vec<String> {
+        self.files.clone()
+    }
+
+    /// The path of output file `file_name`; errors if the stage did not write it.
+    pub fn path(&self, file_name: &str) -> Result<PathBuf, StageError> {
+        if self.files.iter().any(|f| f == file_name) {
+            Ok(self.dir.join(file_name))
+        } else {
+            Err(StageError::msg(format!(
+                "stage `{}` has no output file `{file_name}` (it has: {})",
+                self.id,
+                if self.files.is_empty() {
+                    "none".to_string()
+                } else {
+                    self.files.join(", ")
+                }
+            )))
+        }
+    }
+
+    /// Reads the table written with `write_table(name, ..)`.
+    pub fn table(&self, name: &str) -> Result<Table, StageError> {
+        let path = self.path(&format!("{name}.parquet"))?;
+        Ok(Table::read_parquet(&path)?)
+    }
+
+    /// Reads the JSON value written with `write_json(name, ..)`.
+    pub fn json(&self, name: &str) -> Result<serde_json::Value, StageError> {
+        let path = self.path(&format!("{name}.json"))?;
+        let text = fs::read_to_string(&path)
+            .map_err(|e| StageError::with_context(format!("reading {}", path.display()), e))?;
+        serde_json::from_str(&text)
+            .map_err(|e| StageError::with_context(format!("parsing {}", path.display()), e))
+    }
+}
+
+/// Everything a runner may use: the stage's id, parameters and seed, its inputs' outputs,
+/// a staging directory for its own outputs and a progress counter.
+pub struct StageContext<'a> {
+    spec: &'a StageSpec,
+    seed: u64,
+    staging: PathBuf,
+    inputs: Vec<StageOutputs>,
+    progress: Progress,
+    written: HashSet<String>,
+}
+
+impl<'a> StageContext<'a> {
+    pub(crate) fn new(
+        spec: &'a StageSpec,
+        staging: PathBuf,
+        inputs: Vec<StageOutputs>,
+        progress: Progress,
+    ) -> Self {
+        Self {
+            spec,
+            seed: derive_seed(spec.master_seed, &spec.id),
+            staging,
+            inputs,
+            progress,
+            written: HashSet::new(),
+        }
+    }
+}
+
+impl StageContext<'_> {
+    /// The stage's id.
+    pub fn id(&self) -> &str {
+        &self.spec.id
+    }
+
+    /// The stage's kind.
+    pub fn kind(&self) -> &str {
+        &self.spec.kind
+    }
+
+    /// The stage's parameters as given.
+    pub fn params(&self) -> &serde_json::Value {
+        &self.spec.params
+    }
+
+    /// The parameters deserialised as `T`; the error names the stage and the offending
+    /// field's path (e.g. `train.lr`).
+    pub fn params_as<T: DeserializeOwned>(&self) -> Result<T, StageError> {
+        let (text, line_paths) = pretty_with_paths(&self.spec.params);
+        serde_json::from_str(&text).map_err(|e| {
+            let path = line_paths
+                .get(e.line().saturating_sub(1))
+                .filter(|p| !p.is_empty());
+            let message = strip_position(&e);
+            StageError::msg(match path {
+                Some(p) => format!(
+                    "stage `{}`: invalid parameter `{p}`: {message}",
+                    self.spec.id
+                ),
+                None => format!("stage `{}`: invalid parameters: {message}", self.spec.id),
+            })
+        })
+    }
+
+    /// The stage's seed, `derive_seed(master_seed, id)`.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// A fresh generator positioned at the start of the stage's stream; every call returns
+    /// the same sequence.
+    pub fn rng(&self) -> ChaCha8Rng {
+        rng_from_seed(self.seed)
+    }
+
+    /// A second independent stream of this stage, named by `label`
+    /// (`rng_from_seed(derive_seed(seed, label))`), e.g. one for data and one for weights.
+    pub fn rng_for(&self, label: &str) -> ChaCha8Rng {
+        rng_from_seed(derive_seed(self.seed, label))
+    }
+
+    /// The outputs of input stage `id`; errors if the stage did not list it as an input.
+    pub fn input(&self, id: &str) -> Result<&StageOutputs, StageError> {
+        self.inputs.iter().find(|o| o.id == id).ok_or_else(|| {
+            StageError::msg(format!(
+                "stage `{}` asked for input `{id}` but lists only: {}",
+                self.spec.id,
+                if self.spec.inputs.is_empty() {
+                    "no inputs".to_string()
+                } else {
+                    self.spec.inputs.join(", ")
+                }
+            ))
+        })
+    }
+
+    /// The outputs of all inputs, in the order they are listed.
+    pub fn inputs(&self) -> &[StageOutputs] {
+        &self.inputs
+    }
+
+    /// Writes `t` as output `<name>.parquet`.
+    pub fn write_table(&mut self, name: &str, t: &Table) -> Result<(), StageError> {
+        let file = self.claim(name, "parquet")?;
+        t.write_parquet(&self.staging.join(file))?;
+        Ok(())
+    }
+
+    /// Writes `v` as output `<name>.json`: pretty-printed, keys sorted, trailing newline.
+    pub fn write_json(&mut self, name: &str, v: &serde_json::Value) -> Result<(), StageError> {
+        let file = self.claim(name, "json")?;
+        let path = self.staging.join(&file);
+        write_atomic(&path, pretty_json(v).as_bytes())
+            .map_err(|e| StageError::with_context(format!("writing {}", path.display()), e))
+    }
+
+    /// Where to write an output file the stage produces itself (PNG, SVG, Markdown, ...).
+    /// Use a plain file name: no directories; `manifest.json` is reserved.
+    pub fn staging_path(&self, file_name: &str) -> PathBuf {
+        self.staging.join(file_name)
+    }
+
+    /// The stage's progress counter.
+    pub fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
+    fn claim(&mut self, name: &str, extension: &str) -> Result<String, StageError> {
+        let bad = |reason: &str| {
+            Err(StageError::msg(format!(
+                "stage `{}`: invalid output name `{name}`: {reason}",
+                self.spec.id
+            )))
+        };
+        if name.is_empty() {
+            return bad("it is empty");
+        }
+        if name.contains(['/', '\\']) || name.starts_with('.') {
+            return bad("use a plain file name without directories or a leading `.`");
+        }
+        let file = format!("{name}.{extension}");
+        if file == crate::cache::MANIFEST {
+            return bad("`manifest.json` is reserved for the cache");
+        }
+        if !self.written.insert(file.clone()) {
+            return bad("it was already written");
+        }
+        Ok(file)
+    }
+}
+
+/// Pretty JSON of `v` and, for each of its lines, the path of the value on that line.
+fn pretty_with_paths(v: &serde_json::Value) -> (String, Vec<String>) {
+    let mut text = String::new();
+    let mut paths = Vec::new();
+    emit(v, "", 0, &mut text, &mut paths);
+    (text, paths)
+}
+
+fn emit(
+    v: &serde_json::Value,
+    path: &str,
+    indent: usize,
+    text: &mut String,
+    paths: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    let pad = "  ".repeat(indent + 1);
+    let end_pad = "  ".repeat(indent);
+    match v {
+        Value::Object(map) if !map.is_empty() => {
+            text.push_str("{\n");
+            paths.push(path.to_string());
+            for (i, (k, child)) in map.iter().enumerate() {
+                let child_path = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                text.push_str(&pad);
+                text.push_str(&serde_json::to_string(k).unwrap_or_default());
+                text.push_str(": ");
+                emit(child, &child_path, indent + 1, text, paths);
+                if i + 1 < map.len() {
+                    text.push(',');
+                }
+                text.push('\n');
+            }
+            text.push_str(&end_pad);
+            text.push('}');
+            paths.push(path.to_string());
+        }
+        Value::Array(items) if !items.is_empty() => {
+            text.push_str("[\n");
+            paths.push(path.to_string());
+            for (i, child) in items.iter().enumerate() {
+                let child_path = format!("{path}[{i}]");
+                text.push_str(&pad);
+                emit(child, &child_path, indent + 1, text, paths);
+                if i + 1 < items.len() {
+                    text.push(',');
+                }
+                text.push('\n');
+            }
+            text.push_str(&end_pad);
+            text.push(']');
+            paths.push(path.to_string());
+        }
+        scalar => {
+            text.push_str(&serde_json::to_string(scalar).unwrap_or_default());
+            paths.push(path.to_string());
+        }
+    }
+}
+
+/// serde_json's message without its " at line L column C" suffix (the position refers to
+/// the internal pretty-printed text, not to anything the user wrote).
+fn strip_position(e: &serde_json::Error) -> String {
+    let full = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    full.strip_suffix(&suffix).unwrap_or(&full).to_string()
+}

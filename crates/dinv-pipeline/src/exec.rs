@@ -1,0 +1,547 @@
+//! The executor: runs a graph's stages in dependency order on a thread pool, reusing
+//! verified cache entries and promoting new ones atomically.
+
+use std::collections::HashMap;
+use std::fs;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Mutex};
+use std::time::Instant;
+
+use crate::cache::{self, Lookup, Manifest, ManifestInput};
+use crate::context::{StageContext, StageOutputs};
+use crate::error::{render_chain, StageError};
+use crate::graph::{Graph, GraphError, StageSpec};
+use crate::progress::Reporter;
+use crate::seed::derive_seed;
+
+/// Whether a stage's outputs came from the cache or were computed in this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StageStatus {
+    /// A verified cache entry was reused.
+    Cached,
+    /// The runner ran and its outputs entered the cache.
+    Computed,
+}
+
+/// What happened to one stage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageRecord {
+    /// The stage's id.
+    pub id: String,
+    /// The stage's kind.
+    pub kind: String,
+    /// The stage's cache key.
+    pub key: String,
+    /// Cached or computed.
+    pub status: StageStatus,
+    /// Wall time spent on the stage in this run (lookup, or computation and storage).
+    pub seconds: f64,
+    /// The cache entry holding its outputs.
+    pub dir: PathBuf,
+}
+
+/// The result of a successful run.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// One record per stage of the graph, in topological order.
+    pub stages: Vec<StageRecord>,
+    /// Problems found and repaired on the way, e.g. corrupt cache entries that were
+    /// recomputed.
+    pub warnings: Vec<String>,
+    /// Wall time of the whole run.
+    pub seconds: f64,
+    outputs: HashMap<String, StageOutputs>,
+}
+
+impl RunReport {
+    /// The outputs of stage `id`, if it was part of the run.
+    pub fn outputs(&self, id: &str) -> Option<StageOutputs> {
+        self.outputs.get(id).cloned()
+    }
+
+    /// Number of stages computed in this run.
+    pub fn computed(&self) -> usize {
+        self.count(StageStatus::Computed)
+    }
+
+    /// Number of stages taken from the cache.
+    pub fn cached(&self) -> usize {
+        self.count(StageStatus::Cached)
+    }
+
+    /// The record of stage `id`.
+    pub fn record(&self, id: &str) -> Option<&StageRecord> {
+        self.stages.iter().find(|r| r.id == id)
+    }
+
+    fn count(&self, status: StageStatus) -> usize {
+        self.stages.iter().filter(|r| r.status == status).count()
+    }
+}
+
+/// A run that did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The graph is malformed.
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    /// A stage failed. The message includes the stage's id and kind and the whole cause
+    /// chain, so the error is not repeated as `source()`; [`ExecError::stage_error`] gives
+    /// the original.
+    #[error("{}", render_stage_failure(id, kind, error, also_failed))]
+    Stage {
+        /// The first stage that failed.
+        id: String,
+        /// Its kind.
+        kind: String,
+        /// Why it failed.
+        error: StageError,
+        /// Other stages that failed while already running.
+        also_failed: Vec<String>,
+    },
+    /// The thread pool could not be created.
+    #[error("could not start {threads} worker threads: {message}")]
+    ThreadPool {
+        /// The requested thread count.
+        threads: usize,
+        /// rayon's message.
+        message: String,
+    },
+}
+
+impl ExecError {
+    /// The failing stage's own error, if a stage failed.
+    pub fn stage_error(&self) -> Option<&StageError> {
+        match self {
+            ExecError::Stage { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+fn render_stage_failure(id: &str, kind: &str, error: &StageError, also: &[String]) -> String {
+    let mut s = format!(
+        "stage `{id}` (kind `{kind}`) failed: {}",
+        render_chain(error)
+    );
+    if !also.is_empty() {
+        s.push_str(&format!(" (also failed: {})", also.join(", ")));
+    }
+    s
+}
+
+/// Runs graphs against a cache directory.
+///
+/// ```no_run
+/// # use dinv_pipeline::{Executor, Graph};
+/// # fn f(graph: &Graph) -> Result<(), dinv_pipeline::ExecError> {
+/// let report = Executor::new("cache".into()).threads(2).run(graph)?;
+/// println!("{} computed", report.computed());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Executor {
+    cache_root: PathBuf,
+    force: bool,
+    threads: usize,
+    quiet: bool,
+}
+
+/// A finished stage, sent from a worker to the scheduler.
+struct Done {
+    status: StageStatus,
+    outputs: StageOutputs,
+    seconds: f64,
+}
+
+impl Executor {
+    /// An executor storing its cache under `cache_root`, using all available cores.
+    pub fn new(cache_root: PathBuf) -> Self {
+        Self {
+            cache_root,
+            force: false,
+            threads: 0,
+            quiet: false,
+        }
+    }
+
+    /// Recompute every stage of the graph even if it is cached; the new entries replace
+    /// the old ones.
+    pub fn force(mut self, yes: bool) -> Self {
+        self.force = yes;
+        self
+    }
+
+    /// Number of worker threads running independent stages in parallel (0 = all available
+    /// cores). Runners that use rayon run on the same pool.
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = n;
+        self
+    }
+
+    /// Print nothing (errors are returned, not printed).
+    pub fn quiet(mut self, yes: bool) -> Self {
+        self.quiet = yes;
+        self
+    }
+
+    /// The cache directory.
+    pub fn cache_root(&self) -> &Path {
+        &self.cache_root
+    }
+
+    fn thread_count(&self) -> usize {
+        if self.threads > 0 {
+            self.threads
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        }
+    }
+
+    /// The cache key of every stage of `graph`, by id, without running anything.
+    pub fn keys(&self, graph: &Graph) -> Result<HashMap<String, String>, GraphError> {
+        graph.validate()?;
+        let keys = stage_keys(graph, &graph.topological_order()?);
+        Ok(graph
+            .stages()
+            .iter()
+            .zip(keys)
+            .map(|(s, k)| (s.id.clone(), k))
+            .collect())
+    }
+
+    /// Runs every stage of `graph` that is not cached (all of them with `force`), each as
+    /// soon as its inputs are ready. On the first failure no new stage starts; stages
+    /// already running finish, and the error names the failing stage.
+    pub fn run(&self, graph: &Graph) -> Result<RunReport, ExecError> {
+        let started = Instant::now();
+        graph.validate()?;
+        let order = graph.topological_order()?;
+        let keys = stage_keys(graph, &order);
+        let reporter = Reporter::new(self.quiet);
+        let warnings = Mutex::new(Vec::new());
+
+        let mut kinds: Vec<&str> = graph.stages().iter().map(|s| s.kind.as_str()).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        for kind in kinds {
+            for dir in cache::remove_stale_staging(&self.cache_root.join(kind)) {
+                let text = format!("removed stale staging directory {}", dir.display());
+                reporter.warn(&text);
+                push(&warnings, text);
+            }
+        }
+
+        let threads = self.thread_count();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("dinv-stage-{i}"))
+            .build()
+            .map_err(|e| ExecError::ThreadPool {
+                threads,
+                message: e.to_string(),
+            })?;
+
+        let (mut done, failures) = self.schedule(&pool, graph, &order, &keys, &reporter, &warnings);
+        let stages = graph.stages();
+        let n = stages.len();
+
+        let mut failures = failures.into_iter();
+        if let Some((i, error)) = failures.next() {
+            return Err(ExecError::Stage {
+                id: stages[i].id.clone(),
+                kind: stages[i].kind.clone(),
+                error,
+                also_failed: failures.map(|(j, _)| stages[j].id.clone()).collect(),
+            });
+        }
+
+        let mut report = RunReport {
+            stages: Vec::with_capacity(n),
+            warnings: warnings.into_inner().unwrap_or_default(),
+            seconds: 0.0,
+            outputs: HashMap::new(),
+        };
+        for &i in &order {
+            let Some(d) = done[i].take() else { continue };
+            report.stages.push(StageRecord {
+                id: stages[i].id.clone(),
+                kind: stages[i].kind.clone(),
+                key: keys[i].clone(),
+                status: d.status,
+                seconds: d.seconds,
+                dir: d.outputs.dir().to_path_buf(),
+            });
+            report.outputs.insert(stages[i].id.clone(), d.outputs);
+        }
+        report.seconds = started.elapsed().as_secs_f64();
+        reporter.summary(n, report.computed(), report.cached(), report.seconds);
+        Ok(report)
+    }
+
+    /// Runs the stages on `pool`, each as soon as its inputs are done; after the first
+    /// failure, stages not yet started are skipped. Returns each stage's result (`None` if
+    /// it did not run) and the failures in the order they happened.
+    fn schedule(
+        &self,
+        pool: &rayon::ThreadPool,
+        graph: &Graph,
+        order: &[usize],
+        keys: &[String],
+        reporter: &Reporter,
+        warnings: &Mutex<Vec<String>>,
+    ) -> (Vec<Option<Done>>, Vec<(usize, StageError)>) {
+        let stages = graph.stages();
+        let n = stages.len();
+        let position: HashMap<&str, usize> = stages
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.as_str(), i))
+            .collect();
+        let mut missing: Vec<usize> = stages.iter().map(|s| s.inputs.len()).collect();
+        let mut dependents = vec![Vec::new(); n];
+        for (i, s) in stages.iter().enumerate() {
+            for input in &s.inputs {
+                dependents[position[input.as_str()]].push(i);
+            }
+        }
+        let mut done: Vec<Option<Done>> = (0..n).map(|_| None).collect();
+        let mut failures: Vec<(usize, StageError)> = Vec::new();
+        // Set by the first failure; stages that have not started yet are then skipped.
+        let stop = AtomicBool::new(false);
+
+        pool.in_place_scope(|scope| {
+            let (tx, rx) = mpsc::channel::<(usize, Result<Option<Done>, StageError>)>();
+            let mut running = 0usize;
+            let spawn = |i: usize, done: &[Option<Done>]| {
+                let inputs: Vec<StageOutputs> = stages[i]
+                    .inputs
+                    .iter()
+                    .filter_map(|id| done[position[id.as_str()]].as_ref())
+                    .map(|d| d.outputs.clone())
+                    .collect();
+                let tx = tx.clone();
+                let (key, stop) = (&keys[i], &stop);
+                scope.spawn(move |_| {
+                    if stop.load(Ordering::SeqCst) {
+                        let _ = tx.send((i, Ok(None)));
+                        return;
+                    }
+                    let result = catch_unwind(AssertUnwindSafe(|| {
+                        self.resolve(&stages[i], key, inputs, reporter, warnings)
+                    }))
+                    .unwrap_or_else(|panic| {
+                        Err(StageError::msg(format!(
+                            "internal error while running the stage: {}",
+                            panic_message(panic.as_ref())
+                        )))
+                    })
+                    .map(Some);
+                    if result.is_err() {
+                        stop.store(true, Ordering::SeqCst);
+                    }
+                    // The scheduler outlives every worker, so the channel is open.
+                    let _ = tx.send((i, result));
+                });
+            };
+            for &i in order {
+                if missing[i] == 0 {
+                    spawn(i, &done);
+                    running += 1;
+                }
+            }
+            while running > 0 {
+                let Ok((i, result)) = rx.recv() else { break };
+                running -= 1;
+                match result {
+                    Ok(None) => {}
+                    Ok(Some(d)) => {
+                        done[i] = Some(d);
+                        if failures.is_empty() {
+                            for &d in &dependents[i] {
+                                missing[d] -= 1;
+                                if missing[d] == 0 {
+                                    spawn(d, &done);
+                                    running += 1;
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => failures.push((i, e)),
+                }
+            }
+        });
+        (done, failures)
+    }
+
+    /// Reuses the stage's cache entry if it is valid, otherwise computes it.
+    fn resolve(
+        &self,
+        spec: &StageSpec,
+        key: &str,
+        inputs: Vec<StageOutputs>,
+        reporter: &Reporter,
+        warnings: &Mutex<Vec<String>>,
+    ) -> Result<Done, StageError> {
+        let started = Instant::now();
+        let kind_dir = self.cache_root.join(&spec.kind);
+        let final_dir = kind_dir.join(key);
+        if !self.force {
+            match cache::lookup(&final_dir, &spec.kind, key) {
+                Lookup::Valid(manifest) => {
+                    reporter.cached(&spec.id);
+                    return Ok(Done {
+                        status: StageStatus::Cached,
+                        outputs: outputs_of(spec, &final_dir, &manifest),
+                        seconds: started.elapsed().as_secs_f64(),
+                    });
+                }
+                Lookup::Corrupt(reason) => {
+                    let text = format!(
+                        "cache entry {} is corrupt ({reason}): recomputing",
+                        final_dir.display()
+                    );
+                    reporter.warn(&text);
+                    push(warnings, text);
+                    fs::remove_dir_all(&final_dir).map_err(|e| {
+                        StageError::with_context(
+                            format!("cannot remove corrupt cache entry {}", final_dir.display()),
+                            e,
+                        )
+                    })?;
+                }
+                Lookup::Missing => {}
+            }
+        }
+
+        let staging = cache::create_staging(&kind_dir, key).map_err(|e| {
+            StageError::with_context(
+                format!(
+                    "cannot create a staging directory in {}",
+                    kind_dir.display()
+                ),
+                e,
+            )
+        })?;
+        let result = self.compute(spec, key, &staging, &final_dir, inputs, reporter, started);
+        if result.is_err() && staging.exists() {
+            let _ = fs::remove_dir_all(&staging);
+        }
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn compute(
+        &self,
+        spec: &StageSpec,
+        key: &str,
+        staging: &Path,
+        final_dir: &Path,
+        inputs: Vec<StageOutputs>,
+        reporter: &Reporter,
+        started: Instant,
+    ) -> Result<Done, StageError> {
+        let input_records: Vec<ManifestInput> = inputs
+            .iter()
+            .map(|o| ManifestInput {
+                id: o.id().to_string(),
+                key: o.key().to_string(),
+            })
+            .collect();
+        let progress = reporter.started(&spec.id, &spec.kind);
+        let run_started = Instant::now();
+        let mut ctx = StageContext::new(spec, staging.to_path_buf(), inputs, progress.clone());
+        let outcome =
+            catch_unwind(AssertUnwindSafe(|| spec.runner.run(&mut ctx))).unwrap_or_else(|panic| {
+                Err(StageError::msg(format!(
+                    "the runner panicked: {}",
+                    panic_message(panic.as_ref())
+                )))
+            });
+        let run_seconds = run_started.elapsed().as_secs_f64();
+        let seed = ctx.seed();
+        drop(ctx);
+        if let Err(e) = outcome {
+            reporter.finished(&progress, started.elapsed().as_secs_f64(), false);
+            return Err(e);
+        }
+
+        let stored = cache::hash_outputs(staging).and_then(|files| {
+            let manifest = Manifest {
+                cache_format: cache::CACHE_FORMAT_VERSION,
+                id: spec.id.clone(),
+                kind: spec.kind.clone(),
+                kind_version: spec.kind_version,
+                key: key.to_string(),
+                params: spec.params.clone(),
+                seed,
+                inputs: input_records,
+                files,
+                seconds: run_seconds,
+                crate_version: env!("CARGO_PKG_VERSION").to_string(),
+            };
+            cache::promote(staging, final_dir, manifest, self.force)
+        });
+        let seconds = started.elapsed().as_secs_f64();
+        reporter.finished(&progress, seconds, stored.is_ok());
+        let manifest = stored.map_err(|reason| {
+            StageError::msg(format!(
+                "could not store the outputs in the cache: {reason}"
+            ))
+        })?;
+        Ok(Done {
+            status: StageStatus::Computed,
+            outputs: outputs_of(spec, final_dir, &manifest),
+            seconds,
+        })
+    }
+}
+
+fn outputs_of(spec: &StageSpec, dir: &Path, manifest: &Manifest) -> StageOutputs {
+    StageOutputs::new(
+        spec.id.clone(),
+        manifest.key.clone(),
+        dir.to_path_buf(),
+        manifest.file_names(),
+    )
+}
+
+/// Keys in graph order, computed along the topological `order`.
+fn stage_keys(graph: &Graph, order: &[usize]) -> Vec<String> {
+    let stages = graph.stages();
+    let position: HashMap<&str, usize> = stages
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect();
+    let mut keys = vec![String::new(); stages.len()];
+    for &i in order {
+        let s = &stages[i];
+        let input_keys: Vec<&str> = s
+            .inputs
+            .iter()
+            .map(|id| keys[position[id.as_str()]].as_str())
+            .collect();
+        let key = cache::stage_key(s, derive_seed(s.master_seed, &s.id), &input_keys);
+        keys[i] = key;
+    }
+    keys
+}
+
+fn push(warnings: &Mutex<Vec<String>>, text: String) {
+    if let Ok(mut w) = warnings.lock() {
+        w.push(text);
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(non-string panic payload)".to_string()
+    }
+}
