@@ -483,7 +483,7 @@ impl LayerSystem<'_> {
                 EulerOrder::ControlFirst => (
                     poly(ds, dt * dt),
                     eye(dt * dc),
-                    poly(0.0, dt * ds),
+                    poly(0.0, dt),
                     eye(dc),
                     target.iter().map(|t| -dt * dt * t).collect(),
                     target.iter().map(|t| -dt * t).collect(),
