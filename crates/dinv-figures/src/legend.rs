@@ -9,11 +9,37 @@ use plotters::style::RGBAColor;
 use crate::model::{LegendPos, LineStyle};
 use crate::style::{self, DrawError};
 
-const PAD: i32 = 6;
-const SWATCH_W: i32 = 28;
-const GAP: i32 = 6;
 /// Distance between the legend box and the plot edges.
 pub(crate) const INSET: i32 = 8;
+
+/// The metrics of a legend box.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Look {
+    font: f64,
+    pad: i32,
+    swatch_w: i32,
+    gap: i32,
+    row_h: i32,
+}
+
+impl Look {
+    /// The usual legend, text as large as the tick labels.
+    pub const NORMAL: Look = Look {
+        font: style::LEGEND,
+        pad: 6,
+        swatch_w: 28,
+        gap: 6,
+        row_h: style::LEGEND as i32 + 6,
+    };
+    /// Smaller text in a tighter box, for crowded panels.
+    pub const COMPACT: Look = Look {
+        font: style::LEGEND_COMPACT,
+        pad: 4,
+        swatch_w: 20,
+        gap: 5,
+        row_h: style::LEGEND_COMPACT as i32 + 4,
+    };
+}
 
 /// What is drawn to the left of a legend label.
 #[derive(Debug, Clone, Copy)]
@@ -37,8 +63,8 @@ pub(crate) struct Entry {
 /// A measured legend, ready to place and draw.
 pub(crate) struct Legend {
     entries: Vec<Entry>,
+    look: Look,
     text_w: i32,
-    row_h: i32,
 }
 
 /// A pixel rectangle `(left, top, right, bottom)`, right/bottom exclusive.
@@ -49,26 +75,37 @@ impl Legend {
     pub fn measure<DB: DrawingBackend>(
         area: &DrawingArea<DB, Shift>,
         entries: Vec<Entry>,
+        look: Look,
     ) -> Result<Option<Legend>, DrawError> {
         if entries.is_empty() {
             return Ok(None);
         }
-        let font = style::font(style::LEGEND);
+        let font = style::font(look.font);
         let mut text_w = 0;
         for e in &entries {
             text_w = text_w.max(area.estimate_text_size(&e.label, &font)?.0 as i32);
         }
         Ok(Some(Legend {
             entries,
+            look,
             text_w,
-            row_h: style::LEGEND as i32 + 6,
         }))
     }
 
+    /// The same entries in another look.
+    pub fn restyle<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        look: Look,
+    ) -> Result<Option<Legend>, DrawError> {
+        Legend::measure(area, self.entries.clone(), look)
+    }
+
     pub fn size(&self) -> (i32, i32) {
+        let l = &self.look;
         (
-            2 * PAD + SWATCH_W + GAP + self.text_w,
-            2 * PAD + self.entries.len() as i32 * self.row_h,
+            2 * l.pad + l.swatch_w + l.gap + self.text_w,
+            2 * l.pad + self.entries.len() as i32 * l.row_h,
         )
     }
 
@@ -89,29 +126,32 @@ impl Legend {
         }
     }
 
-    /// The inside corner whose legend box covers the fewest `samples` (pixel points
-    /// along the drawn data); ties go to upper right, upper left, lower left, lower right.
-    pub fn best_corner(&self, plot: PxRect, samples: &[(i32, i32)]) -> LegendPos {
+    /// How many `samples` (pixel points along the drawn data) the legend box would
+    /// hide at the inside corner `pos`, counting a little slack around the box: a
+    /// curve grazing the border also hurts.
+    pub fn covered(&self, pos: LegendPos, plot: PxRect, samples: &[(i32, i32)]) -> usize {
         let (w, h) = self.size();
-        let corners = [
+        let (x, y) = self.corner(pos, plot);
+        let (x0, y0, x1, y1) = (x - 3, y - 3, x + w + 3, y + h + 3);
+        samples
+            .iter()
+            .filter(|(px, py)| *px >= x0 && *px < x1 && *py >= y0 && *py < y1)
+            .count()
+    }
+
+    /// The inside corner whose legend box covers the fewest `samples`, with that
+    /// count; ties go to upper right, upper left, lower left, lower right.
+    pub fn best_corner(&self, plot: PxRect, samples: &[(i32, i32)]) -> (LegendPos, usize) {
+        [
             LegendPos::UpperRight,
             LegendPos::UpperLeft,
             LegendPos::LowerLeft,
             LegendPos::LowerRight,
-        ];
-        let covered = |pos: LegendPos| {
-            let (x, y) = self.corner(pos, plot);
-            // A little slack around the box: a curve grazing the border also hurts.
-            let (x0, y0, x1, y1) = (x - 3, y - 3, x + w + 3, y + h + 3);
-            samples
-                .iter()
-                .filter(|(px, py)| *px >= x0 && *px < x1 && *py >= y0 && *py < y1)
-                .count()
-        };
-        corners
-            .into_iter()
-            .min_by_key(|&pos| covered(pos))
-            .unwrap_or(LegendPos::UpperRight)
+        ]
+        .into_iter()
+        .map(|pos| (pos, self.covered(pos, plot, samples)))
+        .min_by_key(|&(_, n)| n)
+        .unwrap_or((LegendPos::UpperRight, 0))
     }
 
     /// Draws the legend with its top-left corner at `origin` (coordinates of `area`).
@@ -127,10 +167,11 @@ impl Legend {
             WHITE.mix(0.85).filled(),
         ))?;
         area.draw(&Rectangle::new([(x, y), (x + w, y + h)], style::FRAME))?;
-        let font = style::font(style::LEGEND).pos(Pos::new(HPos::Left, VPos::Center));
+        let l = &self.look;
+        let font = style::font(l.font).pos(Pos::new(HPos::Left, VPos::Center));
         for (i, e) in self.entries.iter().enumerate() {
-            let yc = y + PAD + i as i32 * self.row_h + self.row_h / 2;
-            let (s0, s1) = (x + PAD, x + PAD + SWATCH_W);
+            let yc = y + l.pad + i as i32 * l.row_h + l.row_h / 2;
+            let (s0, s1) = (x + l.pad, x + l.pad + l.swatch_w);
             match e.swatch {
                 Swatch::Line {
                     color,
@@ -138,10 +179,11 @@ impl Legend {
                     width,
                 } => style::stroke(area, vec![(s0, yc), (s1, yc)], line, color, width.min(4))?,
                 Swatch::Marker { color } => {
-                    area.draw(&Circle::new(((s0 + s1) / 2, yc), 5, color.filled()))?
+                    let r = (l.row_h / 4).clamp(3, 5) as u32;
+                    area.draw(&Circle::new(((s0 + s1) / 2, yc), r, color.filled()))?
                 }
             }
-            area.draw(&Text::new(e.label.clone(), (s1 + GAP, yc), font.clone()))?;
+            area.draw(&Text::new(e.label.clone(), (s1 + l.gap, yc), font.clone()))?;
         }
         Ok(())
     }
@@ -172,8 +214,8 @@ mod tests {
         };
         Legend {
             entries: vec![entry; rows],
+            look: Look::NORMAL,
             text_w: 40,
-            row_h: 20,
         }
     }
 
@@ -196,16 +238,31 @@ mod tests {
         // A curve falling from the upper left to the lower right, like a loss curve.
         let mut samples = vec![];
         sample_polyline(&[(0, 0), (400, 300)], 2.0, &mut samples);
-        assert_eq!(l.best_corner(plot, &samples), LegendPos::UpperRight);
+        assert_eq!(l.best_corner(plot, &samples), (LegendPos::UpperRight, 0));
         // A rising curve occupies the other diagonal.
         samples.clear();
         sample_polyline(&[(0, 300), (400, 0)], 2.0, &mut samples);
-        assert_eq!(l.best_corner(plot, &samples), LegendPos::UpperLeft);
+        assert_eq!(l.best_corner(plot, &samples), (LegendPos::UpperLeft, 0));
         // Data along the whole top edge pushes the legend down.
         samples.clear();
         sample_polyline(&[(0, 20), (400, 20)], 2.0, &mut samples);
         sample_polyline(&[(0, 250), (150, 250)], 2.0, &mut samples);
-        assert_eq!(l.best_corner(plot, &samples), LegendPos::LowerRight);
+        assert_eq!(l.best_corner(plot, &samples).0, LegendPos::LowerRight);
+    }
+
+    #[test]
+    fn compact_legends_are_smaller() {
+        let mut l = legend(12);
+        let normal = l.size();
+        l.look = Look::COMPACT;
+        let compact = l.size();
+        assert!(
+            compact.0 < normal.0 && compact.1 < normal.1,
+            "{compact:?} vs {normal:?}"
+        );
+        // 12 rows of 20 px do not fit beside data in a 260 px plot; 12 of 16 might.
+        assert_eq!(normal.1, 12 + 12 * 20);
+        assert_eq!(compact.1, 8 + 12 * 16);
     }
 
     #[test]

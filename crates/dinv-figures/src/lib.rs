@@ -26,9 +26,11 @@
 //!
 //! Code map: `model` (the data types), `validate` (bad input becomes [`FigureError`]),
 //! `scale` and `geometry` (pure axis and clipping arithmetic), `style` and `legend`
-//! (shared look), `panels` (one drawer per panel kind), `output` (atomic files).
+//! (shared look; `font` works around plotters' glyph placement), `stroke` (curves in pixels: decimation, dashes, spike-free thick
+//! lines), `panels` (one drawer per panel kind), `output` (atomic files).
 
 mod error;
+mod font;
 mod geometry;
 mod legend;
 mod model;
@@ -36,6 +38,7 @@ mod output;
 pub mod palette;
 mod panels;
 mod scale;
+mod stroke;
 mod style;
 mod validate;
 
@@ -98,7 +101,7 @@ fn draw_rgb(fig: &Figure) -> Result<RgbImage, style::DrawError> {
     let mut data = vec![255u8; 3 * width as usize * height as usize];
     {
         let root = BitMapBackend::with_buffer(&mut data, (width, height)).into_drawing_area();
-        panels::draw_figure(&root, fig)?;
+        panels::draw_figure(&root, fig, stroke::Target::Raster)?;
     }
     Ok(RgbImage {
         width,
@@ -111,7 +114,12 @@ fn draw_svg(fig: &Figure) -> Result<String, style::DrawError> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, fig.size_px()).into_drawing_area();
-        panels::draw_figure(&root, fig)?;
+        panels::draw_figure(&root, fig, stroke::Target::Vector)?;
     }
-    Ok(svg)
+    // plotters writes polylines without a join style, and the SVG default (miter, limit
+    // 4) draws spikes up to twice the line width at the sharp turns of noisy curves.
+    Ok(svg.replace(
+        "<polyline fill=\"none\"",
+        "<polyline fill=\"none\" stroke-linejoin=\"round\"",
+    ))
 }

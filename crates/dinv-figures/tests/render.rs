@@ -588,3 +588,275 @@ fn image_cells_show_their_grey_levels() {
     );
     assert!(x1 - x0 > 100, "cell not scaled up: {x0}..{x1}");
 }
+
+/// A noisy series jumping between `lo` and `hi` at every step, like an angle that
+/// flips between 0 and 90 degrees.
+fn zigzag(n: usize, lo: f64, hi: f64, width: u32) -> Series {
+    let x: Vec<f64> = (0..n).map(|i| 10.0 * i as f64 / (n - 1) as f64).collect();
+    let y = (0..n).map(|i| if i % 2 == 0 { lo } else { hi }).collect();
+    Series::new("zigzag", x, y, RED).with_width(width)
+}
+
+#[test]
+fn thick_zigzags_have_no_spikes() {
+    // Spikes appeared once points were denser than pixel columns (the plot is ~400 px wide).
+    for (n, width) in [(300, 3), (600, 3), (1000, 2), (4000, 3), (4000, 5)] {
+        let img = render_rgb(&one_panel(calibrated(
+            vec![zigzag(n, 3.0, 7.0, width)],
+            false,
+        )))
+        .unwrap();
+        let (top, bottom) = plot_rows(&img);
+        let row = |v: f64| bottom - v / 10.0 * (bottom - top);
+        let (bx0, bx1) = span(matching(&img, is_blue).into_iter().map(|p| p.0));
+        let slack = f64::from(width) / 2.0 + 1.5;
+        let red = matching(&img, is_red);
+        assert!(
+            red.len() > 1000,
+            "zigzag not drawn: {} red pixels",
+            red.len()
+        );
+        let stray: Vec<_> = red
+            .iter()
+            .filter(|&&(x, y)| {
+                let y = f64::from(y);
+                y < row(7.0) - slack || y > row(3.0) + slack || x < bx0 || x > bx1
+            })
+            .collect();
+        assert!(
+            stray.is_empty(),
+            "n = {n}, width = {width}: {} red pixels outside rows {:.0}..{:.0} / columns {bx0}..{bx1}, e.g. {:?}",
+            stray.len(),
+            row(7.0) - slack,
+            row(3.0) + slack,
+            &stray[..stray.len().min(5)]
+        );
+    }
+}
+
+/// `(stroke colour, point count)` of every SVG polyline.
+fn svg_polylines(svg: &str) -> Vec<(String, usize)> {
+    svg.split("<polyline")
+        .skip(1)
+        .map(|chunk| {
+            let attr = |name: &str| -> String {
+                let key = format!(" {name}=\"");
+                let from = chunk.find(&key).map_or(0, |i| i + key.len());
+                chunk[from..][..chunk[from..].find('"').unwrap_or(0)].to_string()
+            };
+            (attr("stroke"), attr("points").split_whitespace().count())
+        })
+        .collect()
+}
+
+#[test]
+fn dense_series_are_decimated_but_keep_extremes_and_gaps() {
+    let mut rng = Lcg(5);
+    let n = 4000;
+    let x: Vec<f64> = (0..n).map(|i| 10.0 * i as f64 / (n - 1) as f64).collect();
+    let mut y: Vec<f64> = (0..n).map(|_| 2.5 + 5.0 * rng.next()).collect();
+    y[100] = 1.0; // lowest
+    y[3000] = 9.0; // highest
+    for v in &mut y[1800..2200] {
+        *v = f64::NAN; // x from 4.5 to 5.5
+    }
+    let fig = one_panel(calibrated(vec![Series::new("noise", x, y, RED)], false));
+
+    let img = render_rgb(&fig).unwrap();
+    let (top, bottom) = plot_rows(&img);
+    let row = |v: f64| bottom - v / 10.0 * (bottom - top);
+    let (bx0, bx1) = span(matching(&img, is_blue).into_iter().map(|p| p.0));
+    let col = |v: f64| f64::from(bx0) + v / 10.0 * f64::from(bx1 - bx0);
+    let red = matching(&img, is_red);
+    let (y0, y1) = span(red.iter().map(|p| p.1));
+    assert!(
+        (f64::from(y0) - row(9.0)).abs() <= 2.0 && (f64::from(y1) - row(1.0)).abs() <= 2.0,
+        "red rows {y0}..{y1}, the extremes lie at rows {:.0} and {:.0}",
+        row(9.0),
+        row(1.0)
+    );
+    let in_gap = red
+        .iter()
+        .filter(|p| f64::from(p.0) > col(4.55) && f64::from(p.0) < col(5.45))
+        .count();
+    assert_eq!(in_gap, 0, "red pixels inside the NaN gap");
+
+    let dir = tempfile::tempdir().unwrap();
+    let files = render(&fig, &dir.path().join("dense")).unwrap();
+    let svg = fs::read_to_string(&files.svg).unwrap();
+    let red_lines: Vec<usize> = svg_polylines(&svg)
+        .into_iter()
+        .filter(|(stroke, _)| stroke == "#FF0000")
+        .map(|(_, count)| count)
+        .collect();
+    assert_eq!(
+        red_lines.len(),
+        2,
+        "the gap must split the curve: {red_lines:?}"
+    );
+    let columns = (bx1 - bx0 + 1) as usize;
+    let points: usize = red_lines.iter().sum();
+    assert!(
+        points <= 4 * columns && points > columns,
+        "{points} SVG points for {columns} pixel columns"
+    );
+    assert!(svg.len() < 120_000, "SVG has {} bytes", svg.len());
+    assert!(
+        svg.contains("stroke-linejoin=\"round\""),
+        "thick SVG lines need round joins"
+    );
+}
+
+/// Width in pixels of the plot rectangle, from the blue edge lines.
+fn plot_width(img: &RgbImage) -> u32 {
+    let (x0, x1) = span(matching(img, is_blue).into_iter().map(|p| p.0));
+    x1 - x0
+}
+
+#[test]
+fn best_legend_leaves_crowded_plots() {
+    // Twelve noisy series filling the whole plot: every corner would hide data.
+    let mut rng = Lcg(9);
+    let x: Vec<f64> = (0..200).map(|i| f64::from(i) / 20.0).collect();
+    let crowded: Vec<Series> = (0..12)
+        .map(|k| {
+            let y = x.iter().map(|_| 10.0 * rng.next()).collect();
+            Series::new(format!("DI (Tr, α={k})"), x.clone(), y, palette::pick(k)).with_width(1)
+        })
+        .collect();
+    let mut panel = calibrated(crowded.clone(), false);
+    let bare = render_rgb(&one_panel(panel.clone())).unwrap();
+    panel.legend = LegendPos::Best;
+    let best = render_rgb(&one_panel(panel.clone())).unwrap();
+    let (w0, w1) = (plot_width(&bare), plot_width(&best));
+    assert!(
+        w1 + 80 < w0,
+        "legend not moved outside: plot {w1} px wide vs {w0}"
+    );
+    // The compact outside legend takes less room than the normal one.
+    panel.legend = LegendPos::Outside;
+    let outside = render_rgb(&one_panel(panel.clone())).unwrap();
+    assert!(
+        plot_width(&outside) < w1,
+        "{} vs {w1}",
+        plot_width(&outside)
+    );
+
+    // Three curves in the lower half leave the upper corners free.
+    let calm: Vec<Series> = (0..3)
+        .map(|k| flat(&format!("level {k}"), 1.0 + k as f64, palette::pick(k), 2))
+        .collect();
+    let mut panel = calibrated(calm, false);
+    let bare = render_rgb(&one_panel(panel.clone())).unwrap();
+    panel.legend = LegendPos::Best;
+    let best = render_rgb(&one_panel(panel)).unwrap();
+    assert_eq!(
+        plot_width(&best),
+        plot_width(&bare),
+        "legend left a free plot"
+    );
+
+    // SVG text is laid out by the viewer: the label is there verbatim.
+    let dir = tempfile::tempdir().unwrap();
+    let mut panel = calibrated(crowded, false);
+    panel.legend = LegendPos::Best;
+    let files = render(&one_panel(panel), &dir.path().join("legend")).unwrap();
+    let texts = svg_texts(&fs::read_to_string(files.svg).unwrap());
+    assert!(texts.iter().any(|t| t == "DI (Tr, α=0)"), "{texts:?}");
+}
+
+/// Noisy angles like the ones that showed spikes, and a crowded legend; set
+/// `DINV_FIGURES_KEEP=<folder>` to look at `noisy.png`.
+fn noisy_figure() -> Figure {
+    let mut rng = Lcg(42);
+    let x = epochs(300);
+    let labels = [
+        "DI (Tr, α=0)",
+        "DI (Tr, α=0.001)",
+        "DI (Tr, α=0.01)",
+        "DI (R, α=0.01)",
+    ];
+    let angles: Vec<Series> = labels
+        .iter()
+        .enumerate()
+        .map(|(k, label)| {
+            let y = x
+                .iter()
+                .map(|t| {
+                    let jump = if rng.next() < 0.2 {
+                        90.0 * rng.next()
+                    } else {
+                        0.0
+                    };
+                    (10.0 + 30.0 * (-t / 40.0).exp() + 15.0 * rng.next() + jump).min(90.0)
+                })
+                .collect();
+            Series::new(*label, x.clone(), y, palette::pick(k))
+        })
+        .collect();
+    let angle_panel = LinePanel {
+        title: "f: angle δ_DI vs δ_PBP".into(),
+        x: Axis::linear("examples").with_range(0.0, 500.0),
+        y: Axis::linear("angle (degrees)").with_range(0.0, 90.0),
+        series: angles,
+        legend: LegendPos::Best,
+        ..LinePanel::default()
+    };
+    let names = ["BP", "FA", "PBP"].into_iter().map(String::from).chain(
+        ["NDI", "DI"].into_iter().flat_map(|m| {
+            ["Tr, α=0", "Tr, α=0.001", "Tr, α=0.01", "R, α=0.01"]
+                .into_iter()
+                .map(move |v| format!("{m} ({v})"))
+        }),
+    );
+    let errors: Vec<Series> = names
+        .enumerate()
+        .map(|(k, name)| {
+            let rate = 0.005 + 0.001 * k as f64;
+            let y = x
+                .iter()
+                .map(|t| (-rate * t).exp() * (1.0 + 0.1 * rng.next()))
+                .collect();
+            let s = Series::new(name, x.clone(), y, palette::pick(k));
+            if (3..7).contains(&k) {
+                s.with_style(LineStyle::Dashed)
+            } else {
+                s
+            }
+        })
+        .collect();
+    let error_panel = LinePanel {
+        title: "a: linear regression".into(),
+        x: Axis::linear("examples"),
+        y: Axis::log10("normalised squared error"),
+        series: errors,
+        legend: LegendPos::Best,
+        ..LinePanel::default()
+    };
+    Figure::new(
+        (1, 2),
+        vec![Panel::Lines(error_panel), Panel::Lines(angle_panel)],
+    )
+    .with_title("Trends: noisy angles")
+}
+
+#[test]
+fn noisy_figure_stays_inside_its_frames() {
+    let fig = noisy_figure();
+    let img = render_rgb(&fig).unwrap();
+    // Nothing but black/grey ink may appear in the figure title strip: no spikes.
+    let title_strip = (0..30u32).flat_map(|y| (0..img.width).map(move |x| (x, y)));
+    let coloured: Vec<_> = title_strip
+        .filter(|&(x, y)| {
+            let c = img.pixel(x, y);
+            c.0.abs_diff(c.1) > 40 || c.1.abs_diff(c.2) > 40 || c.0.abs_diff(c.2) > 40
+        })
+        .collect();
+    assert!(
+        coloured.is_empty(),
+        "coloured pixels in the title strip: {coloured:?}"
+    );
+    if let Ok(keep) = std::env::var("DINV_FIGURES_KEEP") {
+        render(&fig, &Path::new(&keep).join("noisy")).unwrap();
+    }
+}

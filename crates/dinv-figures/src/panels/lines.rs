@@ -2,15 +2,18 @@
 //!
 //! Data are mapped to axis space first (log10 on log axes), split at unshowable points
 //! and clipped to the plot rectangle, so plotters only ever sees visible, finite geometry.
+//! Curves are then taken to pixels, thinned per pixel column and stroked by
+//! [`crate::stroke`].
 
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::geometry::{clip_polygon, clip_polyline, split_runs, Pt, Rect};
-use crate::legend::{self, Entry, Legend, PxRect, Swatch};
+use crate::legend::{self, Entry, Legend, Look, PxRect, Swatch};
 use crate::model::{Band, LegendPos, LinePanel, Rgb, Series};
 use crate::scale::{self, to_axis, Ticks};
+use crate::stroke::{self, Px, Target};
 use crate::style::{self, DrawError};
 
 /// Tick mark length; plotters puts labels twice as far from the axis.
@@ -80,9 +83,30 @@ impl<'a> AxisData<'a> {
     }
 }
 
+/// Of the data samples, at most this fraction may hide under a legend placed by
+/// [`LegendPos::Best`] inside the plot; beyond it the legend moves outside.
+const BEST_MAX_COVERED: f64 = 0.02;
+/// An outside legend may take at most this fraction of the panel width.
+const OUTSIDE_MAX_WIDTH: f64 = 0.4;
+
+/// One curve in pixels of the panel area: clipped, split at gaps, decimated.
+struct PxCurve<'a> {
+    series: &'a Series,
+    pieces: Vec<Vec<Px>>,
+}
+
+/// Where the legend goes once `Best` is resolved.
+enum Placement {
+    Inside(LegendPos),
+    Outside,
+}
+
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<AxisCoord, AxisCoord>>;
+
 pub(crate) fn draw<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     p: &LinePanel,
+    target: Target,
 ) -> Result<(), DrawError> {
     let data = AxisData::new(p);
     let x_range = scale::fit_range(p.x.scale, p.x.range, data.points().map(|(x, _)| x));
@@ -96,15 +120,6 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let x_ticks = scale::ticks(p.x.scale, x_range, (w.saturating_sub(100) / 70) as usize);
     let y_ticks = scale::ticks(p.y.scale, y_range, (h.saturating_sub(100) / 50) as usize);
 
-    let legend = match p.legend {
-        LegendPos::None => None,
-        _ => Legend::measure(area, legend_entries(&p.series))?,
-    };
-    let outside_w = match (&legend, p.legend) {
-        (Some(l), LegendPos::Outside) => l.size().0 + legend::INSET,
-        _ => 0,
-    };
-
     let tick_font = style::font(style::TICK_LABEL);
     let mut y_label_w = 0;
     for t in &y_ticks.major {
@@ -117,18 +132,80 @@ pub(crate) fn draw<DB: DrawingBackend>(
             style::AXIS_LABEL as i32 + 6
         }
     };
+    let x_label_h = 2 * TICK_MARK + style::TICK_LABEL as i32 + 4 + desc_h(&p.x.label);
+    let y_label_w = 2 * TICK_MARK + y_label_w + 4 + desc_h(&p.y.label);
 
-    let mut builder = ChartBuilder::on(area);
-    builder
-        .margin(10)
-        .margin_right(14 + outside_w)
-        .x_label_area_size(2 * TICK_MARK + style::TICK_LABEL as i32 + 4 + desc_h(&p.x.label))
-        .y_label_area_size(2 * TICK_MARK + y_label_w + 4 + desc_h(&p.y.label));
-    if !p.title.is_empty() {
-        builder.caption(&p.title, style::bold(style::PANEL_TITLE));
-    }
-    let mut chart =
-        builder.build_cartesian_2d(axis_coord(x_range, &x_ticks), axis_coord(y_range, &y_ticks))?;
+    let framed = area.margin(10, 10, 10, 14);
+    let body = if p.title.is_empty() {
+        framed
+    } else {
+        framed.titled(&p.title, style::bold(style::PANEL_TITLE))?
+    };
+    // Building a chart draws nothing, so the layout can be tried before committing.
+    let build = |right: i32| -> Result<Chart<'_, DB>, DrawError> {
+        Ok(ChartBuilder::on(&body)
+            .margin_right(right)
+            .x_label_area_size(x_label_h)
+            .y_label_area_size(y_label_w)
+            .build_cartesian_2d(axis_coord(x_range, &x_ticks), axis_coord(y_range, &y_ticks))?)
+    };
+    let clip = Rect {
+        x0: x_range.0,
+        x1: x_range.1,
+        y0: y_range.0,
+        y1: y_range.1,
+    };
+    let base = area.get_base_pixel();
+    let layout = |chart: &Chart<'_, DB>| {
+        let (xs, ys) = chart.plotting_area().get_pixel_range();
+        let rect: PxRect = (
+            xs.start - base.0,
+            ys.start - base.1,
+            xs.end - base.0,
+            ys.end - base.1,
+        );
+        let to_px = |pt: Pt| {
+            let (x, y) = chart.backend_coord(&pt);
+            (x - base.0, y - base.1)
+        };
+        let curves: Vec<PxCurve> = data
+            .curves
+            .iter()
+            .map(|(series, runs)| PxCurve {
+                series,
+                pieces: pixel_pieces(runs, &clip, to_px),
+            })
+            .collect();
+        (rect, curves)
+    };
+
+    let legend = match p.legend {
+        LegendPos::None => None,
+        _ => Legend::measure(area, legend_entries(&p.series), Look::NORMAL)?,
+    };
+    let outside_w = |l: &Legend| l.size().0 + legend::INSET;
+    let mut chart = build(match (&legend, p.legend) {
+        (Some(l), LegendPos::Outside) => outside_w(l),
+        _ => 0,
+    })?;
+    let (mut rect, mut curves) = layout(&chart);
+    let placed = match (legend, p.legend) {
+        (None, _) => None,
+        (Some(l), LegendPos::Outside) => Some((l, Placement::Outside)),
+        (Some(l), LegendPos::Best) => {
+            let mut samples = vec![];
+            for piece in curves.iter().flat_map(|c| &c.pieces) {
+                legend::sample_polyline(piece, 4.0, &mut samples);
+            }
+            let (l, placement) = place_best(area, l, rect, &samples)?;
+            if let Placement::Outside = placement {
+                chart = build(outside_w(&l))?;
+                (rect, curves) = layout(&chart);
+            }
+            Some((l, placement))
+        }
+        (Some(l), pos) => Some((l, Placement::Inside(pos))),
+    };
 
     let x_fmt = |v: &f64| x_ticks.label_at(*v);
     let y_fmt = |v: &f64| y_ticks.label_at(*v);
@@ -149,12 +226,6 @@ pub(crate) fn draw<DB: DrawingBackend>(
     }
     mesh.draw()?;
 
-    let clip = Rect {
-        x0: x_range.0,
-        x1: x_range.1,
-        y0: y_range.0,
-        y1: y_range.1,
-    };
     let plot = chart.plotting_area();
     for (band, polygons) in &data.bands {
         let fill = style::rgba(band.color, band.opacity).filled();
@@ -171,44 +242,64 @@ pub(crate) fn draw<DB: DrawingBackend>(
             style::stroke(plot, vec![(clip.x0, y), (clip.x1, y)], line, grey, 1)?;
         }
     }
-    let mut samples = vec![];
-    for (s, runs) in &data.curves {
+    for c in &curves {
+        let s = c.series;
         let color = style::rgba(s.color, s.opacity);
-        for piece in runs.iter().flat_map(|run| clip_polyline(run, &clip)) {
-            let pixels: Vec<_> = piece.iter().map(|pt| chart.backend_coord(pt)).collect();
-            legend::sample_polyline(&pixels, 4.0, &mut samples);
-            if let [only] = piece[..] {
-                // An isolated point between gaps would vanish as a line: mark it.
-                plot.draw(&Circle::new(only, s.width.max(2), color.filled()))?;
-            } else {
-                style::stroke(plot, piece, s.style, color, s.width)?;
-            }
-        }
+        stroke::draw_curve(area, target, &c.pieces, s.style, color, s.width, rect)?;
     }
 
-    if let Some(legend) = legend {
-        let base = area.get_base_pixel();
-        let (xs, ys) = plot.get_pixel_range();
-        let rect: PxRect = (
-            xs.start - base.0,
-            ys.start - base.1,
-            xs.end - base.0,
-            ys.end - base.1,
-        );
-        let origin = match p.legend {
-            LegendPos::Outside => (rect.2 + legend::INSET, rect.1),
-            LegendPos::Best => {
-                let local: Vec<_> = samples
-                    .iter()
-                    .map(|&(x, y)| (x - base.0, y - base.1))
-                    .collect();
-                legend.corner(legend.best_corner(rect, &local), rect)
-            }
-            pos => legend.corner(pos, rect),
+    if let Some((legend, placement)) = placed {
+        let origin = match placement {
+            Placement::Outside => (rect.2 + legend::INSET, rect.1),
+            Placement::Inside(pos) => legend.corner(pos, rect),
         };
         legend.draw(area, origin)?;
     }
     Ok(())
+}
+
+/// Resolves [`LegendPos::Best`]: the inside corner hiding the fewest `samples`, if it
+/// hides few enough; else the same with a compact legend; else a compact legend
+/// outside the plot, unless that would squeeze the plot too much.
+fn place_best<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    normal: Legend,
+    plot: PxRect,
+    samples: &[(i32, i32)],
+) -> Result<(Legend, Placement), DrawError> {
+    let few = |n: usize| n as f64 <= BEST_MAX_COVERED * samples.len() as f64;
+    let (pos, hidden) = normal.best_corner(plot, samples);
+    if few(hidden) {
+        return Ok((normal, Placement::Inside(pos)));
+    }
+    let Some(compact) = normal.restyle(area, Look::COMPACT)? else {
+        return Ok((normal, Placement::Inside(pos)));
+    };
+    let (pos, hidden) = compact.best_corner(plot, samples);
+    let room = f64::from(area.dim_in_pixel().0) * OUTSIDE_MAX_WIDTH;
+    let placement = if few(hidden) || f64::from(compact.size().0 + legend::INSET) > room {
+        Placement::Inside(pos)
+    } else {
+        Placement::Outside
+    };
+    Ok((compact, placement))
+}
+
+/// The visible pieces of a curve's runs in pixels: clipped to `clip` in axis space,
+/// mapped by `to_px`, and decimated per pixel column where much denser than the pixels.
+/// Gaps between runs stay gaps.
+fn pixel_pieces(runs: &[Vec<Pt>], clip: &Rect, to_px: impl Fn(Pt) -> Px) -> Vec<Vec<Px>> {
+    runs.iter()
+        .flat_map(|run| clip_polyline(run, clip))
+        .map(|piece| {
+            let px: Vec<Px> = piece.into_iter().map(&to_px).collect();
+            if stroke::is_dense(&px) {
+                stroke::decimate(&px)
+            } else {
+                px
+            }
+        })
+        .collect()
 }
 
 /// A linear axis-space coordinate whose grid lines and labels are exactly the chosen

@@ -8,12 +8,14 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::model::{Figure, Panel};
+use crate::stroke::Target;
 use crate::style::{self, DrawError};
 
-/// Draws a (validated) figure onto `root`, which must be the full image.
+/// Draws a (validated) figure onto `root`, which must be the full image of kind `target`.
 pub(crate) fn draw_figure<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     fig: &Figure,
+    target: Target,
 ) -> Result<(), DrawError> {
     style::register_fonts();
     root.fill(&WHITE)?;
@@ -24,7 +26,7 @@ pub(crate) fn draw_figure<DB: DrawingBackend>(
     let cells = body.split_evenly(fig.grid);
     for (cell, panel) in cells.iter().zip(&fig.panels) {
         match panel {
-            Panel::Lines(p) => lines::draw(cell, p)?,
+            Panel::Lines(p) => lines::draw(cell, p, target)?,
             Panel::Scatter(p) => scatter::draw(cell, p)?,
             Panel::Images(p) => images::draw(cell, p)?,
         }

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::legend::{self, Entry, Legend, Swatch};
+use crate::legend::{self, Entry, Legend, Look, Swatch};
 use crate::model::{Rgb, Scale, ScatterPanel};
 use crate::palette;
 use crate::scale;
@@ -49,7 +49,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
             },
         })
         .collect();
-    let legend = Legend::measure(area, entries)?;
+    let legend = Legend::measure(area, entries, Look::NORMAL)?;
     let legend_w = legend.as_ref().map_or(0, |l| l.size().0 + legend::INSET);
 
     let mut builder = ChartBuilder::on(area);

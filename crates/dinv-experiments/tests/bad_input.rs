@@ -1,0 +1,104 @@
+//! Bad input gets a clear error naming the file and the field, and a failing stage
+//! leaves nothing in the cache.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::*;
+use dinv_experiments::{load_pipeline, Scale};
+use dinv_pipeline::Executor;
+
+fn base() -> String {
+    std::fs::read_to_string(workspace().join("pipelines/fig3_linear.toml")).unwrap()
+}
+
+/// Writes a variant of the linear pipeline and returns the error of loading it.
+fn load_error(dir: &tempfile::TempDir, text: &str) -> (PathBuf, String) {
+    let path = dir.path().join("bad_pipeline.toml");
+    std::fs::write(&path, text).unwrap();
+    match load_pipeline(&path, Scale::Smoke) {
+        Ok(_) => panic!("expected an error for:\n{text}"),
+        Err(e) => (path, e),
+    }
+}
+
+fn expect(text: String, needles: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, err) = load_error(&dir, &text);
+    assert!(err.contains("bad_pipeline.toml"), "error does not name the file: {err}");
+    for n in needles {
+        assert!(err.contains(n), "error should mention `{n}`: {err}");
+    }
+}
+
+#[test]
+fn malformed_toml_names_file_and_line() {
+    expect(base().replace("[network]", "[network"), &[":"]);
+}
+
+#[test]
+fn unknown_method_is_named() {
+    expect(base().replacen("method = \"bp\"", "method = \"backprop\"", 1), &["backprop", "method"]);
+}
+
+#[test]
+fn unknown_field_is_rejected() {
+    expect(base().replacen("learning_rate = 0.01", "learnin_rate = 0.01", 1), &["learnin_rate"]);
+}
+
+#[test]
+fn non_positive_learning_rate_is_rejected() {
+    expect(base().replacen("learning_rate = 0.01", "learning_rate = -0.01", 1), &["learning_rate", "fixed_lr"]);
+}
+
+#[test]
+fn non_positive_dt_is_rejected() {
+    expect(base().replace("dt = 0.1", "dt = 0.0"), &["dt"]);
+}
+
+#[test]
+fn mismatched_dimensions_are_rejected() {
+    expect(base().replace("activations = [\"linear\", \"linear\"]", "activations = [\"linear\"]"), &["activations"]);
+}
+
+#[test]
+fn missing_feedback_is_rejected() {
+    expect(
+        base().replacen("feedback = { kind = \"uniform\", half_width = 0.5 }\n", "", 1),
+        &["FA", "feedback"],
+    );
+}
+
+#[test]
+fn unknown_experiment_is_rejected() {
+    expect(base().replace("experiment = \"regression\"", "experiment = \"regresion\""), &["regresion", "regression"]);
+}
+
+#[test]
+fn unknown_figure_run_is_rejected() {
+    expect(base().replacen("run = \"fixed_norm\"\nmetric", "run = \"fixed_nrom\"\nmetric", 1), &["fixed_nrom"]);
+}
+
+/// A learning rate that makes training blow up: the stage fails with a message naming
+/// the model and step, and writes nothing to the cache.
+#[test]
+fn divergence_is_an_error_and_not_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = base()
+        .replacen("learning_rate = 0.01, delta_cap = 10.0 }", "learning_rate = 50.0 }", 1)
+        .replace("seeds = { smoke = [1], paper = [1] }", "seeds = [7]");
+    let path = dir.path().join("diverge.toml");
+    std::fs::write(&path, text).unwrap();
+    let p = load_pipeline(&path, Scale::Smoke).unwrap();
+    let only = vec!["fig3_linear/fixed_lr/s7/train/BP".to_string()];
+    let g = p.graph.select(&only).unwrap();
+    let cache = dir.path().join("cache");
+    let err = Executor::new(cache.clone()).quiet(true).run(&g).unwrap_err().to_string();
+    assert!(err.contains("BP") && (err.contains("diverged") || err.contains("non-finite")), "{err}");
+    let train_dir = cache.join("regression_train");
+    let entries: Vec<_> = std::fs::read_dir(&train_dir)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(entries.is_empty(), "failed stage left {entries:?} in the cache");
+}

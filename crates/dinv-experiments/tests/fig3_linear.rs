@@ -1,0 +1,70 @@
+//! The smoke-scale linear-regression pipeline end to end: properties that would
+//! catch a wrong number, a regression snapshot of the summary, and determinism
+//! across thread counts.
+
+mod common;
+
+use common::*;
+use dinv_experiments::Scale;
+use serde_json::Value;
+
+fn metric(s: &Value, run: &str, model: &str, key: &str) -> f64 {
+    s.pointer(&format!("/runs/{run}/{model}/{key}"))
+        .and_then(Value::as_f64)
+        .unwrap_or_else(|| panic!("missing {run}/{model}/{key} in {s:#}"))
+}
+
+#[test]
+fn smoke_summary_properties_and_snapshot() {
+    let p = pipeline("fig3_linear", Scale::Smoke);
+    let tmp = tempfile::tempdir().unwrap();
+    let report = run(&p, tmp.path(), 2);
+    let s = summary(&p, &report);
+    let models: Vec<String> = s["models"].as_object().unwrap().keys().cloned().collect();
+    assert_eq!(models.len(), 11);
+
+    for m in &models {
+        // Everyone learns: the normalised error starts at <= 1 and falls well below it.
+        let e = metric(&s, "fixed_lr", m, "final_nmse");
+        assert!(e > 0.0 && e < 0.2, "{m}: final nmse {e}");
+    }
+    for m in models.iter().filter(|m| m.starts_with("DI-")) {
+        // DI is stable at the end of training (SSA re-stabilises it when needed).
+        assert!(metric(&s, "fixed_lr", m, "final_max_eig") < 0.0, "{m} unstable");
+        // DI agrees with its closed form except while the α = 0 dynamics are slow.
+        let a = metric(&s, "fixed_lr", m, "mean_angle_di_ndi_deg");
+        let limit = if m == "DI-Tr-0" { 10.0 } else { 3.0 };
+        assert!(a < limit, "{m}: DI vs NDI {a} degrees");
+        // and the powered Euler ran the paper's 10000 steps (or converged earlier).
+        let steps = metric(&s, "fixed_lr", m, "mean_di_steps");
+        assert!(steps > 100.0 && steps <= 10000.0, "{m}: {steps} steps");
+    }
+    // With a large leak DI and NDI coincide, so their training curves must too.
+    let di = metric(&s, "fixed_lr", "DI-Tr-0.01", "final_nmse");
+    let ndi = metric(&s, "fixed_lr", "NDI-Tr-0.01", "final_nmse");
+    assert!((di - ndi).abs() < 1e-3 * ndi, "DI {di} vs NDI {ndi}");
+    // Fixed-norm updates: every model moves by the same step, so the errors stay
+    // within one order of magnitude of each other.
+    let fixed: Vec<f64> = models.iter().map(|m| metric(&s, "fixed_norm", m, "final_nmse")).collect();
+    let (lo, hi) = fixed.iter().fold((f64::INFINITY, 0.0f64), |(a, b), &x| (a.min(x), b.max(x)));
+    assert!(hi / lo < 10.0, "{fixed:?}");
+
+    insta::with_settings!({snapshot_path => "../../../snapshots", prepend_module_to_snapshot => false}, {
+        insta::assert_yaml_snapshot!("fig3_linear_smoke_summary", rounded(&s, 4));
+    });
+}
+
+/// Same seed and config ⇒ byte-identical Parquet and JSON, whatever the thread count.
+#[test]
+fn outputs_are_identical_across_thread_counts() {
+    let p = pipeline("fig3_linear", Scale::Smoke);
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    run(&p, a.path(), 1);
+    run(&p, b.path(), 2);
+    let (fa, fb) = (files(a.path()), files(b.path()));
+    assert!(fa.len() > 50, "expected many output files, found {}", fa.len());
+    assert_eq!(fa.keys().collect::<Vec<_>>(), fb.keys().collect::<Vec<_>>());
+    for (name, bytes) in &fa {
+        assert!(bytes == &fb[name], "{name} differs between 1 and 2 threads");
+    }
+}
