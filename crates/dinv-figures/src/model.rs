@@ -143,7 +143,9 @@ pub enum LegendPos {
     UpperLeft,
     LowerLeft,
     LowerRight,
-    /// The inside corner that hides the least data.
+    /// The inside corner that hides the least data. When even the best corner would
+    /// hide more than 2 % of the drawn curves, a compact legend (smaller text) is
+    /// tried, and if that hides too much as well it goes [`LegendPos::Outside`].
     #[default]
     Best,
     /// To the right of the plot area, which shrinks to make room.
