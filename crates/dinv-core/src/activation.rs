@@ -14,7 +14,7 @@ impl Activation {
     pub fn apply(self, a: f64) -> f64 {
         match self {
             Activation::Linear => a,
-            Activation::Tanh => a.tanh(),
+            Activation::Tanh => crate::tanh::tanh(a),
         }
     }
 
@@ -24,7 +24,7 @@ impl Activation {
         match self {
             Activation::Linear => 1.0,
             Activation::Tanh => {
-                let t = a.tanh();
+                let t = crate::tanh::tanh(a);
                 1.0 - t * t
             }
         }
@@ -36,6 +36,13 @@ impl Activation {
         match self {
             Activation::Linear => 1.0,
             Activation::Tanh => 1.0 - h * h,
+        }
+    }
+
+    /// `g` of every element, in place (vectorises for `tanh`).
+    pub fn apply_in_place(self, xs: &mut [f64]) {
+        if self == Activation::Tanh {
+            crate::tanh::tanh_in_place(xs);
         }
     }
 

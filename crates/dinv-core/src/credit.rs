@@ -9,15 +9,19 @@
 //! | FA  | `B_l` (fixed random) |
 //! | PBP | `W_l^+` (Moore–Penrose) |
 //! | NDI | `B_l (W_l B_l − αI)^{-1}` or `(B_l W_l − αI)^{-1} B_l` (Eq. 10) |
-//! | DI  | the steady state of the feedback-control dynamics (Alg. 1), see [`crate::dynamics`] |
+//! | DI  | the steady state of the feedback-control dynamics (Alg. 1, 2), see [`crate::dynamics`], [`crate::chain`] |
+//! | SDI | one loop from the output to the first hidden layer (Alg. 3), see [`crate::chain`] |
 
 use faer::{Mat, MatRef};
 use serde::{Deserialize, Serialize};
 
+use crate::chain::{ChainLayer, RepeatLayer, SingleLoop};
 use crate::dynamics::{Dynamics, Integration, Inversion, LayerSystem, Solver};
 use crate::error::{CoreError, Result};
+use crate::expanding::ExpandingSystem;
 use crate::inverse::{check_feedback_shape, min_norm_lstsq, ndi_inverse};
 use crate::net::{Network, Trace};
+use crate::stability::{expanding_abscissa, spectral_abscissa, SsaConfig};
 use crate::vecops::{matvec, matvec_t};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -31,8 +35,11 @@ pub enum Method {
     Pbp,
     /// Non-dynamic inversion (closed form of the DI steady state).
     Ndi,
-    /// Dynamic inversion, sequential backward pass (Alg. 1, Fig. 2A).
+    /// Dynamic inversion, layer by layer (sequential, Alg. 1, Fig. 2A) or all layers at
+    /// once (repeat layer, Alg. 2, Fig. 2B); see [`DiSettings::chain`].
     Di,
+    /// Single-loop dynamic inversion (Alg. 3, Fig. 2C).
+    Sdi,
 }
 
 impl Method {
@@ -43,13 +50,44 @@ impl Method {
             Method::Pbp => "PBP",
             Method::Ndi => "NDI",
             Method::Di => "DI",
+            Method::Sdi => "SDI",
         }
     }
 
     /// Whether the method reads feedback matrices `B_l`.
     pub fn uses_feedback(self) -> bool {
-        matches!(self, Method::Fa | Method::Ndi | Method::Di)
+        matches!(self, Method::Fa | Method::Ndi | Method::Di | Method::Sdi)
     }
+
+    /// Whether the method simulates feedback-control dynamics.
+    pub fn is_dynamic(self) -> bool {
+        matches!(self, Method::Di | Method::Sdi)
+    }
+}
+
+/// How DI chains the inversions of several layers (section 4.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Chain {
+    /// One layer at a time, from the output down (Alg. 1, Fig. 2A).
+    #[default]
+    Sequential,
+    /// All layers simultaneously, each controller targeting the settling state above
+    /// (Alg. 2, Fig. 2B).
+    RepeatLayer,
+}
+
+/// Which controller inverts a layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Controller {
+    /// Leaky integral control, Eqs. (5) and (8)/(14).
+    #[default]
+    Standard,
+    /// The architecture of supp. 7.1 (Eqs. S1–S2) on every layer.
+    Expanding,
+    /// S1–S2 on expanding layers (`d_l > d_{l-1}`), the standard controller elsewhere.
+    Auto,
 }
 
 /// How DI simulates its dynamics.
@@ -61,6 +99,10 @@ pub struct DiSettings {
     pub solver: Solver,
     #[serde(default)]
     pub integration: Integration,
+    #[serde(default)]
+    pub chain: Chain,
+    #[serde(default)]
+    pub controller: Controller,
 }
 
 impl Default for DiSettings {
@@ -69,6 +111,19 @@ impl Default for DiSettings {
             dynamics: Dynamics::Linear,
             solver: Solver::Euler,
             integration: Integration::default(),
+            chain: Chain::Sequential,
+            controller: Controller::Standard,
+        }
+    }
+}
+
+impl DiSettings {
+    /// Whether layer `W` (d_l × d_{l-1}) is inverted by the S1–S2 controller.
+    pub fn expanding_controller(&self, w: MatRef<'_, f64>) -> bool {
+        match self.controller {
+            Controller::Standard => false,
+            Controller::Expanding => true,
+            Controller::Auto => w.nrows() > w.ncols(),
         }
     }
 }
@@ -87,11 +142,24 @@ pub struct Credit {
 #[derive(Clone, Debug, Default)]
 pub struct Feedback {
     pub b: Vec<Option<Mat<f64>>>,
+    /// SDI's loop matrix from the output controller to the first hidden layer
+    /// (`d_1 × d_L`).
+    pub loop_b: Option<Mat<f64>>,
 }
 
 impl Feedback {
     pub fn none(depth: usize) -> Self {
-        Feedback { b: vec![None; depth] }
+        Feedback {
+            b: vec![None; depth],
+            loop_b: None,
+        }
+    }
+
+    /// The single-loop matrix, or an error.
+    pub fn get_loop(&self) -> Result<MatRef<'_, f64>> {
+        self.loop_b.as_ref().map(Mat::as_ref).ok_or_else(|| {
+            CoreError::Feedback("single-loop DI needs a loop feedback matrix B (d_1 x d_L)".into())
+        })
     }
 
     /// `B` for `layers[i]`, or an error naming the layer.
@@ -100,7 +168,13 @@ impl Feedback {
             .get(i)
             .and_then(Option::as_ref)
             .map(Mat::as_ref)
-            .ok_or_else(|| CoreError::Feedback(format!("no feedback matrix B_{} for layer {}", i + 1, i + 1)))
+            .ok_or_else(|| {
+                CoreError::Feedback(format!(
+                    "no feedback matrix B_{} for layer {}",
+                    i + 1,
+                    i + 1
+                ))
+            })
     }
 
     /// Checks every present `B_l` against `W_l^T`'s shape.
@@ -123,6 +197,19 @@ pub struct Backward {
     pub deltas: Vec<Vec<f64>>,
     /// `inversions[i]`: DI's record for the inversion that produced `deltas[i]`.
     pub inversions: Vec<Option<Inversion>>,
+    /// Steps, relative residual and solver of a whole-network simulation (repeat
+    /// layer, SDI).
+    pub chain: Option<(usize, f64, Solver)>,
+}
+
+/// One SSA re-stabilisation of a feedback matrix. `layer` is `l` of `B_l`, or 0 for
+/// SDI's loop matrix.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Restabilisation {
+    pub layer: usize,
+    pub abscissa_before: f64,
+    pub abscissa_after: f64,
+    pub iterations: usize,
 }
 
 impl Credit {
@@ -140,14 +227,55 @@ impl Credit {
     }
 
     /// Runs the backward pass from the output error `δ_L`.
-    pub fn backward(&self, net: &Network, trace: &Trace, fb: &Feedback, delta_out: &[f64]) -> Result<Backward> {
+    pub fn backward(
+        &self,
+        net: &Network,
+        trace: &Trace,
+        fb: &Feedback,
+        delta_out: &[f64],
+    ) -> Result<Backward> {
         let depth = net.depth();
         if delta_out.len() != net.layers[depth - 1].d_out() {
-            return Err(CoreError::shape("output error δ_L", net.layers[depth - 1].d_out(), delta_out.len()));
+            return Err(CoreError::shape(
+                "output error δ_L",
+                net.layers[depth - 1].d_out(),
+                delta_out.len(),
+            ));
         }
         let mut deltas = vec![Vec::new(); depth];
         let mut inversions = vec![None; depth];
         deltas[depth - 1] = delta_out.to_vec();
+        let whole = match self.method {
+            Method::Sdi => Some(
+                self.single_loop(net, trace, fb, delta_out)?
+                    .invert(self.di.solver, &self.di.integration)?,
+            ),
+            Method::Di if self.di.chain == Chain::RepeatLayer && depth > 1 => Some(
+                self.repeat_layer(net, trace, fb, delta_out)?
+                    .invert(self.di.solver, &self.di.integration)?,
+            ),
+            _ => None,
+        };
+        if let Some(inv) = whole {
+            for (i, d) in inv.deltas.into_iter().enumerate() {
+                if d.iter().any(|v| !v.is_finite()) {
+                    return Err(CoreError::NonFinite {
+                        what: format!(
+                            "{} error signal δ_{} (layer {})",
+                            self.method.name(),
+                            i + 1,
+                            i + 1
+                        ),
+                    });
+                }
+                deltas[i] = d;
+            }
+            return Ok(Backward {
+                deltas,
+                inversions,
+                chain: Some((inv.steps, inv.residual, inv.solved_by)),
+            });
+        }
         for i in (1..depth).rev() {
             let (d, inv) = self.propagate(net, trace, fb, i, &deltas[i])?;
             if d.iter().any(|v| !v.is_finite()) {
@@ -158,7 +286,146 @@ impl Credit {
             deltas[i - 1] = d;
             inversions[i - 1] = inv;
         }
-        Ok(Backward { deltas, inversions })
+        Ok(Backward {
+            deltas,
+            inversions,
+            chain: None,
+        })
+    }
+
+    fn chain_layer<'a>(net: &'a Network, trace: &'a Trace, i: usize) -> ChainLayer<'a> {
+        ChainLayer {
+            w: net.layers[i].w.as_ref(),
+            act_below: net.layers[i - 1].act,
+            gprime_below: &trace.gprime[i - 1],
+        }
+    }
+
+    fn repeat_layer<'a>(
+        &self,
+        net: &'a Network,
+        trace: &'a Trace,
+        fb: &'a Feedback,
+        target: &'a [f64],
+    ) -> Result<RepeatLayer<'a>> {
+        if self.di.controller != Controller::Standard {
+            return Err(CoreError::Feedback(
+                "repeat-layer DI supports only the standard controller".into(),
+            ));
+        }
+        let idx: Vec<usize> = (1..net.depth()).rev().collect();
+        Ok(RepeatLayer {
+            layers: idx
+                .iter()
+                .map(|&i| Self::chain_layer(net, trace, i))
+                .collect(),
+            feedback: idx.iter().map(|&i| fb.get(i)).collect::<Result<_>>()?,
+            alpha: self.alpha,
+            dynamics: self.di.dynamics,
+            target,
+        })
+    }
+
+    fn single_loop<'a>(
+        &self,
+        net: &'a Network,
+        trace: &'a Trace,
+        fb: &'a Feedback,
+        target: &'a [f64],
+    ) -> Result<SingleLoop<'a>> {
+        if net.depth() < 3 {
+            return Err(CoreError::Feedback(format!(
+                "single-loop DI (SDI) needs at least two hidden layers; this network has {}",
+                net.depth() - 1
+            )));
+        }
+        Ok(SingleLoop {
+            layers: (1..net.depth())
+                .map(|i| Self::chain_layer(net, trace, i))
+                .collect(),
+            b: fb.get_loop()?,
+            alpha: self.alpha,
+            dynamics: self.di.dynamics,
+            target,
+        })
+    }
+
+    /// Spectral abscissa of every feedback-control system this rule runs: `(l, value)`
+    /// for each `B_l` (NDI: the system it solves in closed form), `(0, value)` for SDI's
+    /// loop (linearised at the origin). Empty for BP, FA and PBP.
+    pub fn abscissae(&self, net: &Network, fb: &Feedback) -> Result<Vec<(usize, f64)>> {
+        match self.method {
+            Method::Bp | Method::Fa | Method::Pbp => Ok(Vec::new()),
+            Method::Sdi => {
+                let trace = Trace {
+                    gprime: net.layers.iter().map(|l| vec![1.0; l.d_out()]).collect(),
+                    ..Trace::default()
+                };
+                let sl = self.single_loop(net, &trace, fb, &[])?;
+                Ok(vec![(0, sl.abscissa()?)])
+            }
+            Method::Ndi | Method::Di => (1..net.depth())
+                .map(|i| {
+                    let (w, b) = (net.layers[i].w.as_ref(), fb.get(i)?);
+                    let a = if self.method == Method::Di && self.di.expanding_controller(w) {
+                        expanding_abscissa(w, b, self.alpha)?
+                    } else {
+                        spectral_abscissa(w, b, self.alpha)?
+                    };
+                    Ok((i + 1, a))
+                })
+                .collect(),
+        }
+    }
+
+    /// Runs SSA on every simulated system whose spectral abscissa is positive
+    /// (supp. 7.5.1). Only DI and SDI simulate dynamics, so only they are touched.
+    pub fn restabilise(
+        &self,
+        net: &Network,
+        fb: &mut Feedback,
+        cfg: &SsaConfig,
+    ) -> Result<Vec<Restabilisation>> {
+        let mut events = Vec::new();
+        if !self.method.is_dynamic() {
+            return Ok(events);
+        }
+        for (layer, a) in self.abscissae(net, fb)? {
+            if a <= 0.0 {
+                continue;
+            }
+            let out = if layer == 0 {
+                let trace = Trace {
+                    gprime: net.layers.iter().map(|l| vec![1.0; l.d_out()]).collect(),
+                    ..Trace::default()
+                };
+                let sl = self.single_loop(net, &trace, fb, &[])?;
+                let offset = sl.b_block();
+                let system = |b: MatRef<'_, f64>| Ok(sl.with_b(b).system_matrix_unchecked());
+                let abscissa = |b: MatRef<'_, f64>| sl.with_b(b).abscissa();
+                crate::stability::ssa_optimise(sl.b, &system, offset, &abscissa, cfg, 0)?
+            } else {
+                let i = layer - 1;
+                let (w, b) = (net.layers[i].w.as_ref(), fb.get(i)?);
+                if self.di.expanding_controller(w) {
+                    crate::stability::ssa_stabilise_expanding(w, b, self.alpha, cfg, layer)?
+                } else {
+                    crate::stability::ssa_stabilise(w, b, self.alpha, cfg, layer)?
+                }
+            };
+            events.push(Restabilisation {
+                layer,
+                abscissa_before: out.abscissa_before,
+                abscissa_after: out.abscissa_after,
+                iterations: out.iterations,
+            });
+            if layer == 0 {
+                fb.loop_b = Some(out.b);
+            } else {
+                fb.b[layer - 1] = Some(out.b);
+            }
+        }
+        Ok(events)
     }
 
     /// One step of Eq. (3): `δ_i` (error at `a_i`) from `δ_{i+1}` through `layers[i]`.
@@ -192,6 +459,25 @@ impl Credit {
             Method::Ndi => {
                 out = ndi_inverse(w, fb.get(i)?, self.alpha, delta)?;
                 true
+            }
+            Method::Sdi => {
+                return Err(CoreError::Feedback(
+                    "SDI inverts the whole network at once, not layer by layer".into(),
+                ));
+            }
+            Method::Di if self.di.expanding_controller(w) => {
+                let system = ExpandingSystem {
+                    w,
+                    b: fb.get(i)?,
+                    alpha: self.alpha,
+                    dynamics: self.di.dynamics,
+                    act: net.layers[i - 1].act,
+                    gprime,
+                };
+                let inv = system.invert(delta, self.di.solver, &self.di.integration)?;
+                out.copy_from_slice(&inv.delta);
+                record = Some(inv);
+                self.di.dynamics == Dynamics::Linear
             }
             Method::Di => {
                 let system = LayerSystem {

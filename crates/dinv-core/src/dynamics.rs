@@ -65,6 +65,10 @@ pub enum Solver {
     PoweredEuler,
     /// Damped Newton on the steady-state equations.
     SteadyState,
+    /// The steady state when Newton finds one; otherwise (e.g. tanh dynamics with
+    /// `α = 0` and small weights, which have no fixed point) the prescribed Euler
+    /// simulation, as the paper does. [`Inversion::solved_by`] says which ran.
+    SteadyStateOrEuler,
 }
 
 /// Integration settings. The paper: 10000 steps of `dt = 0.1`.
@@ -95,10 +99,18 @@ impl Default for Integration {
 impl Integration {
     pub fn validate(&self) -> Result<()> {
         if !(self.dt > 0.0 && self.dt.is_finite()) {
-            return Err(CoreError::param("dt", self.dt, "the Euler step must be positive and finite"));
+            return Err(CoreError::param(
+                "dt",
+                self.dt,
+                "the Euler step must be positive and finite",
+            ));
         }
         if self.steps == 0 {
-            return Err(CoreError::param("steps", self.steps, "at least one Euler step is needed"));
+            return Err(CoreError::param(
+                "steps",
+                self.steps,
+                "at least one Euler step is needed",
+            ));
         }
         if let Some(t) = self.tol {
             if !(t > 0.0 && t.is_finite()) {
@@ -120,6 +132,8 @@ pub struct Inversion {
     pub steps: usize,
     /// Norm of the time derivative at the returned state, relative to `‖δ_l‖`.
     pub residual: f64,
+    /// The solver that produced this result.
+    pub solved_by: Solver,
 }
 
 /// One controlled layer: `W_l`, `B_l`, `α`, the readout and the target `δ_l`.
@@ -138,10 +152,18 @@ impl LayerSystem<'_> {
     fn check(&self, target: &[f64]) -> Result<()> {
         check_feedback_shape(self.w, self.b)?;
         if target.len() != self.w.nrows() {
-            return Err(CoreError::shape("DI target δ_l", self.w.nrows(), target.len()));
+            return Err(CoreError::shape(
+                "DI target δ_l",
+                self.w.nrows(),
+                target.len(),
+            ));
         }
         if self.dynamics == Dynamics::Linearised && self.gprime.len() != self.w.ncols() {
-            return Err(CoreError::shape("g'(a_{l-1}) for linearised DI", self.w.ncols(), self.gprime.len()));
+            return Err(CoreError::shape(
+                "g'(a_{l-1}) for linearised DI",
+                self.w.ncols(),
+                self.gprime.len(),
+            ));
         }
         Ok(())
     }
@@ -218,6 +240,11 @@ impl LayerSystem<'_> {
                 self.powered_euler(target, int)
             }
             Solver::SteadyState => self.steady_state(target, int)?,
+            Solver::SteadyStateOrEuler => match self.steady_state(target, int) {
+                Ok(inv) => inv,
+                Err(CoreError::NoSteadyState { .. }) => self.euler(target, int),
+                Err(e) => return Err(e),
+            },
         };
         if out.delta.iter().chain(&out.control).any(|v| !v.is_finite()) {
             return Err(CoreError::NonFinite {
@@ -270,6 +297,7 @@ impl LayerSystem<'_> {
             control: u,
             steps,
             residual,
+            solved_by: Solver::Euler,
         }
     }
 
@@ -353,7 +381,11 @@ impl LayerSystem<'_> {
                     for j in 0..n2 {
                         a[(i, n1 + j)] = dt * dc * self.b[(i, j)];
                     }
-                    let bt: f64 = target.iter().enumerate().map(|(j, t)| self.b[(i, j)] * t).sum();
+                    let bt: f64 = target
+                        .iter()
+                        .enumerate()
+                        .map(|(j, t)| self.b[(i, j)] * t)
+                        .sum();
                     c[i] = -dt * dt * bt;
                 }
                 for i in 0..n2 {
@@ -385,61 +417,24 @@ impl LayerSystem<'_> {
             self.powered_full(target, int)
         };
         debug_assert_eq!((delta.len(), u.len()), (n1, n2));
-        let residual = self.derivative_norm(&delta, &u, target) / norm(target).max(f64::MIN_POSITIVE);
+        let residual =
+            self.derivative_norm(&delta, &u, target) / norm(target).max(f64::MIN_POSITIVE);
         Inversion {
             delta,
             control: u,
             steps: steps.min(int.steps),
             residual,
+            solved_by: Solver::PoweredEuler,
         }
-    }
-
-    fn stop_level(int: &Integration) -> f64 {
-        int.tol.unwrap_or(0.0).max(1e-18)
     }
 
     /// Powering the full `(δ, u)` map.
     fn powered_full(&self, target: &[f64], int: &Integration) -> (Vec<f64>, Vec<f64>, usize) {
         let n1 = self.w.ncols();
-        let n = n1 + self.w.nrows();
         let (a, c) = self.euler_map(target, int);
-        let stop = Self::stop_level(int);
-        let mut p = a;
-        let mut v = c; // x_1 = c
-        let mut r = vec![0.0; n];
-        let mut tmp = vec![0.0; n];
-        let mut k = int.steps;
-        let mut span = 1usize; // 2^i
-        let mut steps_done = 0usize;
-        loop {
-            if k & 1 == 1 {
-                matvec(p.as_ref(), &r, &mut tmp);
-                for i in 0..n {
-                    r[i] = tmp[i] + v[i];
-                }
-                steps_done += span;
-            }
-            k >>= 1;
-            if k == 0 {
-                break;
-            }
-            // v ← P v + v (x_{2^{i+1}}), P ← P².
-            matvec(p.as_ref(), &v, &mut tmp);
-            for i in 0..n {
-                v[i] += tmp[i];
-            }
-            p = mul(p.as_ref(), p.as_ref());
-            span *= 2;
-            if max_abs(p.as_ref()) < stop {
-                // A^{span} is negligible: x_m = x_∞ to working precision for m ≥ span,
-                // and the remaining bits ask for m ≥ span.
-                r.copy_from_slice(&v);
-                steps_done = span;
-                break;
-            }
-        }
-        let u = r.split_off(n1);
-        (r, u, steps_done)
+        let (mut x, steps) = affine_power(a, c, int);
+        let u = x.split_off(n1);
+        (x, u, steps)
     }
 
     /// Powering the reduced `(z, u)` map, `δ = B z` (see [`Self::powered_euler`]).
@@ -468,43 +463,44 @@ impl LayerSystem<'_> {
         };
         let (ds, dc) = (1.0 - dt, 1.0 - dt * self.alpha);
         // Blocks of the one-step map [[a, b], [c, d]] and forcing (fz, fu).
-        let (mut a, mut b, mut c, mut d, fz, fu): (Mat<f64>, Mat<f64>, Mat<f64>, Mat<f64>, Vec<f64>, Vec<f64>) =
-            match int.order {
-                // z' = ds z + dt u ;  u' = dc u + dt G z' − dt t
-                EulerOrder::StateFirst => (
-                    eye(ds),
-                    eye(dt),
-                    poly(0.0, dt * ds),
-                    poly(dc, dt * dt),
-                    vec![0.0; n2],
-                    target.iter().map(|t| -dt * t).collect(),
-                ),
-                // u' = dc u + dt G z − dt t ;  z' = ds z + dt u'
-                EulerOrder::ControlFirst => (
-                    poly(ds, dt * dt),
-                    eye(dt * dc),
-                    poly(0.0, dt),
-                    eye(dc),
-                    target.iter().map(|t| -dt * dt * t).collect(),
-                    target.iter().map(|t| -dt * t).collect(),
-                ),
-            };
-        let stop = Self::stop_level(int);
-        let apply = |a: &Mat<f64>, b: &Mat<f64>, c: &Mat<f64>, d: &Mat<f64>, z: &[f64], u: &[f64]| {
-            let (mut t1, mut t2) = (vec![0.0; n2], vec![0.0; n2]);
-            let (mut z2, mut u2) = (vec![0.0; n2], vec![0.0; n2]);
-            matvec(a.as_ref(), z, &mut t1);
-            matvec(b.as_ref(), u, &mut t2);
-            for i in 0..n2 {
-                z2[i] = t1[i] + t2[i];
-            }
-            matvec(c.as_ref(), z, &mut t1);
-            matvec(d.as_ref(), u, &mut t2);
-            for i in 0..n2 {
-                u2[i] = t1[i] + t2[i];
-            }
-            (z2, u2)
+        // Blocks of the one-step map [[a, b], [c, d]] and the forcing (fz, fu).
+        let (mut a, mut b, mut c, mut d, fz, fu): ReducedMap = match int.order {
+            // z' = ds z + dt u ;  u' = dc u + dt G z' − dt t
+            EulerOrder::StateFirst => (
+                eye(ds),
+                eye(dt),
+                poly(0.0, dt * ds),
+                poly(dc, dt * dt),
+                vec![0.0; n2],
+                target.iter().map(|t| -dt * t).collect(),
+            ),
+            // u' = dc u + dt G z − dt t ;  z' = ds z + dt u'
+            EulerOrder::ControlFirst => (
+                poly(ds, dt * dt),
+                eye(dt * dc),
+                poly(0.0, dt),
+                eye(dc),
+                target.iter().map(|t| -dt * dt * t).collect(),
+                target.iter().map(|t| -dt * t).collect(),
+            ),
         };
+        let stop = stop_level(int);
+        let apply =
+            |a: &Mat<f64>, b: &Mat<f64>, c: &Mat<f64>, d: &Mat<f64>, z: &[f64], u: &[f64]| {
+                let (mut t1, mut t2) = (vec![0.0; n2], vec![0.0; n2]);
+                let (mut z2, mut u2) = (vec![0.0; n2], vec![0.0; n2]);
+                matvec(a.as_ref(), z, &mut t1);
+                matvec(b.as_ref(), u, &mut t2);
+                for i in 0..n2 {
+                    z2[i] = t1[i] + t2[i];
+                }
+                matvec(c.as_ref(), z, &mut t1);
+                matvec(d.as_ref(), u, &mut t2);
+                for i in 0..n2 {
+                    u2[i] = t1[i] + t2[i];
+                }
+                (z2, u2)
+            };
         let (mut vz, mut vu) = (fz, fu); // x_1
         let (mut rz, mut ru) = (vec![0.0; n2], vec![0.0; n2]);
         let mut k = int.steps;
@@ -536,7 +532,10 @@ impl LayerSystem<'_> {
             a = a2;
             d = d2;
             span *= 2;
-            let level = [&a, &b, &c, &d].iter().map(|m| max_abs(m.as_ref())).fold(0.0, f64::max);
+            let level = [&a, &b, &c, &d]
+                .iter()
+                .map(|m| max_abs(m.as_ref()))
+                .fold(0.0, f64::max);
             if level < stop {
                 rz.copy_from_slice(&vz);
                 ru.copy_from_slice(&vu);
@@ -565,6 +564,7 @@ impl LayerSystem<'_> {
                 control: u,
                 steps: 1,
                 residual,
+                solved_by: Solver::SteadyState,
             });
         }
         let mut u = vec![0.0; n2];
@@ -572,12 +572,15 @@ impl LayerSystem<'_> {
         let mut phi = vec![0.0; n1];
         let mut slope = vec![0.0; n1];
         let mut wphi = vec![0.0; n2];
-        let residual_of = |u: &[f64], delta: &mut Vec<f64>, phi: &mut Vec<f64>, wphi: &mut Vec<f64>| {
-            matvec(self.b, u, delta);
-            self.readout_input(delta, phi);
-            matvec(self.w, phi, wphi);
-            (0..n2).map(|i| wphi[i] - self.alpha * u[i] - target[i]).collect::<Vec<f64>>()
-        };
+        let residual_of =
+            |u: &[f64], delta: &mut Vec<f64>, phi: &mut Vec<f64>, wphi: &mut Vec<f64>| {
+                matvec(self.b, u, delta);
+                self.readout_input(delta, phi);
+                matvec(self.w, phi, wphi);
+                (0..n2)
+                    .map(|i| wphi[i] - self.alpha * u[i] - target[i])
+                    .collect::<Vec<f64>>()
+            };
         let mut f = residual_of(&u, &mut delta, &mut phi, &mut wphi);
         let mut fnorm = norm(&f);
         let max_iter = 100;
@@ -586,7 +589,10 @@ impl LayerSystem<'_> {
             if iters == max_iter {
                 return Err(CoreError::NoSteadyState {
                     layer: 0,
-                    reason: format!("Newton stalled at relative residual {:.3e} after {max_iter} iterations", fnorm / scale),
+                    reason: format!(
+                        "Newton stalled at relative residual {:.3e} after {max_iter} iterations",
+                        fnorm / scale
+                    ),
                 });
             }
             iters += 1;
@@ -603,14 +609,21 @@ impl LayerSystem<'_> {
                 jac[(i, i)] -= self.alpha;
             }
             let neg_f: Vec<f64> = f.iter().map(|v| -v).collect();
-            let step = crate::inverse::min_norm_lstsq(jac.as_ref(), &neg_f)?;
+            let step = crate::inverse::solve_square(jac.as_ref(), &neg_f)
+                .or_else(|_| crate::inverse::min_norm_lstsq(jac.as_ref(), &neg_f))?;
             // Backtracking on ‖F‖.
             let mut t = 1.0;
             loop {
                 let trial: Vec<f64> = u.iter().zip(&step).map(|(a, s)| a + t * s).collect();
                 let f_trial = residual_of(&trial, &mut delta, &mut phi, &mut wphi);
                 let n_trial = norm(&f_trial);
-                if n_trial < (1.0 - 1e-4 * t) * fnorm || t < 1e-10 {
+                if t < 1e-10 {
+                    return Err(CoreError::NoSteadyState {
+                        layer: 0,
+                        reason: format!("no descent at relative residual {:.3e}: the dynamics may have no fixed point", fnorm / scale),
+                    });
+                }
+                if n_trial < (1.0 - 1e-4 * t) * fnorm {
                     u = trial;
                     f = f_trial;
                     fnorm = n_trial;
@@ -629,8 +642,61 @@ impl LayerSystem<'_> {
             control: u,
             steps: iters,
             residual,
+            solved_by: Solver::SteadyState,
         })
     }
+}
+
+/// The blocks `a, b, c, d` and forcing `(f_z, f_u)` of the reduced Euler map.
+type ReducedMap = (Mat<f64>, Mat<f64>, Mat<f64>, Mat<f64>, Vec<f64>, Vec<f64>);
+
+/// Below this, a power of the iteration matrix no longer changes an iterate.
+fn stop_level(int: &Integration) -> f64 {
+    int.tol.unwrap_or(0.0).max(1e-18)
+}
+
+/// The `K`-th iterate (`K = int.steps`) of `x ↦ A x + c` from `x_0 = 0`, i.e.
+/// `Σ_{j<K} A^j c`, by binary powering: with `P = A^{2^i}` and `v = x_{2^i}`,
+/// `x_{m+2^i} = P x_m + v`. Stops early once `A^{2^i}` is below rounding level
+/// (every later iterate then equals the current one to working precision).
+/// Returns the iterate and the number of steps it represents.
+pub(crate) fn affine_power(a: Mat<f64>, c: Vec<f64>, int: &Integration) -> (Vec<f64>, usize) {
+    let n = c.len();
+    let stop = stop_level(int);
+    let mut p = a;
+    let mut v = c; // x_1
+    let mut r = vec![0.0; n];
+    let mut tmp = vec![0.0; n];
+    let mut k = int.steps;
+    let mut span = 1usize;
+    let mut steps_done = 0usize;
+    loop {
+        if k & 1 == 1 {
+            matvec(p.as_ref(), &r, &mut tmp);
+            for i in 0..n {
+                r[i] = tmp[i] + v[i];
+            }
+            steps_done += span;
+        }
+        k >>= 1;
+        if k == 0 {
+            break;
+        }
+        matvec(p.as_ref(), &v, &mut tmp);
+        for i in 0..n {
+            v[i] += tmp[i];
+        }
+        p = mul(p.as_ref(), p.as_ref());
+        span *= 2;
+        if max_abs(p.as_ref()) < stop {
+            // A^{span} is negligible: x_m = x_∞ to working precision for every m ≥ span,
+            // and the remaining bits ask for m ≥ span.
+            r.copy_from_slice(&v);
+            steps_done = span;
+            break;
+        }
+    }
+    (r, steps_done.min(int.steps))
 }
 
 fn max_abs(m: MatRef<'_, f64>) -> f64 {

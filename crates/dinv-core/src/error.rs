@@ -44,7 +44,11 @@ pub enum CoreError {
 }
 
 impl CoreError {
-    pub(crate) fn shape(what: impl Into<String>, expected: impl ToString, found: impl ToString) -> Self {
+    pub(crate) fn shape(
+        what: impl Into<String>,
+        expected: impl ToString,
+        found: impl ToString,
+    ) -> Self {
         CoreError::Shape {
             what: what.into(),
             expected: expected.to_string(),

@@ -45,7 +45,9 @@ impl FeedbackInit {
         use crate::error::CoreError;
         let need_random = || {
             random.map(|r| r.to_owned()).ok_or_else(|| {
-                CoreError::Feedback(format!("feedback init {self:?} for layer {layer} needs a random matrix"))
+                CoreError::Feedback(format!(
+                    "feedback init {self:?} for layer {layer} needs a random matrix"
+                ))
             })
         };
         match self {
@@ -63,7 +65,9 @@ impl FeedbackInit {
     /// Half-width of the random draw this kind needs, if any.
     pub fn random_half_width(&self) -> Option<f64> {
         match self {
-            FeedbackInit::Uniform { half_width } | FeedbackInit::Stabilised { half_width, .. } => Some(*half_width),
+            FeedbackInit::Uniform { half_width } | FeedbackInit::Stabilised { half_width, .. } => {
+                Some(*half_width)
+            }
             _ => None,
         }
     }

@@ -8,7 +8,13 @@ use rand::{Rng, RngExt};
 use rand_distr::{Distribution, StandardNormal};
 
 /// Entries i.i.d. `U(lo, hi)`.
-pub fn uniform_mat<R: Rng + ?Sized>(rng: &mut R, rows: usize, cols: usize, lo: f64, hi: f64) -> Mat<f64> {
+pub fn uniform_mat<R: Rng + ?Sized>(
+    rng: &mut R,
+    rows: usize,
+    cols: usize,
+    lo: f64,
+    hi: f64,
+) -> Mat<f64> {
     let mut m = Mat::zeros(rows, cols);
     for i in 0..rows {
         for j in 0..cols {
@@ -38,8 +44,17 @@ pub fn normal_mat<R: Rng + ?Sized>(rng: &mut R, rows: usize, cols: usize, std: f
 /// A `rows × cols` matrix with orthonormal rows or columns (whichever are fewer),
 /// scaled by `gain`: the Q factor of a Gaussian matrix with the signs of R's
 /// diagonal folded in, which makes it Haar-distributed (Mezzadri 2007).
-pub fn orthogonal_mat<R: Rng + ?Sized>(rng: &mut R, rows: usize, cols: usize, gain: f64) -> Mat<f64> {
-    let (tall_r, tall_c) = if rows >= cols { (rows, cols) } else { (cols, rows) };
+pub fn orthogonal_mat<R: Rng + ?Sized>(
+    rng: &mut R,
+    rows: usize,
+    cols: usize,
+    gain: f64,
+) -> Mat<f64> {
+    let (tall_r, tall_c) = if rows >= cols {
+        (rows, cols)
+    } else {
+        (cols, rows)
+    };
     let g = normal_mat(rng, tall_r, tall_c, 1.0);
     let qr = g.qr();
     let q = qr.compute_thin_Q();

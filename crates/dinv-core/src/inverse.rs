@@ -10,7 +10,11 @@ use crate::vecops::{matvec, matvec_t, mul};
 /// values below `eps · max(m, n) · σ_max` as zero (the LAPACK/numpy default).
 pub fn min_norm_lstsq(a: MatRef<'_, f64>, b: &[f64]) -> Result<Vec<f64>> {
     if a.nrows() != b.len() {
-        return Err(CoreError::shape("least-squares right-hand side", a.nrows(), b.len()));
+        return Err(CoreError::shape(
+            "least-squares right-hand side",
+            a.nrows(),
+            b.len(),
+        ));
     }
     let svd = a.thin_svd().map_err(|e| CoreError::NonFinite {
         what: format!("SVD of a {}x{} matrix ({e:?})", a.nrows(), a.ncols()),
@@ -51,7 +55,12 @@ impl LayerShape {
 /// `δ_{l-1}` of non-dynamic inversion before the `g'` factor (Eq. 10 / Alg. 4),
 /// with least squares in place of the inverse so the `α = 0` singular cases
 /// degrade gracefully, as in the authors' implementation.
-pub fn ndi_inverse(w: MatRef<'_, f64>, b: MatRef<'_, f64>, alpha: f64, delta: &[f64]) -> Result<Vec<f64>> {
+pub fn ndi_inverse(
+    w: MatRef<'_, f64>,
+    b: MatRef<'_, f64>,
+    alpha: f64,
+    delta: &[f64],
+) -> Result<Vec<f64>> {
     check_feedback_shape(w, b)?;
     if delta.len() != w.nrows() {
         return Err(CoreError::shape("NDI target δ_l", w.nrows(), delta.len()));
@@ -74,7 +83,12 @@ pub fn ndi_inverse(w: MatRef<'_, f64>, b: MatRef<'_, f64>, alpha: f64, delta: &[
 }
 
 /// The control signal `u_l` at the steady state, `(W B − αI)^{-1} δ_l` (least squares).
-pub fn ndi_control(w: MatRef<'_, f64>, b: MatRef<'_, f64>, alpha: f64, delta: &[f64]) -> Result<Vec<f64>> {
+pub fn ndi_control(
+    w: MatRef<'_, f64>,
+    b: MatRef<'_, f64>,
+    alpha: f64,
+    delta: &[f64],
+) -> Result<Vec<f64>> {
     check_feedback_shape(w, b)?;
     let m = shifted(mul(w, b), alpha);
     min_norm_lstsq(m.as_ref(), delta)
@@ -98,4 +112,45 @@ pub fn check_feedback_shape(w: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Result<()
         ));
     }
     Ok(())
+}
+
+/// Solves a square system `A x = b` by LU with partial pivoting. Fails (so the caller
+/// can fall back to least squares) when `A` is numerically singular or the result is
+/// not finite.
+pub fn solve_square(a: MatRef<'_, f64>, b: &[f64]) -> Result<Vec<f64>> {
+    use faer::linalg::solvers::Solve;
+    let n = a.nrows();
+    if a.ncols() != n || b.len() != n {
+        return Err(CoreError::shape(
+            "square solve",
+            format!("{n}x{n} and {n}"),
+            format!("{}x{} and {}", a.nrows(), a.ncols(), b.len()),
+        ));
+    }
+    let lu = a.partial_piv_lu();
+    let scale = (0..n)
+        .flat_map(|j| (0..n).map(move |i| (i, j)))
+        .map(|(i, j)| a[(i, j)].abs())
+        .fold(0.0, f64::max);
+    let u = lu.U();
+    let min_pivot = (0..n)
+        .map(|i| u[(i, i)].abs())
+        .fold(f64::INFINITY, f64::min);
+    // (written so that a NaN pivot also counts as singular)
+    if n > 0 && (min_pivot.is_nan() || min_pivot <= 1e3 * f64::EPSILON * scale * n as f64) {
+        return Err(CoreError::NonFinite {
+            what: format!(
+                "square solve: matrix is numerically singular (smallest pivot {min_pivot:.3e})"
+            ),
+        });
+    }
+    let rhs = faer::Mat::from_fn(n, 1, |i, _| b[i]);
+    let x = lu.solve(&rhs);
+    let out: Vec<f64> = (0..n).map(|i| x[(i, 0)]).collect();
+    if out.iter().any(|v| !v.is_finite()) {
+        return Err(CoreError::NonFinite {
+            what: "square solve produced a non-finite value".into(),
+        });
+    }
+    Ok(out)
 }

@@ -35,10 +35,18 @@ impl UpdateRule {
 
     pub fn validate(&self) -> Result<()> {
         if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
-            return Err(CoreError::param("learning_rate", self.learning_rate, "must be positive and finite"));
+            return Err(CoreError::param(
+                "learning_rate",
+                self.learning_rate,
+                "must be positive and finite",
+            ));
         }
         if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
-            return Err(CoreError::param("weight_decay", self.weight_decay, "must be non-negative"));
+            return Err(CoreError::param(
+                "weight_decay",
+                self.weight_decay,
+                "must be non-negative",
+            ));
         }
         if let Some(c) = self.delta_cap {
             if c.is_nan() || c <= 0.0 {

@@ -13,20 +13,26 @@
 pub mod linalg;
 
 pub mod activation;
+pub mod chain;
 pub mod credit;
 pub mod dynamics;
 pub mod error;
+pub mod expanding;
 pub mod feedback;
+pub mod fp;
 pub mod init;
 pub mod inverse;
 pub mod learn;
 pub mod metrics;
 pub mod net;
 pub mod stability;
+pub mod tanh;
 pub mod vecops;
 
 pub use activation::Activation;
-pub use credit::{Backward, Credit, DiSettings, Feedback, Method};
+pub use credit::{
+    Backward, Chain, Controller, Credit, DiSettings, Feedback, Method, Restabilisation,
+};
 pub use dynamics::{Dynamics, EulerOrder, Integration, Inversion, LayerSystem, Solver};
 pub use error::{CoreError, Result};
 pub use feedback::FeedbackInit;

@@ -3,7 +3,6 @@
 
 use faer::MatRef;
 
-
 /// Angle in degrees between two vectors given as element iterators, by Kahan's
 /// formula `2·atan2(‖â − b̂‖, ‖â + b̂‖)` on the unit vectors: accurate near 0° and
 /// 180°, where `acos` of a rounded cosine loses half the digits. NaN when either
@@ -12,7 +11,9 @@ fn kahan_angle<I>(pairs: I) -> f64
 where
     I: Iterator<Item = (f64, f64)> + Clone,
 {
-    let (na2, nb2) = pairs.clone().fold((0.0, 0.0), |(sa, sb), (a, b)| (sa + a * a, sb + b * b));
+    let (na2, nb2) = pairs
+        .clone()
+        .fold((0.0, 0.0), |(sa, sb), (a, b)| (sa + a * a, sb + b * b));
     let (na, nb) = (na2.sqrt(), nb2.sqrt());
     if na == 0.0 || nb == 0.0 || !na.is_finite() || !nb.is_finite() {
         return f64::NAN;

@@ -80,11 +80,7 @@ impl Network {
         for (i, l) in layers.iter().enumerate() {
             if let Some(b) = &l.b {
                 if b.len() != l.d_out() {
-                    return Err(CoreError::shape(
-                        format!("b_{}", i + 1),
-                        l.d_out(),
-                        b.len(),
-                    ));
+                    return Err(CoreError::shape(format!("b_{}", i + 1), l.d_out(), b.len()));
                 }
             }
         }
@@ -169,7 +165,14 @@ impl Network {
 
     /// Applies `W_l ← decay·W_l + scale·δ_l h_{l-1}^T` and `b_l ← decay·b_l + scale·δ_l`
     /// for one layer (the outer-product form of Eq. (2)).
-    pub fn apply_update(&mut self, layer: usize, decay: f64, scale: f64, delta: &[f64], h_prev: &[f64]) {
+    pub fn apply_update(
+        &mut self,
+        layer: usize,
+        decay: f64,
+        scale: f64,
+        delta: &[f64],
+        h_prev: &[f64],
+    ) {
         let l = &mut self.layers[layer];
         rank1_update(&mut l.w, decay, scale, delta, h_prev);
         if let Some(b) = &mut l.b {
@@ -195,7 +198,10 @@ impl Loss {
             Loss::SoftmaxCrossEntropy => {
                 let a = trace.a.last().map(Vec::as_slice).unwrap_or(&[]);
                 let lse = log_sum_exp(a);
-                -a.iter().zip(target).map(|(ai, ti)| ti * (ai - lse)).sum::<f64>()
+                -a.iter()
+                    .zip(target)
+                    .map(|(ai, ti)| ti * (ai - lse))
+                    .sum::<f64>()
             }
         }
     }

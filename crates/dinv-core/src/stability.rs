@@ -49,7 +49,11 @@ pub fn system_matrix(w: MatRef<'_, f64>, b: MatRef<'_, f64>, alpha: f64) -> Resu
 /// Largest real part of the eigenvalues of a square matrix (dense eigensolver).
 pub fn spectral_abscissa_dense(m: MatRef<'_, f64>) -> Result<f64> {
     if m.nrows() != m.ncols() {
-        return Err(CoreError::shape("spectral abscissa", "a square matrix", format!("{}x{}", m.nrows(), m.ncols())));
+        return Err(CoreError::shape(
+            "spectral abscissa",
+            "a square matrix",
+            format!("{}x{}", m.nrows(), m.ncols()),
+        ));
     }
     if !crate::vecops::all_finite(m) {
         return Err(CoreError::NonFinite {
@@ -64,13 +68,71 @@ pub fn spectral_abscissa_dense(m: MatRef<'_, f64>) -> Result<f64> {
 
 /// Eigenvalues of the system matrix of Eq. (S9), as `(re, im)`, via the reduced
 /// eigenproblem described in the module docs.
-pub fn system_eigenvalues(w: MatRef<'_, f64>, b: MatRef<'_, f64>, alpha: f64) -> Result<Vec<(f64, f64)>> {
+pub fn system_eigenvalues(
+    w: MatRef<'_, f64>,
+    b: MatRef<'_, f64>,
+    alpha: f64,
+) -> Result<Vec<(f64, f64)>> {
+    reduced_eigenvalues(w, b, alpha, false)
+}
+
+/// Eigenvalues of the expanding-layer controller (Eqs. S1–S2), whose linear system
+/// matrix is `[[−αI, B], [W, −I]]` (rows `δ_{l-1}`, `δ̃_l`): the same quadratic in the
+/// eigenvalues of `W B` / `B W`, but the surplus dimensions sit at `−1` for an
+/// expanding layer (and at `−α` for a contracting one).
+pub fn expanding_eigenvalues(
+    w: MatRef<'_, f64>,
+    b: MatRef<'_, f64>,
+    alpha: f64,
+) -> Result<Vec<(f64, f64)>> {
+    reduced_eigenvalues(w, b, alpha, true)
+}
+
+/// Spectral abscissa of the expanding-layer controller.
+pub fn expanding_abscissa(w: MatRef<'_, f64>, b: MatRef<'_, f64>, alpha: f64) -> Result<f64> {
+    Ok(expanding_eigenvalues(w, b, alpha)?
+        .iter()
+        .map(|z| z.0)
+        .fold(f64::NEG_INFINITY, f64::max))
+}
+
+/// The linear system matrix of the expanding-layer controller, `[[−αI, B], [W, −I]]`.
+pub fn expanding_system_matrix(
+    w: MatRef<'_, f64>,
+    b: MatRef<'_, f64>,
+    alpha: f64,
+) -> Result<Mat<f64>> {
     check_feedback_shape(w, b)?;
     let (n1, n2) = (w.ncols(), w.nrows());
-    let (product, surplus, surplus_value) = if n2 <= n1 {
-        (mul(w, b), n1 - n2, -1.0)
+    let mut m = system_matrix(w, b, 0.0)?;
+    for i in 0..n1 {
+        m[(i, i)] = -alpha;
+    }
+    for i in 0..n2 {
+        m[(n1 + i, n1 + i)] = -1.0;
+    }
+    Ok(m)
+}
+
+fn reduced_eigenvalues(
+    w: MatRef<'_, f64>,
+    b: MatRef<'_, f64>,
+    alpha: f64,
+    expanding_controller: bool,
+) -> Result<Vec<(f64, f64)>> {
+    check_feedback_shape(w, b)?;
+    let (n1, n2) = (w.ncols(), w.nrows());
+    // Standard controller: surplus δ-directions (null space of W) decay at −1, surplus
+    // u-directions (null space of B) at −α. The S1–S2 controller swaps the two rates.
+    let (at_state, at_control) = if expanding_controller {
+        (-alpha, -1.0)
     } else {
-        (mul(b, w), n2 - n1, -alpha)
+        (-1.0, -alpha)
+    };
+    let (product, surplus, surplus_value) = if n2 <= n1 {
+        (mul(w, b), n1 - n2, at_state)
+    } else {
+        (mul(b, w), n2 - n1, at_control)
     };
     if !crate::vecops::all_finite(product.as_ref()) {
         return Err(CoreError::NonFinite {
@@ -122,7 +184,11 @@ pub struct SmoothedAbscissa {
 
 pub fn smoothed_spectral_abscissa(a: MatRef<'_, f64>, epsilon: f64) -> Result<SmoothedAbscissa> {
     if !(epsilon > 0.0 && epsilon.is_finite()) {
-        return Err(CoreError::param("epsilon", epsilon, "the SSA smoothing must be positive"));
+        return Err(CoreError::param(
+            "epsilon",
+            epsilon,
+            "the SSA smoothing must be positive",
+        ));
     }
     let n = a.nrows();
     let target = 1.0 / epsilon;
@@ -177,7 +243,11 @@ pub fn smoothed_spectral_abscissa(a: MatRef<'_, f64>, epsilon: f64) -> Result<Sm
         }
         let slope = -2.0 * trace(&mul(q.as_ref(), p.as_ref()));
         let newton = d - f / slope;
-        d = if newton > lo && newton < hi { newton } else { 0.5 * (lo + hi) };
+        d = if newton > lo && newton < hi {
+            newton
+        } else {
+            0.5 * (lo + hi)
+        };
     }
     Err(CoreError::NonFinite {
         what: "smoothed spectral abscissa root finding did not converge".into(),
@@ -244,15 +314,61 @@ pub fn ssa_stabilise(
     layer: usize,
 ) -> Result<SsaOutcome> {
     check_feedback_shape(w, b)?;
+    ssa_optimise(
+        b,
+        &|b| system_matrix(w, b, alpha),
+        (0, w.ncols()),
+        &|b| spectral_abscissa(w, b, alpha),
+        cfg,
+        layer,
+    )
+}
+
+/// [`ssa_stabilise`] for the expanding-layer controller (Eqs. S1–S2).
+pub fn ssa_stabilise_expanding(
+    w: MatRef<'_, f64>,
+    b: MatRef<'_, f64>,
+    alpha: f64,
+    cfg: &SsaConfig,
+    layer: usize,
+) -> Result<SsaOutcome> {
+    check_feedback_shape(w, b)?;
+    ssa_optimise(
+        b,
+        &|b| expanding_system_matrix(w, b, alpha),
+        (0, w.ncols()),
+        &|b| expanding_abscissa(w, b, alpha),
+        cfg,
+        layer,
+    )
+}
+
+/// A function from a feedback matrix to a system matrix or its abscissa.
+pub type SystemOf<'a, T> = &'a dyn Fn(MatRef<'_, f64>) -> Result<T>;
+
+/// SSA descent on the block of `system(B)` that holds `B` (at `offset`), until
+/// `abscissa(B)` is below `−margin` (see [`ssa_stabilise`]).
+pub fn ssa_optimise(
+    b: MatRef<'_, f64>,
+    system: SystemOf<'_, Mat<f64>>,
+    offset: (usize, usize),
+    abscissa: SystemOf<'_, f64>,
+    cfg: &SsaConfig,
+    layer: usize,
+) -> Result<SsaOutcome> {
     if !(cfg.learning_rate > 0.0 && cfg.learning_rate.is_finite()) {
-        return Err(CoreError::param("ssa.learning_rate", cfg.learning_rate, "must be positive"));
+        return Err(CoreError::param(
+            "ssa.learning_rate",
+            cfg.learning_rate,
+            "must be positive",
+        ));
     }
-    let n1 = w.ncols();
+    let (r0, c0) = offset;
     let mut b = b.to_owned();
-    let before = spectral_abscissa(w, b.as_ref(), alpha)?;
+    let before = abscissa(b.as_ref())?;
     let mut current = before;
     let ssa_of = |b: &Mat<f64>| -> Result<SmoothedAbscissa> {
-        let m = system_matrix(w, b.as_ref(), alpha)?;
+        let m = system(b.as_ref())?;
         smoothed_spectral_abscissa(m.as_ref(), cfg.epsilon)
     };
     let mut ssa = ssa_of(&b)?;
@@ -263,7 +379,7 @@ pub fn ssa_stabilise(
         let mut trial = b.clone();
         for i in 0..trial.nrows() {
             for j in 0..trial.ncols() {
-                trial[(i, j)] -= step * ssa.gradient[(i, n1 + j)];
+                trial[(i, j)] -= step * ssa.gradient[(r0 + i, c0 + j)];
             }
         }
         match ssa_of(&trial) {
@@ -271,7 +387,7 @@ pub fn ssa_stabilise(
                 b = trial;
                 ssa = next;
                 step *= 1.5;
-                current = spectral_abscissa(w, b.as_ref(), alpha)?;
+                current = abscissa(b.as_ref())?;
             }
             _ => step *= 0.5,
         }

@@ -62,10 +62,30 @@ fn check(net: &Network, kind: Loss, x: &[f64], t: &[f64]) {
 
 #[test]
 fn bp_matches_finite_differences_squared_error() {
-    let net = network(1, &[6, 5, 4, 3], &[Activation::Tanh, Activation::Tanh, Activation::Linear], true);
-    check(&net, Loss::SquaredError, &random_vec(7, 6), &random_vec(8, 3));
-    let net = network(2, &[5, 7, 3], &[Activation::Linear, Activation::Tanh], false);
-    check(&net, Loss::SquaredError, &random_vec(9, 5), &random_vec(10, 3));
+    let net = network(
+        1,
+        &[6, 5, 4, 3],
+        &[Activation::Tanh, Activation::Tanh, Activation::Linear],
+        true,
+    );
+    check(
+        &net,
+        Loss::SquaredError,
+        &random_vec(7, 6),
+        &random_vec(8, 3),
+    );
+    let net = network(
+        2,
+        &[5, 7, 3],
+        &[Activation::Linear, Activation::Tanh],
+        false,
+    );
+    check(
+        &net,
+        Loss::SquaredError,
+        &random_vec(9, 5),
+        &random_vec(10, 3),
+    );
 }
 
 #[test]

@@ -9,7 +9,13 @@ use dinv_core::feedback::neg_transpose;
 use dinv_core::inverse::{min_norm_lstsq, ndi_inverse};
 use faer::Mat;
 
-fn system<'a>(w: &'a Mat<f64>, b: &'a Mat<f64>, alpha: f64, dynamics: Dynamics, gp: &'a [f64]) -> LayerSystem<'a> {
+fn system<'a>(
+    w: &'a Mat<f64>,
+    b: &'a Mat<f64>,
+    alpha: f64,
+    dynamics: Dynamics,
+    gp: &'a [f64],
+) -> LayerSystem<'a> {
     LayerSystem {
         w: w.as_ref(),
         b: b.as_ref(),
@@ -55,7 +61,10 @@ fn euler_steady_state_matches_closed_form() {
         let reference: Vec<f64> = (0..dl1).map(|i| x[(i, 0)]).collect();
 
         let ndi = ndi_inverse(w.as_ref(), b.as_ref(), alpha, &t).unwrap();
-        assert!(rel_diff(&ndi, &reference) < 1e-10, "NDI closed form vs block solve, shape {dl}x{dl1}");
+        assert!(
+            rel_diff(&ndi, &reference) < 1e-10,
+            "NDI closed form vs block solve, shape {dl}x{dl1}"
+        );
 
         let sys = system(&w, &b, alpha, Dynamics::Linear, &[]);
         let int = Integration {
@@ -86,7 +95,10 @@ fn powered_euler_reproduces_step_by_step_euler() {
     for (k, &(dl, dl1)) in SHAPES.iter().enumerate() {
         let w = random(30 + k as u64, dl, dl1, 0.3);
         let b = random(40 + k as u64, dl1, dl, 0.3);
-        let gp: Vec<f64> = random_vec(50 + k as u64, dl1).iter().map(|v| 0.5 + 0.5 * v.abs()).collect();
+        let gp: Vec<f64> = random_vec(50 + k as u64, dl1)
+            .iter()
+            .map(|v| 0.5 + 0.5 * v.abs())
+            .collect();
         let t = random_vec(60 + k as u64, dl);
         for dynamics in [Dynamics::Linear, Dynamics::Linearised] {
             for order in [EulerOrder::StateFirst, EulerOrder::ControlFirst] {
@@ -102,7 +114,10 @@ fn powered_euler_reproduces_step_by_step_euler() {
                     let powered = sys.powered_euler(&t, &int);
                     assert_eq!(euler.steps, steps);
                     let d = rel_diff(&powered.delta, &euler.delta);
-                    assert!(d < 1e-10, "{dynamics:?} {order:?} {steps} steps: rel diff {d}");
+                    assert!(
+                        d < 1e-10,
+                        "{dynamics:?} {order:?} {steps} steps: rel diff {d}"
+                    );
                     assert!(rel_diff(&powered.control, &euler.control) < 1e-10);
                 }
             }
@@ -123,7 +138,10 @@ fn slow_dynamics_are_not_mistaken_for_converged() {
     let euler = sys.euler(&t, &int);
     assert!(rel_diff(&powered.delta, &euler.delta) < 1e-9);
     let fixed = ndi_inverse(w.as_ref(), b.as_ref(), 0.0, &t).unwrap();
-    assert!(rel_diff(&euler.delta, &fixed) > 1e-3, "should not have converged");
+    assert!(
+        rel_diff(&euler.delta, &fixed) > 1e-3,
+        "should not have converged"
+    );
     assert!(euler.residual > 1e-6);
 }
 
@@ -159,10 +177,20 @@ fn pbp_is_the_least_squares_inverse() {
     assert!(rel_diff(&x, &x_true) < 1e-10);
     let t2 = random_vec(92, 20);
     let x2 = min_norm_lstsq(w.as_ref(), &t2).unwrap();
-    let r: Vec<f64> = matvec(&w, &x2).iter().zip(&t2).map(|(a, b)| a - b).collect();
+    let r: Vec<f64> = matvec(&w, &x2)
+        .iter()
+        .zip(&t2)
+        .map(|(a, b)| a - b)
+        .collect();
     let wt_r = matvec(&transpose(&w), &r);
-    assert!(wt_r.iter().map(|v| v.abs()).fold(0.0, f64::max) < 1e-10, "normal equations");
-    assert!(r.iter().map(|v| v * v).sum::<f64>() > 1e-3, "a generic target is not reachable");
+    assert!(
+        wt_r.iter().map(|v| v.abs()).fold(0.0, f64::max) < 1e-10,
+        "normal equations"
+    );
+    assert!(
+        r.iter().map(|v| v * v).sum::<f64>() > 1e-3,
+        "a generic target is not reachable"
+    );
     // Contracting: W is 10x20: exact, and x = W^T y for some y (row space).
     let w = random(93, 10, 20, 1.0);
     let t = random_vec(94, 10);
@@ -179,7 +207,10 @@ fn tanh_dynamics_fixed_point_satisfies_eq15() {
     for (k, &(dl, dl1)) in [(10usize, 20usize), (10, 10)].iter().enumerate() {
         let w = random(100 + k as u64, dl, dl1, 0.4);
         let b = neg_transpose(w.as_ref(), 1.0);
-        let t: Vec<f64> = random_vec(110 + k as u64, dl).iter().map(|v| 0.2 * v).collect();
+        let t: Vec<f64> = random_vec(110 + k as u64, dl)
+            .iter()
+            .map(|v| 0.2 * v)
+            .collect();
         let alpha = 0.1;
         let sys = system(&w, &b, alpha, Dynamics::Nonlinear, &[]);
         let int = Integration {
@@ -192,8 +223,16 @@ fn tanh_dynamics_fixed_point_satisfies_eq15() {
         for inv in [&euler, &newton] {
             let g: Vec<f64> = inv.delta.iter().map(|d| d.tanh()).collect();
             let lhs = matvec(&w, &g);
-            let rhs: Vec<f64> = t.iter().zip(&inv.control).map(|(ti, ui)| ti + alpha * ui).collect();
-            assert!(rel_diff(&lhs, &rhs) < 1e-6, "Eq. 15 residual {}", rel_diff(&lhs, &rhs));
+            let rhs: Vec<f64> = t
+                .iter()
+                .zip(&inv.control)
+                .map(|(ti, ui)| ti + alpha * ui)
+                .collect();
+            assert!(
+                rel_diff(&lhs, &rhs) < 1e-6,
+                "Eq. 15 residual {}",
+                rel_diff(&lhs, &rhs)
+            );
             assert!(rel_diff(&matvec(&b, &inv.control), &inv.delta) < 1e-6);
         }
         assert!(rel_diff(&euler.delta, &newton.delta) < 1e-6);
@@ -226,7 +265,9 @@ fn bad_shapes_and_parameters_are_errors() {
     let b_wrong = random(131, 10, 20, 0.5);
     let t = random_vec(132, 10);
     let sys = system(&w, &b_wrong, 0.1, Dynamics::Linear, &[]);
-    let err = sys.invert(&t, Solver::Euler, &Integration::default()).unwrap_err();
+    let err = sys
+        .invert(&t, Solver::Euler, &Integration::default())
+        .unwrap_err();
     assert!(err.to_string().contains("20x10"), "{err}");
     let b = neg_transpose(w.as_ref(), 1.0);
     let sys = system(&w, &b, 0.1, Dynamics::Linear, &[]);
@@ -234,8 +275,14 @@ fn bad_shapes_and_parameters_are_errors() {
         dt: 0.0,
         ..Integration::default()
     };
-    assert!(sys.invert(&t, Solver::Euler, &bad_dt).unwrap_err().to_string().contains("dt"));
-    assert!(sys.invert(&t[..5], Solver::Euler, &Integration::default()).is_err());
+    assert!(sys
+        .invert(&t, Solver::Euler, &bad_dt)
+        .unwrap_err()
+        .to_string()
+        .contains("dt"));
+    assert!(sys
+        .invert(&t[..5], Solver::Euler, &Integration::default())
+        .is_err());
 }
 
 /// An unstable system diverges: that is an error, not a NaN passed on to learning.
@@ -245,6 +292,8 @@ fn divergence_is_reported() {
     let b = neg_transpose(w.as_ref(), -3.0); // B = +3 W^T: positive feedback
     let t = random_vec(141, 10);
     let sys = system(&w, &b, 0.0, Dynamics::Linear, &[]);
-    let err = sys.invert(&t, Solver::Euler, &Integration::default()).unwrap_err();
+    let err = sys
+        .invert(&t, Solver::Euler, &Integration::default())
+        .unwrap_err();
     assert!(err.to_string().contains("diverged"), "{err}");
 }

@@ -26,8 +26,15 @@ fn angles_between_matrices() {
     // Against the vector angle of the flattened matrices.
     let a = random(2, 3, 3, 1.0);
     let c = random(3, 3, 3, 1.0);
-    let flat = |m: &faer::Mat<f64>| (0..3).flat_map(|i| (0..3).map(move |j| (i, j))).map(|(i, j)| m[(i, j)]).collect::<Vec<_>>();
-    assert!((matrix_angle_deg(a.as_ref(), c.as_ref()) - angle_deg(&flat(&a), &flat(&c))).abs() < 1e-10);
+    let flat = |m: &faer::Mat<f64>| {
+        (0..3)
+            .flat_map(|i| (0..3).map(move |j| (i, j)))
+            .map(|(i, j)| m[(i, j)])
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        (matrix_angle_deg(a.as_ref(), c.as_ref()) - angle_deg(&flat(&a), &flat(&c))).abs() < 1e-10
+    );
 }
 
 #[test]
@@ -64,7 +71,9 @@ fn fixed_norm_update_has_the_set_norm() {
     let trace = net.forward(&x);
     let mut d = Vec::new();
     Loss::SquaredError.output_delta(&trace, &t, &mut d);
-    let back = Credit::new(Method::Bp, 0.0).backward(&net, &trace, &Feedback::none(2), &d).unwrap();
+    let back = Credit::new(Method::Bp, 0.0)
+        .backward(&net, &trace, &Feedback::none(2), &d)
+        .unwrap();
     let rule = UpdateRule {
         fixed_norm: true,
         ..UpdateRule::sgd(0.01)
@@ -72,7 +81,11 @@ fn fixed_norm_update_has_the_set_norm() {
     rule.apply(&mut net, &trace, &back.deltas);
     for l in 0..2 {
         let diff = &net.layers[l].w - &before.layers[l].w;
-        assert!((diff.norm_l2() - 0.01).abs() < 1e-12, "layer {l}: {}", diff.norm_l2());
+        assert!(
+            (diff.norm_l2() - 0.01).abs() < 1e-12,
+            "layer {l}: {}",
+            diff.norm_l2()
+        );
     }
     // Plain SGD: ΔW = −η δ h^T exactly.
     let mut net2 = before.clone();
@@ -100,7 +113,11 @@ fn delta_cap_limits_hidden_errors_only() {
     rule.cap_hidden(&mut deltas);
     assert!((deltas[0][0] - 0.6).abs() < 1e-15 && (deltas[0][1] - 0.8).abs() < 1e-15);
     assert_eq!(deltas[1], vec![0.3, 0.4]);
-    assert_eq!(deltas[2], vec![30.0, 40.0], "the output error is not capped");
+    assert_eq!(
+        deltas[2],
+        vec![30.0, 40.0],
+        "the output error is not capped"
+    );
 }
 
 #[test]
@@ -115,5 +132,9 @@ fn weight_decay_shrinks_weights() {
     };
     rule.apply(&mut net, &trace, &zero);
     assert!((net.layers[0].w[(1, 2)] - 0.95 * before.layers[0].w[(1, 2)]).abs() < 1e-15);
-    assert!(UpdateRule::sgd(-1.0).validate().unwrap_err().to_string().contains("learning_rate"));
+    assert!(UpdateRule::sgd(-1.0)
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("learning_rate"));
 }

@@ -5,7 +5,8 @@ mod common;
 use common::*;
 use dinv_core::feedback::neg_transpose;
 use dinv_core::stability::{
-    smoothed_spectral_abscissa, spectral_abscissa, spectral_abscissa_dense, ssa_stabilise, system_matrix, SsaConfig,
+    smoothed_spectral_abscissa, spectral_abscissa, spectral_abscissa_dense, ssa_stabilise,
+    system_matrix, SsaConfig,
 };
 use dinv_core::CoreError;
 
@@ -13,7 +14,10 @@ use dinv_core::CoreError;
 /// λ² + (1+α)λ + α − μ = 0, plus −1 or −α) equals the dense eigenvalues of Eq. (S9).
 #[test]
 fn reduced_abscissa_matches_dense_eigenvalues() {
-    for (k, &(dl, dl1)) in [(10usize, 20usize), (20, 10), (12, 12), (1, 7), (7, 1)].iter().enumerate() {
+    for (k, &(dl, dl1)) in [(10usize, 20usize), (20, 10), (12, 12), (1, 7), (7, 1)]
+        .iter()
+        .enumerate()
+    {
         for alpha in [0.0, 0.01, 0.5] {
             for scale in [0.05, 1.0] {
                 let w = random(200 + k as u64, dl, dl1, scale);
@@ -26,17 +30,26 @@ fn reduced_abscissa_matches_dense_eigenvalues() {
                     "{dl}x{dl1} alpha={alpha}: dense {dense} reduced {reduced}"
                 );
                 // Full spectra agree as multisets (sorted by real, then imaginary part).
-                let mut ev: Vec<(f64, f64)> = m.eigenvalues().unwrap().iter().map(|z| (z.re, z.im)).collect();
-                let mut red = dinv_core::stability::system_eigenvalues(w.as_ref(), b.as_ref(), alpha).unwrap();
-                let key = |a: &(f64, f64), b: &(f64, f64)| {
-                    (a.0, a.1).partial_cmp(&(b.0, b.1)).unwrap()
-                };
+                let mut ev: Vec<(f64, f64)> = m
+                    .eigenvalues()
+                    .unwrap()
+                    .iter()
+                    .map(|z| (z.re, z.im))
+                    .collect();
+                let mut red =
+                    dinv_core::stability::system_eigenvalues(w.as_ref(), b.as_ref(), alpha)
+                        .unwrap();
+                let key =
+                    |a: &(f64, f64), b: &(f64, f64)| (a.0, a.1).partial_cmp(&(b.0, b.1)).unwrap();
                 ev.sort_by(key);
                 red.sort_by(key);
                 assert_eq!(ev.len(), red.len());
                 let total_re: f64 = red.iter().map(|z| z.0).sum();
                 let trace = -(dl1 as f64) - alpha * dl as f64;
-                assert!((total_re - trace).abs() < 1e-8, "sum of eigenvalues = trace");
+                assert!(
+                    (total_re - trace).abs() < 1e-8,
+                    "sum of eigenvalues = trace"
+                );
             }
         }
     }
@@ -58,15 +71,22 @@ fn ssa_gradient_matches_finite_differences() {
     let m = system_matrix(w.as_ref(), b.as_ref(), 0.1).unwrap();
     let eps = 0.05;
     let s = smoothed_spectral_abscissa(m.as_ref(), eps).unwrap();
-    assert!(s.value > spectral_abscissa_dense(m.as_ref()).unwrap(), "SSA bounds the abscissa from above");
+    assert!(
+        s.value > spectral_abscissa_dense(m.as_ref()).unwrap(),
+        "SSA bounds the abscissa from above"
+    );
     let h = 1e-6;
     for (i, j) in [(0, 6), (2, 9), (5, 7), (7, 1), (0, 0), (9, 9)] {
         let mut plus = m.clone();
         plus[(i, j)] += h;
         let mut minus = m.clone();
         minus[(i, j)] -= h;
-        let fd = (smoothed_spectral_abscissa(plus.as_ref(), eps).unwrap().value
-            - smoothed_spectral_abscissa(minus.as_ref(), eps).unwrap().value)
+        let fd = (smoothed_spectral_abscissa(plus.as_ref(), eps)
+            .unwrap()
+            .value
+            - smoothed_spectral_abscissa(minus.as_ref(), eps)
+                .unwrap()
+                .value)
             / (2.0 * h);
         assert!(
             (fd - s.gradient[(i, j)]).abs() < 1e-6 * (1.0 + fd.abs()),
@@ -88,7 +108,10 @@ fn ssa_stabilises_an_unstable_random_feedback() {
     // Positive feedback component makes it unstable at α = 0.
     let b = neg_transpose(w.as_ref(), -0.5);
     let before = spectral_abscissa(w.as_ref(), b.as_ref(), 0.0).unwrap();
-    assert!(before > 0.0, "test setup must be unstable, abscissa {before}");
+    assert!(
+        before > 0.0,
+        "test setup must be unstable, abscissa {before}"
+    );
     let cfg = SsaConfig {
         learning_rate: 0.5,
         max_iters: 2000,
@@ -114,7 +137,9 @@ fn ssa_failure_is_an_error() {
         ..SsaConfig::default()
     };
     match ssa_stabilise(w.as_ref(), b.as_ref(), 0.0, &cfg, 2) {
-        Err(CoreError::StabilisationFailed { layer, iterations, .. }) => {
+        Err(CoreError::StabilisationFailed {
+            layer, iterations, ..
+        }) => {
             assert_eq!(layer, 2);
             assert_eq!(iterations, 2);
         }

@@ -24,7 +24,12 @@ impl RegressionData {
 }
 
 /// `T ~ U(−s, s)` of shape `d_out × d_in`: a one-layer linear teacher without bias.
-pub fn linear_teacher<R: Rng + ?Sized>(rng: &mut R, d_in: usize, d_out: usize, half_width: f64) -> Network {
+pub fn linear_teacher<R: Rng + ?Sized>(
+    rng: &mut R,
+    d_in: usize,
+    d_out: usize,
+    half_width: f64,
+) -> Network {
     Network {
         layers: vec![Layer {
             w: uniform_mat(rng, d_out, d_in, -half_width, half_width),

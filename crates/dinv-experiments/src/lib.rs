@@ -60,7 +60,8 @@ pub fn load_pipeline(path: &Path, scale: Scale) -> Result<Pipeline, String> {
 
 /// All `*.toml` files of a folder, sorted by name.
 pub fn pipeline_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read pipeline folder {}: {e}", dir.display()))?;
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read pipeline folder {}: {e}", dir.display()))?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))

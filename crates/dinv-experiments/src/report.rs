@@ -63,8 +63,17 @@ impl<'a> PipelineSummary<'a> {
             return Vec::new();
         };
         m.iter()
-            .filter(|(_, meta)| meta.get("method").and_then(Value::as_str).is_some_and(|x| methods.contains(&x)))
-            .map(|(name, meta)| (name.as_str(), meta.get("label").and_then(Value::as_str).unwrap_or(name)))
+            .filter(|(_, meta)| {
+                meta.get("method")
+                    .and_then(Value::as_str)
+                    .is_some_and(|x| methods.contains(&x))
+            })
+            .map(|(name, meta)| {
+                (
+                    name.as_str(),
+                    meta.get("label").and_then(Value::as_str).unwrap_or(name),
+                )
+            })
             .collect()
     }
 
@@ -76,7 +85,12 @@ impl<'a> PipelineSummary<'a> {
     }
 
     pub fn metric(&self, run: &str, model: &str, metric: &str) -> Option<f64> {
-        self.v.get("runs")?.get(run)?.get(model)?.get(metric)?.as_f64()
+        self.v
+            .get("runs")?
+            .get(run)?
+            .get(model)?
+            .get(metric)?
+            .as_f64()
     }
 
     pub fn seeds(&self) -> u64 {
@@ -132,12 +146,18 @@ fn fig3_linear(s: &PipelineSummary<'_>) -> Vec<Finding> {
 
     let ok = all
         .iter()
-        .filter(|(n, _)| s.metric("fixed_lr", n, "final_nmse").is_some_and(|v| v < 1e-2))
+        .filter(|(n, _)| {
+            s.metric("fixed_lr", n, "final_nmse")
+                .is_some_and(|v| v < 1e-2)
+        })
         .count();
     out.push(Finding {
         figure: "3a",
         claim: "All algorithms solve this simple task with ease.",
-        ours: format!("final normalised error: {}", list("fixed_lr", &all, "final_nmse")),
+        ours: format!(
+            "final normalised error: {}",
+            list("fixed_lr", &all, "final_nmse")
+        ),
         verdict: Verdict::from_counts(ok, all.len()),
         criterion: "final normalised error < 1e-2 for every model".into(),
     });
@@ -148,22 +168,33 @@ fn fig3_linear(s: &PipelineSummary<'_>) -> Vec<Finding> {
         .fold(f64::INFINITY, f64::min);
     let ok = inv
         .iter()
-        .filter(|(n, _)| s.metric("fixed_norm", n, "mean_log10_nmse").is_some_and(|v| v < slowest_first_order))
+        .filter(|(n, _)| {
+            s.metric("fixed_norm", n, "mean_log10_nmse")
+                .is_some_and(|v| v < slowest_first_order)
+        })
         .count();
     out.push(Finding {
         figure: "3b",
         claim: "With fixed-norm updates, DI, NDI and PBP converge faster than BP and FA.",
         ours: format!(
             "mean log10 error over training: {}",
-            list("fixed_norm", &s.models(&["bp", "fa", "pbp", "ndi", "di"]), "mean_log10_nmse")
+            list(
+                "fixed_norm",
+                &s.models(&["bp", "fa", "pbp", "ndi", "di"]),
+                "mean_log10_nmse"
+            )
         ),
         verdict: Verdict::from_counts(ok, inv.len()),
-        criterion: "mean log10 normalised error of each of PBP/NDI/DI below that of both BP and FA".into(),
+        criterion: "mean log10 normalised error of each of PBP/NDI/DI below that of both BP and FA"
+            .into(),
     });
 
     let ok = di
         .iter()
-        .filter(|(n, _)| s.metric("fixed_lr", n, "final_max_eig").is_some_and(|v| v < 0.0))
+        .filter(|(n, _)| {
+            s.metric("fixed_lr", n, "final_max_eig")
+                .is_some_and(|v| v < 0.0)
+        })
         .count();
     out.push(Finding {
         figure: "3c",
@@ -177,10 +208,17 @@ fn fig3_linear(s: &PipelineSummary<'_>) -> Vec<Finding> {
         criterion: "spectral abscissa of Eq. (S9) negative at the end of training (SSA re-stabilises whenever it turns positive)".into(),
     });
 
-    let leaky: Vec<(&str, &str)> = di.iter().copied().filter(|(n, _)| s.alpha(n) > 0.0).collect();
+    let leaky: Vec<(&str, &str)> = di
+        .iter()
+        .copied()
+        .filter(|(n, _)| s.alpha(n) > 0.0)
+        .collect();
     let ok = leaky
         .iter()
-        .filter(|(n, _)| s.metric("fixed_lr", n, "mean_angle_di_ndi_deg").is_some_and(|v| v < 10.0))
+        .filter(|(n, _)| {
+            s.metric("fixed_lr", n, "mean_angle_di_ndi_deg")
+                .is_some_and(|v| v < 10.0)
+        })
         .count();
     out.push(Finding {
         figure: "3d",
@@ -201,19 +239,28 @@ fn fig3_linear(s: &PipelineSummary<'_>) -> Vec<Finding> {
     out.push(Finding {
         figure: "3e",
         claim: "The angle between B and −Wᵀ settles around 45° for all DI and NDI models.",
-        ours: format!("final angle (degrees): {}", list("fixed_lr", &fb, "final_angle_b_negwt_deg")),
+        ours: format!(
+            "final angle (degrees): {}",
+            list("fixed_lr", &fb, "final_angle_b_negwt_deg")
+        ),
         verdict: Verdict::from_counts(ok, fb.len()),
         criterion: "final angle within 45 ± 15°".into(),
     });
 
     let ok = di
         .iter()
-        .filter(|(n, _)| s.metric("fixed_lr", n, "mean_angle_di_pbp_deg").is_some_and(|v| v < 30.0))
+        .filter(|(n, _)| {
+            s.metric("fixed_lr", n, "mean_angle_di_pbp_deg")
+                .is_some_and(|v| v < 30.0)
+        })
         .count();
     out.push(Finding {
         figure: "3f",
         claim: "DI's updates are also aligned with PBP's.",
-        ours: format!("mean angle δ_DI vs δ_PBP (degrees): {}", list("fixed_lr", &di, "mean_angle_di_pbp_deg")),
+        ours: format!(
+            "mean angle δ_DI vs δ_PBP (degrees): {}",
+            list("fixed_lr", &di, "mean_angle_di_pbp_deg")
+        ),
         verdict: Verdict::from_counts(ok, di.len()),
         criterion: "mean angle below 30°".into(),
     });
@@ -231,7 +278,10 @@ fn findings(name: &str, s: &PipelineSummary<'_>) -> Vec<Finding> {
 /// Renders the whole report from a merged summary (`pipeline name → summary`).
 pub fn render(summary: &Value, scale: Scale) -> String {
     let mut md = String::new();
-    let _ = writeln!(md, "# Reproduction report: Podlaski & Machens (NeurIPS 2020)\n");
+    let _ = writeln!(
+        md,
+        "# Reproduction report: Podlaski & Machens (NeurIPS 2020)\n"
+    );
     let _ = writeln!(
         md,
         "*Biological credit assignment through dynamic inversion of feedforward networks.* \
@@ -264,7 +314,10 @@ pub fn render(summary: &Value, scale: Scale) -> String {
         }
         let found = findings(name, &s);
         if !found.is_empty() {
-            let _ = writeln!(md, "| Fig. | Paper's claim | Our numbers | Verdict | Criterion |");
+            let _ = writeln!(
+                md,
+                "| Fig. | Paper's claim | Our numbers | Verdict | Criterion |"
+            );
             let _ = writeln!(md, "|---|---|---|---|---|");
             for f in &found {
                 let _ = writeln!(

@@ -93,10 +93,16 @@ pub struct NetworkSpec {
 impl NetworkSpec {
     pub fn validate(&self, what: &str) -> Result<(), String> {
         if self.dims.len() < 2 {
-            return Err(format!("{what}.dims needs at least two widths, found {:?}", self.dims));
+            return Err(format!(
+                "{what}.dims needs at least two widths, found {:?}",
+                self.dims
+            ));
         }
         if self.dims.contains(&0) {
-            return Err(format!("{what}.dims must be positive, found {:?}", self.dims));
+            return Err(format!(
+                "{what}.dims must be positive, found {:?}",
+                self.dims
+            ));
         }
         if self.activations.len() != self.dims.len() - 1 {
             return Err(format!(
@@ -106,7 +112,10 @@ impl NetworkSpec {
             ));
         }
         if !(self.init_half_width > 0.0 && self.init_half_width.is_finite()) {
-            return Err(format!("{what}.init_half_width must be positive, found {}", self.init_half_width));
+            return Err(format!(
+                "{what}.init_half_width must be positive, found {}",
+                self.init_half_width
+            ));
         }
         Ok(())
     }
@@ -150,7 +159,10 @@ impl ModelSpec {
             ));
         }
         if !(self.alpha >= 0.0 && self.alpha.is_finite()) {
-            return Err(format!("model `{}`: alpha must be >= 0, found {}", self.name, self.alpha));
+            return Err(format!(
+                "model `{}`: alpha must be >= 0, found {}",
+                self.name, self.alpha
+            ));
         }
         match (self.method.uses_feedback(), &self.feedback) {
             (true, None) => Err(format!(

@@ -6,8 +6,11 @@ use dinv_pipeline::{StageError, Table};
 use faer::Mat;
 
 /// Matrices in long format: columns `name`, `row`, `col`, `value`.
-pub fn matrices_to_table<'a>(mats: impl IntoIterator<Item = (&'a str, &'a Mat<f64>)>) -> Result<Table, StageError> {
-    let (mut names, mut rows, mut cols, mut values) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+pub fn matrices_to_table<'a>(
+    mats: impl IntoIterator<Item = (&'a str, &'a Mat<f64>)>,
+) -> Result<Table, StageError> {
+    let (mut names, mut rows, mut cols, mut values) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (name, m) in mats {
         for i in 0..m.nrows() {
             for j in 0..m.ncols() {
@@ -27,7 +30,12 @@ pub fn matrices_to_table<'a>(mats: impl IntoIterator<Item = (&'a str, &'a Mat<f6
 
 /// The inverse of [`matrices_to_table`].
 pub fn table_to_matrices(t: &Table) -> Result<BTreeMap<String, Mat<f64>>, StageError> {
-    let (names, rows, cols, values) = (t.str("name")?, t.i64("row")?, t.i64("col")?, t.f64("value")?);
+    let (names, rows, cols, values) = (
+        t.str("name")?,
+        t.i64("row")?,
+        t.i64("col")?,
+        t.f64("value")?,
+    );
     let mut shapes: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     for k in 0..names.len() {
         let e = shapes.entry(&names[k]).or_insert((0, 0));
@@ -47,7 +55,11 @@ pub fn table_to_matrices(t: &Table) -> Result<BTreeMap<String, Mat<f64>>, StageE
 }
 
 /// Fetches a matrix by name with an error naming what is missing.
-pub fn take(mats: &BTreeMap<String, Mat<f64>>, name: &str, source: &str) -> Result<Mat<f64>, StageError> {
+pub fn take(
+    mats: &BTreeMap<String, Mat<f64>>,
+    name: &str,
+    source: &str,
+) -> Result<Mat<f64>, StageError> {
     mats.get(name)
         .cloned()
         .ok_or_else(|| StageError::msg(format!("matrix `{name}` missing from {source}")))

@@ -26,7 +26,10 @@ fn load_error(dir: &tempfile::TempDir, text: &str) -> (PathBuf, String) {
 fn expect(text: String, needles: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let (_, err) = load_error(&dir, &text);
-    assert!(err.contains("bad_pipeline.toml"), "error does not name the file: {err}");
+    assert!(
+        err.contains("bad_pipeline.toml"),
+        "error does not name the file: {err}"
+    );
     for n in needles {
         assert!(err.contains(n), "error should mention `{n}`: {err}");
     }
@@ -39,17 +42,26 @@ fn malformed_toml_names_file_and_line() {
 
 #[test]
 fn unknown_method_is_named() {
-    expect(base().replacen("method = \"bp\"", "method = \"backprop\"", 1), &["backprop", "method"]);
+    expect(
+        base().replacen("method = \"bp\"", "method = \"backprop\"", 1),
+        &["backprop", "method"],
+    );
 }
 
 #[test]
 fn unknown_field_is_rejected() {
-    expect(base().replacen("learning_rate = 0.01", "learnin_rate = 0.01", 1), &["learnin_rate"]);
+    expect(
+        base().replacen("learning_rate = 0.01", "learnin_rate = 0.01", 1),
+        &["learnin_rate"],
+    );
 }
 
 #[test]
 fn non_positive_learning_rate_is_rejected() {
-    expect(base().replacen("learning_rate = 0.01", "learning_rate = -0.01", 1), &["learning_rate", "fixed_lr"]);
+    expect(
+        base().replacen("learning_rate = 0.01", "learning_rate = -0.01", 1),
+        &["learning_rate", "fixed_lr"],
+    );
 }
 
 #[test]
@@ -59,25 +71,45 @@ fn non_positive_dt_is_rejected() {
 
 #[test]
 fn mismatched_dimensions_are_rejected() {
-    expect(base().replace("activations = [\"linear\", \"linear\"]", "activations = [\"linear\"]"), &["activations"]);
+    expect(
+        base().replace(
+            "activations = [\"linear\", \"linear\"]",
+            "activations = [\"linear\"]",
+        ),
+        &["activations"],
+    );
 }
 
 #[test]
 fn missing_feedback_is_rejected() {
     expect(
-        base().replacen("feedback = { kind = \"uniform\", half_width = 0.5 }\n", "", 1),
+        base().replacen(
+            "feedback = { kind = \"uniform\", half_width = 0.5 }\n",
+            "",
+            1,
+        ),
         &["FA", "feedback"],
     );
 }
 
 #[test]
 fn unknown_experiment_is_rejected() {
-    expect(base().replace("experiment = \"regression\"", "experiment = \"regresion\""), &["regresion", "regression"]);
+    expect(
+        base().replace("experiment = \"regression\"", "experiment = \"regresion\""),
+        &["regresion", "regression"],
+    );
 }
 
 #[test]
 fn unknown_figure_run_is_rejected() {
-    expect(base().replacen("run = \"fixed_norm\"\nmetric", "run = \"fixed_nrom\"\nmetric", 1), &["fixed_nrom"]);
+    expect(
+        base().replacen(
+            "run = \"fixed_norm\"\nmetric",
+            "run = \"fixed_nrom\"\nmetric",
+            1,
+        ),
+        &["fixed_nrom"],
+    );
 }
 
 /// A learning rate that makes training blow up: the stage fails with a message naming
@@ -86,7 +118,11 @@ fn unknown_figure_run_is_rejected() {
 fn divergence_is_an_error_and_not_cached() {
     let dir = tempfile::tempdir().unwrap();
     let text = base()
-        .replacen("learning_rate = 0.01, delta_cap = 10.0 }", "learning_rate = 50.0 }", 1)
+        .replacen(
+            "learning_rate = 0.01, delta_cap = 10.0 }",
+            "learning_rate = 50.0 }",
+            1,
+        )
         .replace("seeds = { smoke = [1], paper = [1] }", "seeds = [7]");
     let path = dir.path().join("diverge.toml");
     std::fs::write(&path, text).unwrap();
@@ -94,11 +130,21 @@ fn divergence_is_an_error_and_not_cached() {
     let only = vec!["fig3_linear/fixed_lr/s7/train/BP".to_string()];
     let g = p.graph.select(&only).unwrap();
     let cache = dir.path().join("cache");
-    let err = Executor::new(cache.clone()).quiet(true).run(&g).unwrap_err().to_string();
-    assert!(err.contains("BP") && (err.contains("diverged") || err.contains("non-finite")), "{err}");
+    let err = Executor::new(cache.clone())
+        .quiet(true)
+        .run(&g)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("BP") && (err.contains("diverged") || err.contains("non-finite")),
+        "{err}"
+    );
     let train_dir = cache.join("regression_train");
     let entries: Vec<_> = std::fs::read_dir(&train_dir)
         .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect())
         .unwrap_or_default();
-    assert!(entries.is_empty(), "failed stage left {entries:?} in the cache");
+    assert!(
+        entries.is_empty(),
+        "failed stage left {entries:?} in the cache"
+    );
 }

@@ -30,7 +30,10 @@ fn smoke_summary_properties_and_snapshot() {
     }
     for m in models.iter().filter(|m| m.starts_with("DI-")) {
         // DI is stable at the end of training (SSA re-stabilises it when needed).
-        assert!(metric(&s, "fixed_lr", m, "final_max_eig") < 0.0, "{m} unstable");
+        assert!(
+            metric(&s, "fixed_lr", m, "final_max_eig") < 0.0,
+            "{m} unstable"
+        );
         // DI agrees with its closed form except while the α = 0 dynamics are slow.
         let a = metric(&s, "fixed_lr", m, "mean_angle_di_ndi_deg");
         let limit = if m == "DI-Tr-0" { 10.0 } else { 3.0 };
@@ -45,8 +48,13 @@ fn smoke_summary_properties_and_snapshot() {
     assert!((di - ndi).abs() < 1e-3 * ndi, "DI {di} vs NDI {ndi}");
     // Fixed-norm updates: every model moves by the same step, so the errors stay
     // within one order of magnitude of each other.
-    let fixed: Vec<f64> = models.iter().map(|m| metric(&s, "fixed_norm", m, "final_nmse")).collect();
-    let (lo, hi) = fixed.iter().fold((f64::INFINITY, 0.0f64), |(a, b), &x| (a.min(x), b.max(x)));
+    let fixed: Vec<f64> = models
+        .iter()
+        .map(|m| metric(&s, "fixed_norm", m, "final_nmse"))
+        .collect();
+    let (lo, hi) = fixed
+        .iter()
+        .fold((f64::INFINITY, 0.0f64), |(a, b), &x| (a.min(x), b.max(x)));
     assert!(hi / lo < 10.0, "{fixed:?}");
 
     insta::with_settings!({snapshot_path => "../../../snapshots", prepend_module_to_snapshot => false}, {
@@ -62,7 +70,11 @@ fn outputs_are_identical_across_thread_counts() {
     run(&p, a.path(), 1);
     run(&p, b.path(), 2);
     let (fa, fb) = (files(a.path()), files(b.path()));
-    assert!(fa.len() > 50, "expected many output files, found {}", fa.len());
+    assert!(
+        fa.len() > 50,
+        "expected many output files, found {}",
+        fa.len()
+    );
     assert_eq!(fa.keys().collect::<Vec<_>>(), fb.keys().collect::<Vec<_>>());
     for (name, bytes) in &fa {
         assert!(bytes == &fb[name], "{name} differs between 1 and 2 threads");

@@ -19,13 +19,20 @@ pub fn random_vec(seed: u64, n: usize) -> Vec<f64> {
 }
 
 pub fn rel_diff(a: &[f64], b: &[f64]) -> f64 {
-    let num: f64 = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>().sqrt();
+    let num: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum::<f64>()
+        .sqrt();
     let den: f64 = b.iter().map(|y| y * y).sum::<f64>().sqrt().max(1e-300);
     num / den
 }
 
 pub fn matvec(m: &Mat<f64>, x: &[f64]) -> Vec<f64> {
-    (0..m.nrows()).map(|i| (0..m.ncols()).map(|j| m[(i, j)] * x[j]).sum()).collect()
+    (0..m.nrows())
+        .map(|i| (0..m.ncols()).map(|j| m[(i, j)] * x[j]).sum())
+        .collect()
 }
 
 pub fn transpose(m: &Mat<f64>) -> Mat<f64> {

@@ -24,10 +24,19 @@ struct AnalysisParams {
 pub(crate) type Curves = BTreeMap<String, BTreeMap<i64, (Vec<i64>, Vec<f64>)>>;
 
 pub(crate) fn group(t: &Table) -> Result<Curves, StageError> {
-    let (step, metric, layer, value) = (t.i64("step")?, t.str("metric")?, t.i64("layer")?, t.f64("value")?);
+    let (step, metric, layer, value) = (
+        t.i64("step")?,
+        t.str("metric")?,
+        t.i64("layer")?,
+        t.f64("value")?,
+    );
     let mut out: Curves = BTreeMap::new();
     for k in 0..step.len() {
-        let e = out.entry(metric[k].clone()).or_default().entry(layer[k]).or_default();
+        let e = out
+            .entry(metric[k].clone())
+            .or_default()
+            .entry(layer[k])
+            .or_default();
         e.0.push(step[k]);
         e.1.push(value[k]);
     }
@@ -56,12 +65,16 @@ pub(crate) fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageErro
         .flat_map(|(_, v)| v.iter().copied())
         .filter(|v| v.is_finite())
         .fold(0.0_f64, f64::max);
-    let (mut m_col, mut s_col, mut k_col, mut l_col, mut v_col) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut m_col, mut s_col, mut k_col, mut l_col, mut v_col) =
+        (vec![], vec![], vec![], vec![], vec![]);
     let mut summary = Map::new();
     for ((model, curves), n_events) in p.models.iter().zip(per_model.iter_mut()).zip(&events) {
         if let Some((steps, sse)) = curves.get("sse").and_then(|l| l.get(&0)).cloned() {
             let nmse: Vec<f64> = sse.iter().map(|v| v / max_sse).collect();
-            curves.entry("nmse".into()).or_default().insert(0, (steps, nmse));
+            curves
+                .entry("nmse".into())
+                .or_default()
+                .insert(0, (steps, nmse));
         }
         for (metric, layers) in curves.iter() {
             for (layer, (steps, values)) in layers {
@@ -74,7 +87,10 @@ pub(crate) fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageErro
                 }
             }
         }
-        summary.insert(model.name.clone(), Value::Object(summarise(model.method, curves, *n_events)));
+        summary.insert(
+            model.name.clone(),
+            Value::Object(summarise(model.method, curves, *n_events)),
+        );
     }
     ctx.write_table(
         "curves",
@@ -93,7 +109,10 @@ pub(crate) fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageErro
 fn summarise(method: Method, curves: &Curves, restabilisations: usize) -> Map<String, Value> {
     let mut out = Map::new();
     let last = |metric: &str, layer: i64| -> Option<f64> {
-        curves.get(metric).and_then(|l| l.get(&layer)).and_then(|(_, v)| v.last().copied())
+        curves
+            .get(metric)
+            .and_then(|l| l.get(&layer))
+            .and_then(|(_, v)| v.last().copied())
     };
     let mean_after_start = |metric: &str, layer: i64| -> Option<f64> {
         let (steps, v) = curves.get(metric)?.get(&layer)?;
@@ -116,9 +135,17 @@ fn summarise(method: Method, curves: &Curves, restabilisations: usize) -> Map<St
     if let Some((steps, v)) = curves.get("nmse").and_then(|l| l.get(&0)) {
         let logs: Vec<f64> = v.iter().filter(|x| **x > 0.0).map(|x| x.log10()).collect();
         if !logs.is_empty() {
-            out.insert("mean_log10_nmse".into(), json!(logs.iter().sum::<f64>() / logs.len() as f64));
+            out.insert(
+                "mean_log10_nmse".into(),
+                json!(logs.iter().sum::<f64>() / logs.len() as f64),
+            );
         }
-        if let Some(k) = steps.iter().zip(v).find(|(_, x)| **x < 1e-2).map(|(s, _)| *s) {
+        if let Some(k) = steps
+            .iter()
+            .zip(v)
+            .find(|(_, x)| **x < 1e-2)
+            .map(|(s, _)| *s)
+        {
             out.insert("examples_to_nmse_1e-2".into(), json!(k));
         }
     }
@@ -129,8 +156,13 @@ fn summarise(method: Method, curves: &Curves, restabilisations: usize) -> Map<St
                      metric: &str,
                      f: &dyn Fn(&str, i64) -> Option<f64>,
                      agg: fn(&[f64]) -> f64| {
-        let Some(layers) = curves.get(metric) else { return };
-        let vals: Vec<(i64, f64)> = layers.keys().filter_map(|&l| f(metric, l).map(|v| (l, v))).collect();
+        let Some(layers) = curves.get(metric) else {
+            return;
+        };
+        let vals: Vec<(i64, f64)> = layers
+            .keys()
+            .filter_map(|&l| f(metric, l).map(|v| (l, v)))
+            .collect();
         if vals.is_empty() {
             return;
         }
@@ -145,14 +177,51 @@ fn summarise(method: Method, curves: &Curves, restabilisations: usize) -> Map<St
     let max = |xs: &[f64]| xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len() as f64;
     per_layer(&mut out, "final_max_eig", "abscissa", &last, max);
-    per_layer(&mut out, "final_angle_b_negwt_deg", "b_angle_deg", &last, mean);
-    if method == Method::Di {
-        per_layer(&mut out, "mean_angle_di_ndi_deg", "angle_ndi_deg", &mean_after_start, mean);
-        per_layer(&mut out, "mean_angle_di_pbp_deg", "angle_pbp_deg", &mean_after_start, mean);
-        per_layer(&mut out, "mean_angle_di_bp_deg", "angle_bp_deg", &mean_after_start, mean);
-        per_layer(&mut out, "mean_di_steps", "di_steps", &mean_after_start, mean);
+    per_layer(
+        &mut out,
+        "final_angle_b_negwt_deg",
+        "b_angle_deg",
+        &last,
+        mean,
+    );
+    if method.is_dynamic() {
+        per_layer(
+            &mut out,
+            "mean_angle_di_ndi_deg",
+            "angle_ndi_deg",
+            &mean_after_start,
+            mean,
+        );
+        per_layer(
+            &mut out,
+            "mean_angle_di_pbp_deg",
+            "angle_pbp_deg",
+            &mean_after_start,
+            mean,
+        );
+        per_layer(
+            &mut out,
+            "mean_angle_di_bp_deg",
+            "angle_bp_deg",
+            &mean_after_start,
+            mean,
+        );
+        per_layer(
+            &mut out,
+            "mean_di_steps",
+            "di_steps",
+            &mean_after_start,
+            mean,
+        );
+        per_layer(
+            &mut out,
+            "euler_fraction",
+            "di_euler",
+            &mean_after_start,
+            mean,
+        );
     }
-    if matches!(method, Method::Ndi | Method::Di) {
+    if matches!(method, Method::Ndi | Method::Di | Method::Sdi) {
         out.insert("restabilisations".into(), json!(restabilisations));
     }
     out

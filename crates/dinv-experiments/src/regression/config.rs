@@ -59,6 +59,20 @@ pub struct RunSpec {
     /// Training examples, presented once each in a random order.
     pub examples: Scaled<usize>,
     pub update: UpdateRule,
+    /// Evaluate the training-set error every this many examples (default 1)...
+    #[serde(default = "one")]
+    pub eval_every: Scaled<usize>,
+    /// ...and after every example up to this one (default 0).
+    #[serde(default = "zero")]
+    pub eval_dense_until: Scaled<usize>,
+}
+
+fn one() -> Scaled<usize> {
+    Scaled::Same(1)
+}
+
+fn zero() -> Scaled<usize> {
+    Scaled::Same(0)
 }
 
 /// One figure panel, drawn from one run's analysed metrics.
@@ -75,7 +89,7 @@ pub struct FigureSpec {
     pub y_label: String,
     #[serde(default)]
     pub log_y: bool,
-    /// Restrict to these methods (`bp`, `fa`, `pbp`, `ndi`, `di`); empty: all.
+    /// Restrict to these methods (`bp`, `fa`, `pbp`, `ndi`, `di`, `sdi`); empty: all.
     #[serde(default)]
     pub methods: Vec<dinv_core::Method>,
     /// Zoom the x axis to `[0, x_max]` examples (the paper zooms to 500).
@@ -94,8 +108,12 @@ impl RegressionConfig {
     pub fn validate(&self) -> Result<(), String> {
         self.network.validate("network")?;
         match self.teacher {
-            TeacherSpec::Linear { half_width } | TeacherSpec::Network { half_width } if half_width.is_nan() || half_width <= 0.0 => {
-                return Err(format!("teacher.half_width must be positive, found {half_width}"));
+            TeacherSpec::Linear { half_width } | TeacherSpec::Network { half_width }
+                if half_width.is_nan() || half_width <= 0.0 =>
+            {
+                return Err(format!(
+                    "teacher.half_width must be positive, found {half_width}"
+                ));
             }
             _ => {}
         }
@@ -108,10 +126,21 @@ impl RegressionConfig {
             return Err("at least one [[run]] is needed".into());
         }
         for r in &self.runs {
-            r.update.validate().map_err(|e| format!("run `{}`: update.{e}", r.name))?;
+            r.update
+                .validate()
+                .map_err(|e| format!("run `{}`: update.{e}", r.name))?;
             for s in [crate::spec::Scale::Smoke, crate::spec::Scale::Paper] {
                 if r.examples.at(s) == 0 {
-                    return Err(format!("run `{}`: examples must be positive at scale {s}", r.name));
+                    return Err(format!(
+                        "run `{}`: examples must be positive at scale {s}",
+                        r.name
+                    ));
+                }
+                if r.eval_every.at(s) == 0 {
+                    return Err(format!(
+                        "run `{}`: eval_every must be positive at scale {s}",
+                        r.name
+                    ));
                 }
             }
         }
@@ -129,10 +158,21 @@ impl RegressionConfig {
                     .validate()
                     .map_err(|e| format!("model `{}`: di.integration: {e}", m.name))?;
             }
+            if m.method == dinv_core::Method::Sdi && self.network.depth() < 3 {
+                return Err(format!(
+                    "model `{}`: single-loop DI (sdi) needs at least two hidden layers; network.dims {:?} has {}",
+                    m.name,
+                    self.network.dims,
+                    self.network.depth() - 1
+                ));
+            }
         }
         for f in &self.figures {
             if !self.runs.iter().any(|r| r.name == f.run) {
-                return Err(format!("figure `{}` refers to unknown run `{}`", f.id, f.run));
+                return Err(format!(
+                    "figure `{}` refers to unknown run `{}`",
+                    f.id, f.run
+                ));
             }
         }
         Ok(())

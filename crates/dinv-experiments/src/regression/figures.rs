@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use dinv_core::{FeedbackInit, Method};
-use dinv_figures::{render, Axis, Band, Figure, LegendPos, LinePanel, LineStyle, Panel, Rgb, Series};
+use dinv_figures::{
+    render, Axis, Band, Figure, LegendPos, LinePanel, LineStyle, Panel, Rgb, Series,
+};
 use dinv_pipeline::{StageContext, StageError, StageResultExt};
 use serde::{Deserialize, Serialize};
 
@@ -23,7 +25,7 @@ pub(crate) struct FiguresParams {
 }
 
 /// Colour and line style of each model: BP black, FA grey, PBP green; inversion
-/// variants coloured by (feedback initialisation, α), NDI dashed, DI solid.
+/// variants coloured by (feedback initialisation, α), NDI dashed, DI solid, SDI dotted.
 pub(crate) fn model_styles(models: &[ModelSpec]) -> Vec<(Rgb, LineStyle)> {
     const VARIANTS: [Rgb; 6] = [
         Rgb(31, 120, 180),
@@ -40,7 +42,7 @@ pub(crate) fn model_styles(models: &[ModelSpec]) -> Vec<(Rgb, LineStyle)> {
             Method::Bp => (Rgb(0, 0, 0), LineStyle::Solid),
             Method::Fa => (Rgb(150, 150, 150), LineStyle::Solid),
             Method::Pbp => (Rgb(51, 160, 44), LineStyle::Solid),
-            Method::Ndi | Method::Di => {
+            Method::Ndi | Method::Di | Method::Sdi => {
                 let kind = match &m.feedback {
                     Some(FeedbackInit::NegTranspose) => "tr".to_string(),
                     Some(other) => format!("{other:?}"),
@@ -51,10 +53,10 @@ pub(crate) fn model_styles(models: &[ModelSpec]) -> Vec<(Rgb, LineStyle)> {
                     variants.push(key);
                     variants.len() - 1
                 });
-                let style = if m.method == Method::Ndi {
-                    LineStyle::Dashed
-                } else {
-                    LineStyle::Solid
+                let style = match m.method {
+                    Method::Ndi => LineStyle::Dashed,
+                    Method::Sdi => LineStyle::Dotted,
+                    _ => LineStyle::Solid,
                 };
                 (VARIANTS[idx % VARIANTS.len()], style)
             }
@@ -65,10 +67,19 @@ pub(crate) fn model_styles(models: &[ModelSpec]) -> Vec<(Rgb, LineStyle)> {
 /// Median and quartiles across seeds at each step (steps must agree across seeds).
 fn quantiles(runs: &[&(Vec<i64>, Vec<f64>)]) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
     let steps = &runs[0].0;
-    let n = runs.iter().map(|r| r.1.len()).min().unwrap_or(0).min(steps.len());
+    let n = runs
+        .iter()
+        .map(|r| r.1.len())
+        .min()
+        .unwrap_or(0)
+        .min(steps.len());
     let (mut x, mut med, mut lo, mut hi) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (k, step) in steps.iter().enumerate().take(n) {
-        let mut v: Vec<f64> = runs.iter().map(|r| r.1[k]).filter(|v| v.is_finite()).collect();
+        let mut v: Vec<f64> = runs
+            .iter()
+            .map(|r| r.1[k])
+            .filter(|v| v.is_finite())
+            .collect();
         x.push(*step as f64);
         if v.is_empty() {
             med.push(f64::NAN);
@@ -103,7 +114,11 @@ pub(crate) fn panel(spec: &FigureSpec, models: &[ModelSpec], curves: &[Vec<Curve
         if !spec.methods.is_empty() && !spec.methods.contains(&model.method) {
             continue;
         }
-        let Some(layers) = curves.first().and_then(|c| c.get(mi)).and_then(|c| c.get(&spec.metric)) else {
+        let Some(layers) = curves
+            .first()
+            .and_then(|c| c.get(mi))
+            .and_then(|c| c.get(&spec.metric))
+        else {
             continue;
         };
         let multi = layers.len() > 1;
@@ -111,7 +126,11 @@ pub(crate) fn panel(spec: &FigureSpec, models: &[ModelSpec], curves: &[Vec<Curve
         for &layer in layers.keys() {
             let per_seed: Vec<&(Vec<i64>, Vec<f64>)> = curves
                 .iter()
-                .filter_map(|c| c.get(mi).and_then(|m| m.get(&spec.metric)).and_then(|l| l.get(&layer)))
+                .filter_map(|c| {
+                    c.get(mi)
+                        .and_then(|m| m.get(&spec.metric))
+                        .and_then(|l| l.get(&layer))
+                })
                 .collect();
             let (mut x, mut med, mut lo, mut hi) = quantiles(&per_seed);
             if let Some(xm) = spec.x_max {
@@ -123,7 +142,11 @@ pub(crate) fn panel(spec: &FigureSpec, models: &[ModelSpec], curves: &[Vec<Curve
             }
             let (color, model_style) = styles[mi];
             let (style, label) = if multi {
-                let style = if layer == top { LineStyle::Dashed } else { LineStyle::Solid };
+                let style = if layer == top {
+                    LineStyle::Dashed
+                } else {
+                    LineStyle::Solid
+                };
                 (style, format!("{} (layer {layer})", model.label))
             } else {
                 (model_style, model.label.clone())
@@ -152,7 +175,10 @@ pub(crate) fn panel(spec: &FigureSpec, models: &[ModelSpec], curves: &[Vec<Curve
         y,
         series,
         bands,
-        hlines: spec.hline.map(|h| vec![(h, LineStyle::Dotted)]).unwrap_or_default(),
+        hlines: spec
+            .hline
+            .map(|h| vec![(h, LineStyle::Dotted)])
+            .unwrap_or_default(),
         legend: LegendPos::Best,
     }
 }
@@ -168,29 +194,54 @@ pub(crate) fn figures_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError
         for m in &p.models {
             let rows: Vec<usize> = (0..names.len()).filter(|&k| names[k] == m.name).collect();
             let sub = dinv_pipeline::Table::new()
-                .with_i64("step", rows.iter().map(|&k| t.i64("step").map(|c| c[k])).collect::<Result<_, _>>()?)?
-                .with_str("metric", rows.iter().map(|&k| t.str("metric").map(|c| c[k].clone())).collect::<Result<_, _>>()?)?
-                .with_i64("layer", rows.iter().map(|&k| t.i64("layer").map(|c| c[k])).collect::<Result<_, _>>()?)?
-                .with_f64("value", rows.iter().map(|&k| t.f64("value").map(|c| c[k])).collect::<Result<_, _>>()?)?;
+                .with_i64(
+                    "step",
+                    rows.iter()
+                        .map(|&k| t.i64("step").map(|c| c[k]))
+                        .collect::<Result<_, _>>()?,
+                )?
+                .with_str(
+                    "metric",
+                    rows.iter()
+                        .map(|&k| t.str("metric").map(|c| c[k].clone()))
+                        .collect::<Result<_, _>>()?,
+                )?
+                .with_i64(
+                    "layer",
+                    rows.iter()
+                        .map(|&k| t.i64("layer").map(|c| c[k]))
+                        .collect::<Result<_, _>>()?,
+                )?
+                .with_f64(
+                    "value",
+                    rows.iter()
+                        .map(|&k| t.f64("value").map(|c| c[k]))
+                        .collect::<Result<_, _>>()?,
+                )?;
             per_model.push(group(&sub)?);
         }
         by_run.entry(run.clone()).or_default().push(per_model);
     }
     let mut panels = Vec::new();
     for spec in &p.figures {
-        let curves = by_run
-            .get(&spec.run)
-            .ok_or_else(|| StageError::msg(format!("figure `{}`: no analysed run `{}`", spec.id, spec.run)))?;
+        let curves = by_run.get(&spec.run).ok_or_else(|| {
+            StageError::msg(format!(
+                "figure `{}`: no analysed run `{}`",
+                spec.id, spec.run
+            ))
+        })?;
         let panel = panel(spec, &p.models, curves);
         let fig = Figure::new((1, 1), vec![Panel::Lines(panel.clone())]);
-        render(&fig, &ctx.staging_path(&spec.id)).with_context(|| format!("rendering {}", spec.id))?;
+        render(&fig, &ctx.staging_path(&spec.id))
+            .with_context(|| format!("rendering {}", spec.id))?;
         panels.push(Panel::Lines(panel));
     }
     if !panels.is_empty() {
         let cols = panels.len().min(3);
         let rows = panels.len().div_ceil(cols);
         let fig = Figure::new((rows, cols), panels).with_title(&p.title);
-        render(&fig, &ctx.staging_path(&p.pipeline)).with_context(|| format!("rendering {}", p.pipeline))?;
+        render(&fig, &ctx.staging_path(&p.pipeline))
+            .with_context(|| format!("rendering {}", p.pipeline))?;
     }
     Ok(())
 }

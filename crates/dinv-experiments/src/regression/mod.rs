@@ -20,7 +20,8 @@ pub use config::RegressionConfig;
 /// Builds the stage graph of a regression pipeline file.
 pub fn build(path: &Path, scale: Scale) -> Result<Pipeline, String> {
     let cfg: RegressionConfig = dinv_pipeline::load_toml(path).map_err(|e| e.to_string())?;
-    cfg.validate().map_err(|e| format!("{}: {e}", path.display()))?;
+    cfg.validate()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     build_from(cfg, scale)
 }
 
@@ -31,19 +32,30 @@ pub fn build_from(cfg: RegressionConfig, scale: Scale) -> Result<Pipeline, Strin
     let input_runs: Vec<String> = cfg
         .runs
         .iter()
-        .flat_map(|r| cfg.pipeline.seeds.at(scale).into_iter().map(move |_| r.name.clone()))
+        .flat_map(|r| {
+            cfg.pipeline
+                .seeds
+                .at(scale)
+                .into_iter()
+                .map(move |_| r.name.clone())
+        })
         .collect();
     let summary_id = format!("{name}/summary");
     graph
         .add(
-            StageSpec::new(&summary_id, "regression_summary", stages::SUMMARY_VERSION, Arc::new(summary::summary_stage))
-                .with_params(json!({
-                    "title": cfg.pipeline.title,
-                    "figures": cfg.figures.iter().map(|f| f.id.clone()).collect::<Vec<_>>(),
-                    "models": model_meta(&cfg),
-                    "input_runs": input_runs,
-                }))
-                .with_inputs(analyses.clone()),
+            StageSpec::new(
+                &summary_id,
+                "regression_summary",
+                stages::SUMMARY_VERSION,
+                Arc::new(summary::summary_stage),
+            )
+            .with_params(json!({
+                "title": cfg.pipeline.title,
+                "figures": cfg.figures.iter().map(|f| f.id.clone()).collect::<Vec<_>>(),
+                "models": model_meta(&cfg),
+                "input_runs": input_runs,
+            }))
+            .with_inputs(analyses.clone()),
         )
         .map_err(|e| e.to_string())?;
     let figures_id = format!("{name}/figures");
@@ -56,9 +68,14 @@ pub fn build_from(cfg: RegressionConfig, scale: Scale) -> Result<Pipeline, Strin
     };
     graph
         .add(
-            StageSpec::new(&figures_id, "regression_figures", stages::FIGURES_VERSION, Arc::new(figures::figures_stage))
-                .with_params(json!(fp))
-                .with_inputs(analyses),
+            StageSpec::new(
+                &figures_id,
+                "regression_figures",
+                stages::FIGURES_VERSION,
+                Arc::new(figures::figures_stage),
+            )
+            .with_params(json!(fp))
+            .with_inputs(analyses),
         )
         .map_err(|e| e.to_string())?;
     Ok(Pipeline {

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::config::{RegressionConfig, RunSpec, TeacherSpec};
-use super::train::{train, ErrorEval, TrainSetup};
-use crate::spec::{ModelSpec, NetworkSpec, Scale};
+use super::train::{train, ErrorEval, EvalSchedule, TrainSetup};
+use crate::spec::{ModelSpec, NetworkSpec, Scale, Scaled};
 use crate::tables::{matrices_to_table, table_to_matrices, take};
 
 /// Bumped whenever a stage's code changes what it computes.
@@ -60,20 +60,32 @@ pub(crate) fn ids(cfg: &RegressionConfig, run: &RunSpec, seed: u64) -> StageIds 
     let base = format!("{}/{}/s{}", cfg.pipeline.name, run.name, seed);
     StageIds {
         data: format!("{base}/data"),
-        train: cfg.models.iter().map(|m| format!("{base}/train/{}", m.name)).collect(),
+        train: cfg
+            .models
+            .iter()
+            .map(|m| format!("{base}/train/{}", m.name))
+            .collect(),
         analysis: format!("{base}/analysis"),
     }
 }
 
 /// Adds the data, training and analysis stages of every run and seed to `graph`;
 /// returns the analysis stage ids (run-major, then seed).
-pub(crate) fn add_stages(cfg: &RegressionConfig, scale: Scale, graph: &mut Graph) -> Result<Vec<String>, String> {
+pub(crate) fn add_stages(
+    cfg: &RegressionConfig,
+    scale: Scale,
+    graph: &mut Graph,
+) -> Result<Vec<String>, String> {
     let mut analyses = Vec::new();
     let feedback_draws = {
         let mut h: Vec<f64> = cfg
             .models
             .iter()
-            .filter_map(|m| m.feedback.as_ref().and_then(FeedbackInit::random_half_width))
+            .filter_map(|m| {
+                m.feedback
+                    .as_ref()
+                    .and_then(FeedbackInit::random_half_width)
+            })
             .collect();
         h.sort_by(f64::total_cmp);
         h.dedup();
@@ -90,20 +102,27 @@ pub(crate) fn add_stages(cfg: &RegressionConfig, scale: Scale, graph: &mut Graph
             };
             add(
                 graph,
-                StageSpec::new(&ids.data, "regression_data", DATA_VERSION, Arc::new(data_stage))
-                    .with_params(json!(data))
-                    .with_master_seed(seed),
+                StageSpec::new(
+                    &ids.data,
+                    "regression_data",
+                    DATA_VERSION,
+                    Arc::new(data_stage),
+                )
+                .with_params(json!(data))
+                .with_master_seed(seed),
             )?;
             for (model, id) in cfg.models.iter().zip(&ids.train) {
                 let mut model = model.clone();
-                if model.method == Method::Di && model.di.is_none() {
+                if model.method.is_dynamic() && model.di.is_none() {
                     model.di = Some(cfg.training.di);
                 }
                 let params = TrainParams {
                     network: cfg.network.clone(),
                     model,
                     run: RunSpec {
-                        examples: crate::spec::Scaled::Same(run.examples.at(scale)),
+                        examples: Scaled::Same(run.examples.at(scale)),
+                        eval_every: Scaled::Same(run.eval_every.at(scale)),
+                        eval_dense_until: Scaled::Same(run.eval_dense_until.at(scale)),
                         ..run.clone()
                     },
                     ssa: cfg.training.ssa,
@@ -147,16 +166,28 @@ fn add(graph: &mut Graph, spec: StageSpec) -> Result<(), String> {
 /// Teacher, inputs, student initialisation, random feedback draws and the example
 /// order, each from its own labelled stream of the stage's seed.
 fn data_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+    dinv_core::fp::flush_subnormals();
     let p: DataParams = ctx.params_as()?;
     let net = &p.network;
     let (teacher, linear) = match p.teacher {
         TeacherSpec::Linear { half_width } => {
-            let t = linear_teacher(&mut ctx.rng_for("teacher"), net.dims[0], *net.dims.last().unwrap_or(&1), half_width);
+            let t = linear_teacher(
+                &mut ctx.rng_for("teacher"),
+                net.dims[0],
+                *net.dims.last().unwrap_or(&1),
+                half_width,
+            );
             (t, true)
         }
         TeacherSpec::Network { half_width } => (
-            network_teacher(&mut ctx.rng_for("teacher"), &net.dims, &net.activations, net.bias, half_width)
-                .context("building the teacher network")?,
+            network_teacher(
+                &mut ctx.rng_for("teacher"),
+                &net.dims,
+                &net.activations,
+                net.bias,
+                half_width,
+            )
+            .context("building the teacher network")?,
             false,
         ),
     };
@@ -165,19 +196,31 @@ fn data_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     let mut init: Vec<(String, Mat<f64>)> = Vec::new();
     let mut rng = ctx.rng_for("student");
     for l in 1..=net.depth() {
-        let w = uniform_mat(&mut rng, net.dims[l], net.dims[l - 1], -net.init_half_width, net.init_half_width);
+        let w = uniform_mat(
+            &mut rng,
+            net.dims[l],
+            net.dims[l - 1],
+            -net.init_half_width,
+            net.init_half_width,
+        );
         init.push((format!("W{l}"), w));
     }
     for &h in &p.feedback_draws {
         let mut rng = ctx.rng_for(&format!("feedback-U{h}"));
         for l in 2..=net.depth() {
-            init.push((draw_name(l, h), uniform_mat(&mut rng, net.dims[l - 1], net.dims[l], -h, h)));
+            init.push((
+                draw_name(l, h),
+                uniform_mat(&mut rng, net.dims[l - 1], net.dims[l], -h, h),
+            ));
         }
     }
     for (l, layer) in teacher.layers.iter().enumerate() {
         init.push((format!("teacher_W{}", l + 1), layer.w.clone()));
         if let Some(b) = &layer.b {
-            init.push((format!("teacher_b{}", l + 1), Mat::from_fn(b.len(), 1, |i, _| b[i])));
+            init.push((
+                format!("teacher_b{}", l + 1),
+                Mat::from_fn(b.len(), 1, |i, _| b[i]),
+            ));
         }
     }
     if linear {
@@ -188,16 +231,25 @@ fn data_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
 
     let mut examples = Table::new();
     for i in 0..data.x.nrows() {
-        examples.push_f64(&format!("x{i}"), (0..data.len()).map(|n| data.x[(i, n)]).collect())?;
+        examples.push_f64(
+            &format!("x{i}"),
+            (0..data.len()).map(|n| data.x[(i, n)]).collect(),
+        )?;
     }
     for i in 0..data.t.nrows() {
-        examples.push_f64(&format!("t{i}"), (0..data.len()).map(|n| data.t[(i, n)]).collect())?;
+        examples.push_f64(
+            &format!("t{i}"),
+            (0..data.len()).map(|n| data.t[(i, n)]).collect(),
+        )?;
     }
     ctx.write_table("examples", &examples)?;
 
     let mut order: Vec<usize> = (0..p.examples).collect();
     order.shuffle(&mut ctx.rng_for("order"));
-    ctx.write_table("order", &Table::new().with_i64("index", order.iter().map(|&i| i as i64).collect())?)?;
+    ctx.write_table(
+        "order",
+        &Table::new().with_i64("index", order.iter().map(|&i| i as i64).collect())?,
+    )?;
     Ok(())
 }
 
@@ -222,15 +274,24 @@ fn load_data(ctx: &StageContext<'_>, net: &NetworkSpec) -> Result<LoadedData, St
             t[(i, k)] = *v;
         }
     }
-    let order: Vec<usize> = input.table("order")?.i64("index")?.iter().map(|&i| i as usize).collect();
+    let order: Vec<usize> = input
+        .table("order")?
+        .i64("index")?
+        .iter()
+        .map(|&i| i as usize)
+        .collect();
     if order.iter().any(|&i| i >= n) {
-        return Err(StageError::msg(format!("order table of {} refers past the {n} examples", input.id())));
+        return Err(StageError::msg(format!(
+            "order table of {} refers past the {n} examples",
+            input.id()
+        )));
     }
     let init = table_to_matrices(&input.table("init")?)?;
     Ok((RegressionData { x, t }, order, init))
 }
 
 fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+    dinv_core::fp::flush_subnormals();
     let p: TrainParams = ctx.params_as()?;
     let source = ctx.inputs()[0].id().to_string();
     let (data, order, init) = load_data(ctx, &p.network)?;
@@ -255,9 +316,22 @@ fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
                 None => None,
             };
             let (b, _ssa) = fi
-                .build(net.layers[i].w.as_ref(), random.as_ref().map(Mat::as_ref), i + 1)
-                .with_context(|| format!("model `{}`: feedback initialisation of B_{}", p.model.name, i + 1))?;
+                .build(
+                    net.layers[i].w.as_ref(),
+                    random.as_ref().map(Mat::as_ref),
+                    i + 1,
+                )
+                .with_context(|| {
+                    format!(
+                        "model `{}`: feedback initialisation of B_{}",
+                        p.model.name,
+                        i + 1
+                    )
+                })?;
             feedback.b[i] = Some(b);
+        }
+        if p.model.method == Method::Sdi {
+            feedback.loop_b = Some(loop_feedback(&feedback, depth));
         }
     }
     let mut credit = Credit::new(p.model.method, p.model.alpha);
@@ -266,6 +340,10 @@ fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     }
     let teacher = init.get("teacher_linear");
     let eval = ErrorEval::for_task(&net, &data, teacher);
+    let schedule = EvalSchedule {
+        every: p.run.eval_every.at(Scale::Paper),
+        dense_until: p.run.eval_dense_until.at(Scale::Paper),
+    };
     ctx.progress().set_total(order.len() as u64);
     let progress = ctx.progress().clone();
     let out = train(
@@ -280,6 +358,7 @@ fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
             data: &data,
             order: &order,
             eval: &eval,
+            schedule,
         },
         |k| progress.inc(k),
     )
@@ -300,9 +379,18 @@ fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
         &Table::new()
             .with_i64("step", ev.iter().map(|e| e.step as i64).collect())?
             .with_i64("layer", ev.iter().map(|e| e.layer as i64).collect())?
-            .with_f64("abscissa_before", ev.iter().map(|e| e.abscissa_before).collect())?
-            .with_f64("abscissa_after", ev.iter().map(|e| e.abscissa_after).collect())?
-            .with_i64("iterations", ev.iter().map(|e| e.iterations as i64).collect())?,
+            .with_f64(
+                "abscissa_before",
+                ev.iter().map(|e| e.abscissa_before).collect(),
+            )?
+            .with_f64(
+                "abscissa_after",
+                ev.iter().map(|e| e.abscissa_after).collect(),
+            )?
+            .with_i64(
+                "iterations",
+                ev.iter().map(|e| e.iterations as i64).collect(),
+            )?,
     )?;
     let mut finals: Vec<(String, Mat<f64>)> = Vec::new();
     for (i, l) in out.net.layers.iter().enumerate() {
@@ -313,7 +401,33 @@ fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
             finals.push((format!("B{}", i + 1), b.clone()));
         }
     }
+    if let Some(b) = &out.feedback.loop_b {
+        finals.push(("B_loop".into(), b.clone()));
+    }
     let refs: Vec<(&str, &Mat<f64>)> = finals.iter().map(|(n, m)| (n.as_str(), m)).collect();
     ctx.write_table("final_weights", &matrices_to_table(refs)?)?;
     Ok(())
+}
+
+/// SDI's loop matrix from the per-layer feedback: `±B_2 B_3 ⋯ B_L`, the sign chosen so
+/// that Tr-Init gives `−(W_L ⋯ W_2)^T` (each `B_l` plays the role of `−W_l^T`). For
+/// R-Init this is the product of the stabilised per-layer matrices, as in the authors'
+/// code; training re-stabilises the loop itself if it turns unstable.
+fn loop_feedback(fb: &Feedback, depth: usize) -> Mat<f64> {
+    let mut p = fb.b[1]
+        .clone()
+        .expect("feedback built for every layer above the first");
+    for i in 2..depth {
+        p = dinv_core::vecops::mul(
+            p.as_ref(),
+            fb.b[i].as_ref().expect("feedback built").as_ref(),
+        );
+    }
+    // depth − 1 matrices, each ≈ −W^T: their product carries (−1)^{depth−1}; we want −1.
+    let sign = if (depth - 1).is_multiple_of(2) {
+        -1.0
+    } else {
+        1.0
+    };
+    Mat::from_fn(p.nrows(), p.ncols(), |i, j| sign * p[(i, j)])
 }

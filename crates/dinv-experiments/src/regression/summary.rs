@@ -39,10 +39,12 @@ pub(crate) fn summary_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError
     for (input, run) in ctx.inputs().iter().zip(&p.input_runs) {
         *seeds.entry(run).or_default() += 1;
         let s = input.json("summary")?;
-        let models = s
-            .get("models")
-            .and_then(Value::as_object)
-            .ok_or_else(|| StageError::msg(format!("{}: summary.json has no `models` object", input.id())))?;
+        let models = s.get("models").and_then(Value::as_object).ok_or_else(|| {
+            StageError::msg(format!(
+                "{}: summary.json has no `models` object",
+                input.id()
+            ))
+        })?;
         for (model, metrics) in models {
             for (k, v) in metrics.as_object().into_iter().flatten() {
                 if let Some(x) = v.as_f64() {

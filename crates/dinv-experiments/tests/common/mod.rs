@@ -42,7 +42,11 @@ pub fn rounded(v: &Value, digits: usize) -> Value {
             _ => v.clone(),
         },
         Value::Array(a) => Value::Array(a.iter().map(|x| rounded(x, digits)).collect()),
-        Value::Object(o) => Value::Object(o.iter().map(|(k, x)| (k.clone(), rounded(x, digits))).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), rounded(x, digits)))
+                .collect(),
+        ),
         _ => v.clone(),
     }
 }
@@ -57,7 +61,10 @@ pub fn files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
             if p.is_dir() {
                 stack.push(p);
             } else if p.file_name().is_some_and(|n| n != "manifest.json") {
-                out.insert(p.strip_prefix(dir).unwrap().display().to_string(), std::fs::read(&p).unwrap());
+                out.insert(
+                    p.strip_prefix(dir).unwrap().display().to_string(),
+                    std::fs::read(&p).unwrap(),
+                );
             }
         }
     }

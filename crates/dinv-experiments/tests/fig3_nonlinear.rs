@@ -1,0 +1,60 @@
+//! The smoke-scale nonlinear-regression pipeline (Fig. 3g–k): properties that would
+//! catch a wrong number, and a regression snapshot of the summary.
+
+mod common;
+
+use common::*;
+use dinv_experiments::Scale;
+use serde_json::Value;
+
+fn metric(s: &Value, model: &str, key: &str) -> f64 {
+    s.pointer(&format!("/runs/fixed_lr/{model}/{key}"))
+        .and_then(Value::as_f64)
+        .unwrap_or_else(|| panic!("missing {model}/{key}"))
+}
+
+#[test]
+fn smoke_summary_properties_and_snapshot() {
+    let p = pipeline("fig3_nonlinear", Scale::Smoke);
+    let tmp = tempfile::tempdir().unwrap();
+    let report = run(&p, tmp.path(), 2);
+    let s = summary(&p, &report);
+    let models: Vec<String> = s["models"].as_object().unwrap().keys().cloned().collect();
+    assert_eq!(models.len(), 12);
+    for m in &models {
+        let e = metric(&s, m, "final_nmse");
+        assert!(e > 0.0 && e < 0.1, "{m}: final nmse {e}");
+    }
+    for variant in ["Tr-0.01", "Tr-0.001", "R-0.01"] {
+        let di = format!("DI-{variant}");
+        let sdi = format!("SDI-{variant}");
+        // Every dynamic model is stable and, with α > 0, has a fixed point (no Euler fallback).
+        for m in [&di, &sdi] {
+            assert!(metric(&s, m, "final_max_eig") < 0.0, "{m} unstable");
+            assert_eq!(
+                metric(&s, m, "euler_fraction"),
+                0.0,
+                "{m} fell back to Euler"
+            );
+        }
+        // Sequential DI stays close to NDI; the single loop settles elsewhere (Fig. 3k).
+        let a_di = metric(&s, &di, "mean_angle_di_ndi_deg");
+        let a_sdi = metric(&s, &sdi, "mean_angle_di_ndi_deg");
+        assert!(a_di < 15.0, "{di}: {a_di} degrees from NDI");
+        assert!(
+            a_sdi > a_di,
+            "{sdi} ({a_sdi}) should differ from NDI more than {di} ({a_di})"
+        );
+    }
+    // With the largest leak the tanh dynamics are nearly linear around small errors,
+    // so DI and NDI train almost identically.
+    let (di, ndi) = (
+        metric(&s, "DI-Tr-0.01", "final_nmse"),
+        metric(&s, "NDI-Tr-0.01", "final_nmse"),
+    );
+    assert!((di - ndi).abs() < 0.05 * ndi, "DI {di} vs NDI {ndi}");
+
+    insta::with_settings!({snapshot_path => "../../../snapshots", prepend_module_to_snapshot => false}, {
+        insta::assert_yaml_snapshot!("fig3_nonlinear_smoke_summary", rounded(&s, 4));
+    });
+}
