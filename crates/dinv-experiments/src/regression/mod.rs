@@ -53,6 +53,7 @@ pub fn build_from(cfg: RegressionConfig, scale: Scale) -> Result<Pipeline, Strin
                 "title": cfg.pipeline.title,
                 "figures": cfg.figures.iter().map(|f| f.id.clone()).collect::<Vec<_>>(),
                 "models": model_meta(&cfg),
+                "model_order": cfg.models.iter().map(|m| m.name.clone()).collect::<Vec<_>>(),
                 "input_runs": input_runs,
             }))
             .with_inputs(analyses.clone()),

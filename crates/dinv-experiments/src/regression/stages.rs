@@ -22,7 +22,7 @@ use crate::tables::{matrices_to_table, table_to_matrices, take};
 const DATA_VERSION: u32 = 1;
 const TRAIN_VERSION: u32 = 1;
 const ANALYSIS_VERSION: u32 = 1;
-pub(crate) const SUMMARY_VERSION: u32 = 1;
+pub(crate) const SUMMARY_VERSION: u32 = 2;
 pub(crate) const FIGURES_VERSION: u32 = 1;
 
 /// Parameters of the data stage.

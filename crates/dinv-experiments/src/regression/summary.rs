@@ -5,6 +5,7 @@
 //! ```text
 //! { "title": "<pipeline title>", "figures": ["fig3a", …], "seeds": <number of seeds>,
 //!   "models": { "<model>": { "label": "…", "method": "di", "alpha": 0.01 } },
+//!   "model_order": ["BP", …],
 //!   "runs": { "<run>": { "<model>": { "<metric>": mean over seeds,
 //!                                     "<metric>_sd": sd (≥ 2 seeds) } } } }
 //! ```
@@ -28,6 +29,7 @@ struct SummaryParams {
     title: String,
     figures: Vec<String>,
     models: Value,
+    model_order: Vec<String>,
     input_runs: Vec<String>,
 }
 
@@ -83,6 +85,7 @@ pub(crate) fn summary_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError
         "figures": p.figures,
         "seeds": n_seeds,
         "models": p.models,
+        "model_order": p.model_order,
         "runs": runs,
     });
     ctx.write_json("summary", &out)?;

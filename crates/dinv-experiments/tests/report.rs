@@ -1,0 +1,80 @@
+//! The report is a pure function of the summary: the committed paper-scale report
+//! must be what the committed summary renders to, and verdicts must follow the numbers.
+
+mod common;
+
+use common::workspace;
+use dinv_experiments::report::render;
+use dinv_experiments::Scale;
+use serde_json::{json, Value};
+
+#[test]
+fn committed_report_matches_committed_summary() {
+    let dir = workspace().join("paper");
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let report = std::fs::read_to_string(dir.join("REPRODUCTION.md")).unwrap();
+    assert!(
+        render(&summary, Scale::Paper) == report,
+        "paper/REPRODUCTION.md is stale: run `cargo xtask report --scale paper` (or `cargo xtask reproduce`) and commit it"
+    );
+    // Every figure the report links to is committed.
+    for fig in summary
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|p| p["figures"].as_array().cloned().unwrap_or_default())
+    {
+        let stem = fig.as_str().unwrap();
+        for ext in ["png", "svg"] {
+            assert!(
+                dir.join("figures").join(format!("{stem}.{ext}")).exists(),
+                "missing paper/figures/{stem}.{ext}"
+            );
+        }
+    }
+}
+
+fn linear_summary(di_angle: f64) -> Value {
+    json!({ "fig3_linear": {
+        "title": "t", "figures": [], "seeds": 1,
+        "models": {
+            "DI-a": { "label": "DI a", "method": "di", "alpha": 0.01 },
+            "DI-b": { "label": "DI b", "method": "di", "alpha": 0.001 },
+        },
+        "model_order": ["DI-b", "DI-a"],
+        "runs": { "fixed_lr": {
+            "DI-a": { "mean_angle_di_ndi_deg": di_angle },
+            "DI-b": { "mean_angle_di_ndi_deg": 1.0 },
+        } }
+    } })
+}
+
+fn verdict_of(md: &str, figure: &str) -> String {
+    md.lines()
+        .find(|l| l.starts_with(&format!("| {figure} |")))
+        .and_then(|l| l.split("**").nth(1))
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Verdicts follow the numbers and the stated criterion.
+#[test]
+fn verdicts_follow_the_numbers() {
+    let md = render(&linear_summary(2.0), Scale::Paper);
+    assert_eq!(verdict_of(&md, "3d"), "holds");
+    let md = render(&linear_summary(40.0), Scale::Paper);
+    assert_eq!(verdict_of(&md, "3d"), "partly");
+    // Models are listed in the pipeline's order, not alphabetically.
+    let line = md.lines().find(|l| l.starts_with("| 3d |")).unwrap();
+    assert!(
+        line.find("DI b").unwrap() < line.find("DI a").unwrap(),
+        "{line}"
+    );
+    // Missing numbers give "not run", never a made-up verdict.
+    let md = render(
+        &json!({ "fig3_linear": { "title": "t", "models": {}, "runs": {} } }),
+        Scale::Paper,
+    );
+    assert_eq!(verdict_of(&md, "3d"), "not run");
+}
