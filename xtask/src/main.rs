@@ -7,6 +7,7 @@
 //! * `clean [--scale ...]`: delete cached stage outputs.
 
 mod publish;
+mod solvers;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -219,6 +220,9 @@ fn bench(root: &Path, scale: Scale, only: &[String], threads: usize) -> Result<(
             println!("    {:<60} {:>8.3} s", s.id, s.seconds);
         }
         let _ = std::fs::remove_dir_all(&cache);
+    }
+    if only.is_empty() {
+        solvers::compare(root, &tmp)?;
     }
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(())

@@ -1,0 +1,107 @@
+//! `cargo xtask bench` part two: the time of each DI solver on the same training run,
+//! so the fast methods are always measured against the reference (step-by-step Euler).
+
+use std::path::Path;
+
+use anyhow::{anyhow, Result};
+use dinv_core::Solver;
+use dinv_experiments::regression::{build_from, RegressionConfig};
+use dinv_experiments::Scale;
+use dinv_pipeline::Executor;
+use serde_json::Value;
+
+/// One comparison: a model of a pipeline file, trained on `examples` examples with
+/// each solver in turn.
+struct Case {
+    pipeline: &'static str,
+    model: &'static str,
+    examples: usize,
+    solvers: &'static [Solver],
+}
+
+const CASES: &[Case] = &[
+    Case {
+        pipeline: "fig3_linear",
+        model: "DI-Tr-0.01",
+        examples: 200,
+        solvers: &[Solver::Euler, Solver::PoweredEuler],
+    },
+    Case {
+        pipeline: "fig3_nonlinear",
+        model: "DI-Tr-0.001",
+        examples: 100,
+        solvers: &[Solver::Euler, Solver::SteadyStateOrEuler],
+    },
+    Case {
+        pipeline: "fig3_nonlinear",
+        model: "SDI-Tr-0.001",
+        examples: 100,
+        solvers: &[Solver::Euler, Solver::SteadyStateOrEuler],
+    },
+];
+
+pub fn compare(root: &Path, tmp: &Path) -> Result<()> {
+    println!();
+    println!("DI solvers on the same examples (10000 Euler steps of dt = 0.1 as the reference):");
+    println!(
+        "{:<16} {:<14} {:<24} {:>12} {:>14} {:>16}",
+        "pipeline", "model", "solver", "ms/example", "final nmse", "angle to NDI (°)"
+    );
+    for case in CASES {
+        let path = root
+            .join("pipelines")
+            .join(format!("{}.toml", case.pipeline));
+        let base: RegressionConfig = dinv_pipeline::load_toml(&path).map_err(|e| anyhow!("{e}"))?;
+        for &solver in case.solvers {
+            let mut cfg = base.clone();
+            cfg.models
+                .retain(|m| m.name == case.model || m.name == "BP");
+            cfg.figures.clear();
+            cfg.runs.truncate(1);
+            cfg.runs[0].examples = dinv_experiments::spec::Scaled::Same(case.examples);
+            cfg.runs[0].eval_every = dinv_experiments::spec::Scaled::Same(case.examples);
+            cfg.pipeline.seeds = dinv_experiments::spec::Scaled::Same(vec![1]);
+            for m in cfg.models.iter_mut().filter(|m| m.name == case.model) {
+                let mut di = m.di.unwrap_or(cfg.training.di);
+                di.solver = solver;
+                m.di = Some(di);
+            }
+            let pipe = build_from(cfg, Scale::Paper).map_err(|e| anyhow!(e))?;
+            let cache = tmp.join(format!(
+                "solvers-{}-{}-{solver:?}",
+                case.pipeline, case.model
+            ));
+            let report = Executor::new(cache.clone())
+                .threads(1)
+                .quiet(true)
+                .run(&pipe.graph)
+                .map_err(|e| anyhow!("{e}"))?;
+            let train = report
+                .stages
+                .iter()
+                .find(|s| s.id.ends_with(&format!("/train/{}", case.model)))
+                .ok_or_else(|| anyhow!("no training stage for {}", case.model))?;
+            let summary = report
+                .outputs(&pipe.summary_stage)
+                .ok_or_else(|| anyhow!("no summary"))?
+                .json("summary")
+                .map_err(|e| anyhow!("{e}"))?;
+            let get = |k: &str| {
+                summary
+                    .pointer(&format!("/runs/fixed_lr/{}/{k}", case.model))
+                    .and_then(Value::as_f64)
+            };
+            println!(
+                "{:<16} {:<14} {:<24} {:>12.3} {:>14.4e} {:>16.3}",
+                case.pipeline,
+                case.model,
+                format!("{solver:?}"),
+                train.seconds * 1e3 / case.examples as f64,
+                get("final_nmse").unwrap_or(f64::NAN),
+                get("mean_angle_di_ndi_deg").unwrap_or(f64::NAN),
+            );
+            let _ = std::fs::remove_dir_all(&cache);
+        }
+    }
+    Ok(())
+}
