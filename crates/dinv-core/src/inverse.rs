@@ -154,3 +154,84 @@ pub fn solve_square(a: MatRef<'_, f64>, b: &[f64]) -> Result<Vec<f64>> {
     }
     Ok(out)
 }
+
+/// `A^+ y` for many right-hand sides at once (columns of `y`), through the normal
+/// equations of the smaller Gram matrix: `(A^T A)^{-1} A^T y` for tall `A`,
+/// `A^T (A A^T)^{-1} y` for wide `A`, solved by Cholesky. Falls back to the SVD when
+/// the Gram matrix is not numerically positive definite (rank deficiency). Mini-batch
+/// training needs this: one factorisation per batch instead of one SVD per example.
+pub fn pinv_apply(a: MatRef<'_, f64>, y: MatRef<'_, f64>) -> Result<Mat<f64>> {
+    use faer::linalg::solvers::Solve;
+    use faer::Side;
+    if y.nrows() != a.nrows() {
+        return Err(CoreError::shape(
+            "pseudoinverse right-hand side",
+            a.nrows(),
+            y.nrows(),
+        ));
+    }
+    let tall = a.nrows() >= a.ncols();
+    let gram = if tall {
+        mul(a.transpose(), a)
+    } else {
+        mul(a, a.transpose())
+    };
+    let llt = gram.llt(Side::Lower).ok().filter(|c| {
+        // Reject a factorisation whose pivots collapsed: cond(A)² beyond ~1e12.
+        let l = c.L();
+        let d: Vec<f64> = (0..l.nrows()).map(|i| l[(i, i)] * l[(i, i)]).collect();
+        let (lo, hi) = d.iter().fold((f64::INFINITY, 0.0_f64), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+        lo > 1e-12 * hi
+    });
+    match llt {
+        Some(c) if tall => Ok(c.solve(mul(a.transpose(), y).as_ref())),
+        Some(c) => Ok(mul(a.transpose(), c.solve(y).as_ref())),
+        None => {
+            let svd = a.thin_svd().map_err(|e| CoreError::NonFinite {
+                what: format!("SVD of a {}x{} matrix ({e:?})", a.nrows(), a.ncols()),
+            })?;
+            Ok(mul(svd.pseudoinverse().as_ref(), y))
+        }
+    }
+}
+
+/// NDI's closed form (Eq. 10 / Alg. 4) for many targets at once (columns of `y`),
+/// one LU factorisation for the whole batch; least squares if it is singular.
+pub fn ndi_apply(
+    w: MatRef<'_, f64>,
+    b: MatRef<'_, f64>,
+    alpha: f64,
+    y: MatRef<'_, f64>,
+) -> Result<Mat<f64>> {
+    use faer::linalg::solvers::Solve;
+    check_feedback_shape(w, b)?;
+    if y.nrows() != w.nrows() {
+        return Err(CoreError::shape("NDI targets", w.nrows(), y.nrows()));
+    }
+    let solve = |m: Mat<f64>, rhs: Mat<f64>| -> Result<Mat<f64>> {
+        let n = m.nrows();
+        let lu = m.partial_piv_lu();
+        let u = lu.U();
+        let scale = (0..n)
+            .flat_map(|j| (0..n).map(move |i| (i, j)))
+            .map(|(i, j)| m[(i, j)].abs())
+            .fold(0.0, f64::max);
+        let min_pivot = (0..n)
+            .map(|i| u[(i, i)].abs())
+            .fold(f64::INFINITY, f64::min);
+        if n == 0 || min_pivot > 1e3 * f64::EPSILON * scale * n as f64 {
+            Ok(lu.solve(rhs.as_ref()))
+        } else {
+            pinv_apply(m.as_ref(), rhs.as_ref())
+        }
+    };
+    match LayerShape::of(w) {
+        LayerShape::Contracting => {
+            let u = solve(shifted(mul(w, b), alpha), y.to_owned())?;
+            Ok(mul(b, u.as_ref()))
+        }
+        LayerShape::Expanding => solve(shifted(mul(b, w), alpha), mul(b, y)),
+    }
+}

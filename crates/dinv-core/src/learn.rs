@@ -21,6 +21,21 @@ pub struct UpdateRule {
     /// Normalise each layer's update to Frobenius norm `learning_rate` (Fig. 3b).
     #[serde(default)]
     pub fixed_norm: bool,
+    /// How `weight_decay` enters the update.
+    #[serde(default)]
+    pub decay: DecayMode,
+}
+
+/// How weight decay is applied.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecayMode {
+    /// L2 penalty: `W ← (1 − ηλ) W − η ΔW`.
+    #[default]
+    Coupled,
+    /// Shrink by `λ` per update, independent of `η`: `W ← (1 − λ) W − η ΔW` (the
+    /// authors' MNIST code: `W += eta * dW - w_decay * W`).
+    PerUpdate,
 }
 
 impl UpdateRule {
@@ -30,6 +45,15 @@ impl UpdateRule {
             weight_decay: 0.0,
             delta_cap: None,
             fixed_norm: false,
+            decay: DecayMode::Coupled,
+        }
+    }
+
+    /// The factor every weight is multiplied by in one update.
+    pub fn decay_factor(&self) -> f64 {
+        match self.decay {
+            DecayMode::Coupled => 1.0 - self.learning_rate * self.weight_decay,
+            DecayMode::PerUpdate => 1.0 - self.weight_decay,
         }
     }
 
@@ -72,7 +96,7 @@ impl UpdateRule {
 
     /// Applies one online update from a forward trace and the (already capped) deltas.
     pub fn apply(&self, net: &mut Network, trace: &Trace, deltas: &[Vec<f64>]) {
-        let decay = 1.0 - self.learning_rate * self.weight_decay;
+        let decay = self.decay_factor();
         for (i, delta) in deltas.iter().enumerate() {
             let h_prev = &trace.h[i];
             let scale = if self.fixed_norm {
@@ -86,6 +110,46 @@ impl UpdateRule {
                 -self.learning_rate
             };
             net.apply_update(i, decay, scale, delta, h_prev);
+        }
+    }
+}
+
+impl UpdateRule {
+    /// One mini-batch update with the summed gradient (supp. 7.5.5):
+    /// `W_l ← decay·W_l − η Δ_l H_{l-1}^T`, `b_l ← decay·b_l − η Δ_l 1`, where the
+    /// columns of `inputs[l]` are the batch's `h_{l-1}` and of `deltas[l]` its `δ_l`.
+    pub fn apply_batch(
+        &self,
+        net: &mut Network,
+        inputs: &[faer::Mat<f64>],
+        deltas: &[faer::Mat<f64>],
+    ) {
+        use faer::linalg::matmul::matmul;
+        use faer::{Accum, Par};
+        let decay = self.decay_factor();
+        for (l, layer) in net.layers.iter_mut().enumerate() {
+            let (h, d) = (&inputs[l], &deltas[l]);
+            if decay != 1.0 {
+                for j in 0..layer.w.ncols() {
+                    for v in layer.w.col_as_slice_mut(j) {
+                        *v *= decay;
+                    }
+                }
+            }
+            matmul(
+                layer.w.as_mut(),
+                Accum::Add,
+                d.as_ref(),
+                h.transpose(),
+                -self.learning_rate,
+                Par::Seq,
+            );
+            if let Some(b) = &mut layer.b {
+                for (i, bi) in b.iter_mut().enumerate() {
+                    let sum: f64 = (0..d.ncols()).map(|j| d[(i, j)]).sum();
+                    *bi = decay * *bi - self.learning_rate * sum;
+                }
+            }
         }
     }
 }

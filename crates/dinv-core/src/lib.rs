@@ -36,6 +36,6 @@ pub use credit::{
 pub use dynamics::{Dynamics, EulerOrder, Integration, Inversion, LayerSystem, Solver};
 pub use error::{CoreError, Result};
 pub use feedback::FeedbackInit;
-pub use learn::UpdateRule;
+pub use learn::{DecayMode, UpdateRule};
 pub use net::{Layer, Loss, Network, Trace};
 pub use stability::{spectral_abscissa, ssa_stabilise, SsaConfig, SsaOutcome};

@@ -138,3 +138,56 @@ fn weight_decay_shrinks_weights() {
         .to_string()
         .contains("learning_rate"));
 }
+
+/// A mini-batch update applies the gradient summed over the batch (computed at the
+/// same weights) with decay applied once; the two decay modes shrink by ηλ and λ.
+#[test]
+fn batch_update_is_the_summed_gradient() {
+    use dinv_core::DecayMode;
+    let mut net = small_net();
+    net.layers[0].b = Some(vec![0.1; 5]);
+    let before = net.clone();
+    let xs: Vec<Vec<f64>> = (0..3).map(|k| random_vec(20 + k, 4)).collect();
+    let ts: Vec<Vec<f64>> = (0..3).map(|k| random_vec(30 + k, 3)).collect();
+    let mut inputs = vec![faer::Mat::zeros(4, 3), faer::Mat::zeros(5, 3)];
+    let mut deltas = vec![faer::Mat::zeros(5, 3), faer::Mat::zeros(3, 3)];
+    for k in 0..3 {
+        let tr = before.forward(&xs[k]);
+        let mut d = Vec::new();
+        Loss::SquaredError.output_delta(&tr, &ts[k], &mut d);
+        let back = Credit::new(Method::Bp, 0.0)
+            .backward(&before, &tr, &Feedback::none(2), &d)
+            .unwrap();
+        for l in 0..2 {
+            for i in 0..tr.h[l].len() {
+                inputs[l][(i, k)] = tr.h[l][i];
+            }
+            for i in 0..back.deltas[l].len() {
+                deltas[l][(i, k)] = back.deltas[l][i];
+            }
+        }
+    }
+    let rule = UpdateRule {
+        weight_decay: 0.01,
+        decay: DecayMode::PerUpdate,
+        ..UpdateRule::sgd(0.1)
+    };
+    rule.apply_batch(&mut net, &inputs, &deltas);
+    for l in 0..2 {
+        for i in 0..net.layers[l].d_out() {
+            for j in 0..net.layers[l].d_in() {
+                let grad: f64 = (0..3).map(|k| deltas[l][(i, k)] * inputs[l][(j, k)]).sum();
+                let want = 0.99 * before.layers[l].w[(i, j)] - 0.1 * grad;
+                assert!((net.layers[l].w[(i, j)] - want).abs() < 1e-14);
+            }
+        }
+    }
+    let want_b = 0.99 * 0.1 - 0.1 * (0..3).map(|k| deltas[0][(2, k)]).sum::<f64>();
+    assert!((net.layers[0].b.as_ref().unwrap()[2] - want_b).abs() < 1e-14);
+    assert_eq!(rule.decay_factor(), 0.99);
+    let coupled = UpdateRule {
+        weight_decay: 0.01,
+        ..UpdateRule::sgd(0.1)
+    };
+    assert!((coupled.decay_factor() - 0.999).abs() < 1e-15);
+}
