@@ -8,10 +8,14 @@
 //! **Invariant:** figures and summaries read analysis outputs only, never training
 //! internals; every random number comes from a stage's own seeded stream.
 
+pub mod autoencoder;
+pub mod classification;
+pub mod mnist_data;
 pub mod regression;
 pub mod report;
 pub mod spec;
 pub mod tables;
+pub mod tsne;
 
 use std::path::{Path, PathBuf};
 
@@ -42,7 +46,7 @@ struct ProbeHeader {
 }
 
 /// The experiments this crate knows, by the name used in `[pipeline] experiment`.
-pub const EXPERIMENTS: &[&str] = &["regression"];
+pub const EXPERIMENTS: &[&str] = &["regression", "mnist_classification", "mnist_autoencoder"];
 
 /// Reads a pipeline file and builds its stages for `scale`. Errors name the file and
 /// the offending key.
@@ -50,6 +54,8 @@ pub fn load_pipeline(path: &Path, scale: Scale) -> Result<Pipeline, String> {
     let probe: Probe = dinv_pipeline::load_toml(path).map_err(|e| e.to_string())?;
     match probe.pipeline.experiment.as_str() {
         "regression" => regression::build(path, scale),
+        "mnist_classification" => classification::build(path, scale),
+        "mnist_autoencoder" => autoencoder::build(path, scale),
         other => Err(format!(
             "{}: unknown experiment `{other}` in [pipeline] experiment; expected one of: {}",
             path.display(),

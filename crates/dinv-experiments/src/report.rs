@@ -445,6 +445,8 @@ fn findings(name: &str, s: &PipelineSummary<'_>) -> Vec<Finding> {
     match name {
         "fig3_linear" => fig3_linear(s),
         "fig3_nonlinear" => fig3_nonlinear(s),
+        "fig4_mnist_classification" => crate::classification::claims(s),
+        "fig4_mnist_autoencoder" => crate::autoencoder::claims(s),
         _ => Vec::new(),
     }
 }
