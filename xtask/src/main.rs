@@ -99,6 +99,8 @@ fn run(cli: Cli) -> Result<()> {
             pipelines,
             quiet,
         } => {
+            // Only the project's own pipelines publish into paper/.
+            let official = pipelines.is_none();
             let dir = pipelines.unwrap_or_else(|| root.join("pipelines"));
             let pipes = load_all(&dir, scale)?;
             let graph = select(&pipes, &only)?;
@@ -110,7 +112,14 @@ fn run(cli: Cli) -> Result<()> {
             for w in &report.warnings {
                 eprintln!("warning: {w}");
             }
-            publish::publish(&root, scale, &pipes, &report)?;
+            if official {
+                publish::publish(&root, scale, &pipes, &report)?;
+            } else {
+                println!(
+                    "custom --pipelines folder: outputs stay in the cache ({})",
+                    exec.cache_root().display()
+                );
+            }
             if report.computed() == 0 {
                 println!(
                     "nothing to recompute: all {} stages were cached",

@@ -28,7 +28,12 @@ impl Dataset {
     /// (so replacing them invalidates the cache).
     pub fn identity(self) -> Result<serde_json::Value, String> {
         let spec = self.spec();
-        let files = [spec.train_images, spec.train_labels, spec.test_images, spec.test_labels];
+        let files = [
+            spec.train_images,
+            spec.train_labels,
+            spec.test_images,
+            spec.test_labels,
+        ];
         if files.iter().all(|f| f.sha256.is_some()) {
             return Ok(serde_json::json!({
                 "dataset": spec.name,

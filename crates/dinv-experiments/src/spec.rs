@@ -46,6 +46,12 @@ pub enum Scaled<T> {
     Same(T),
 }
 
+impl<T: Default> Default for Scaled<T> {
+    fn default() -> Self {
+        Scaled::Same(T::default())
+    }
+}
+
 impl<T: Clone> Scaled<T> {
     pub fn at(&self, scale: Scale) -> T {
         match self {

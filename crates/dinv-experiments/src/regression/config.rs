@@ -100,6 +100,15 @@ pub struct FigureSpec {
     /// Horizontal reference line (e.g. 0 for eigenvalues, 45 for angles).
     #[serde(default)]
     pub hline: Option<f64>,
+    /// x-axis label (default "examples").
+    #[serde(default)]
+    pub x_label: Option<String>,
+    /// Examples per x-axis unit, e.g. 60000 to plot epochs (default 1).
+    #[serde(default)]
+    pub x_per_unit: Option<f64>,
+    /// Multiply the metric by this before plotting (e.g. 100 for percent).
+    #[serde(default)]
+    pub y_factor: Option<f64>,
 }
 
 impl RegressionConfig {

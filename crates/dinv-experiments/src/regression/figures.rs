@@ -133,6 +133,12 @@ pub(crate) fn panel(spec: &FigureSpec, models: &[ModelSpec], curves: &[Vec<Curve
                 })
                 .collect();
             let (mut x, mut med, mut lo, mut hi) = quantiles(&per_seed);
+            let per_unit = spec.x_per_unit.unwrap_or(1.0);
+            let factor = spec.y_factor.unwrap_or(1.0);
+            x.iter_mut().for_each(|v| *v /= per_unit);
+            for v in med.iter_mut().chain(lo.iter_mut()).chain(hi.iter_mut()) {
+                *v *= factor;
+            }
             if let Some(xm) = spec.x_max {
                 let keep = x.iter().take_while(|v| **v <= xm).count();
                 x.truncate(keep);
@@ -165,7 +171,7 @@ pub(crate) fn panel(spec: &FigureSpec, models: &[ModelSpec], curves: &[Vec<Curve
     if let Some((a, b)) = spec.y_range {
         y = y.with_range(a, b);
     }
-    let mut x = Axis::linear("examples");
+    let mut x = Axis::linear(spec.x_label.as_deref().unwrap_or("examples"));
     if let Some(xm) = spec.x_max {
         x = x.with_range(0.0, xm);
     }

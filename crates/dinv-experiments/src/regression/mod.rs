@@ -52,7 +52,7 @@ pub fn build_from(cfg: RegressionConfig, scale: Scale) -> Result<Pipeline, Strin
             .with_params(json!({
                 "title": cfg.pipeline.title,
                 "figures": cfg.figures.iter().map(|f| f.id.clone()).collect::<Vec<_>>(),
-                "models": model_meta(&cfg),
+                "models": model_meta(&cfg.models),
                 "model_order": cfg.models.iter().map(|m| m.name.clone()).collect::<Vec<_>>(),
                 "input_runs": input_runs,
             }))
@@ -89,9 +89,9 @@ pub fn build_from(cfg: RegressionConfig, scale: Scale) -> Result<Pipeline, Strin
 }
 
 /// Label, method and leak of every model, for the summary (the report reads them).
-fn model_meta(cfg: &RegressionConfig) -> serde_json::Value {
+pub(crate) fn model_meta(models: &[crate::spec::ModelSpec]) -> serde_json::Value {
     let mut m = serde_json::Map::new();
-    for model in &cfg.models {
+    for model in models {
         m.insert(
             model.name.clone(),
             json!({ "label": model.label, "method": model.method, "alpha": model.alpha }),

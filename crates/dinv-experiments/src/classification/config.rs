@@ -1,0 +1,138 @@
+//! The TOML schema of the MNIST classification pipeline (Fig. 4a).
+
+use dinv_core::{Activation, DiSettings, Integration, UpdateRule};
+use serde::{Deserialize, Serialize};
+
+use crate::mnist_data::{Dataset, Normalisation};
+use crate::regression::config::FigureSpec;
+use crate::spec::{ModelSpec, PipelineHeader, Scaled};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassificationConfig {
+    pub pipeline: PipelineHeader,
+    pub data: DataSpec,
+    pub network: NetworkSpec,
+    pub training: TrainingSpec,
+    #[serde(rename = "model")]
+    pub models: Vec<ModelSpec>,
+    #[serde(rename = "figure", default)]
+    pub figures: Vec<FigureSpec>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    pub dataset: Dataset,
+    pub normalisation: Normalisation,
+    /// Training images used (the first `n` of the standard 60000).
+    pub train_examples: Scaled<usize>,
+    /// Test images evaluated (the first `n` of the standard 10000).
+    pub test_examples: Scaled<usize>,
+}
+
+/// A one-hidden-layer classifier `d_in → hidden → classes`, softmax + cross-entropy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    pub hidden: usize,
+    pub activation: Activation,
+    /// Weights `U(−s, s)`, biases zero.
+    pub init_half_width: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingSpec {
+    pub epochs: Scaled<usize>,
+    pub update: UpdateRule,
+    /// Test-set evaluations per epoch (plus one before training).
+    pub evaluations_per_epoch: usize,
+    /// DI settings (a model's own `di` overrides them).
+    pub di: DiSettings,
+    /// Every this many examples, DI's inversion is also simulated with plain Euler
+    /// (`euler_reference`) and compared with the solver's result. 0 = never.
+    #[serde(default)]
+    pub euler_check_every: Scaled<usize>,
+    #[serde(default)]
+    pub euler_reference: Integration,
+    /// Examples per block of the exact online update (see `train.rs`); any value gives
+    /// online SGD, larger blocks trade memory for matrix-product speed.
+    #[serde(default = "default_window")]
+    pub window: usize,
+}
+
+fn default_window() -> usize {
+    32
+}
+
+impl ClassificationConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        use crate::spec::Scale;
+        if self.network.hidden == 0 {
+            return Err("network.hidden must be positive".into());
+        }
+        if self.network.init_half_width.is_nan() || self.network.init_half_width <= 0.0 {
+            return Err(format!(
+                "network.init_half_width must be positive, found {}",
+                self.network.init_half_width
+            ));
+        }
+        self.training
+            .update
+            .validate()
+            .map_err(|e| format!("training.update.{e}"))?;
+        if self.training.window == 0 {
+            return Err("training.window must be positive".into());
+        }
+        if self.training.evaluations_per_epoch == 0 {
+            return Err("training.evaluations_per_epoch must be positive".into());
+        }
+        self.training
+            .di
+            .integration
+            .validate()
+            .map_err(|e| format!("training.di.integration: {e}"))?;
+        self.training
+            .euler_reference
+            .validate()
+            .map_err(|e| format!("training.euler_reference: {e}"))?;
+        for s in [Scale::Smoke, Scale::Paper] {
+            if self.training.epochs.at(s) == 0 {
+                return Err(format!("training.epochs must be positive at scale {s}"));
+            }
+            let (tr, te) = (
+                self.data.train_examples.at(s),
+                self.data.test_examples.at(s),
+            );
+            if tr == 0 || tr > 60_000 || te == 0 || te > 10_000 {
+                return Err(format!(
+                    "data.train_examples must be in 1..=60000 and data.test_examples in 1..=10000 (scale {s}: {tr}, {te})"
+                ));
+            }
+        }
+        if self.data.normalisation == Normalisation::UnitInterval {
+            return Err(
+                "data.normalisation: classification uses `per_pixel` or `global` (supp. 7.5.4)"
+                    .into(),
+            );
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for m in &self.models {
+            m.validate()?;
+            if !seen.insert(&m.name) {
+                return Err(format!("model name `{}` is used twice", m.name));
+            }
+            if m.method == dinv_core::Method::Sdi {
+                return Err(format!(
+                    "model `{}`: single-loop DI needs two hidden layers; this network has one",
+                    m.name
+                ));
+            }
+        }
+        if self.models.is_empty() {
+            return Err("at least one [[model]] is needed".into());
+        }
+        Ok(())
+    }
+}

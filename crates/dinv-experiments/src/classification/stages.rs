@@ -1,0 +1,355 @@
+//! The classification pipeline as stages: data (validate MNIST) → one training stage
+//! per model → analysis per seed → summary and figures (shared with the regressions).
+
+use std::sync::Arc;
+
+use dinv_core::init::uniform_mat;
+use dinv_core::{Credit, Method};
+use dinv_data::mnist::SplitName;
+use dinv_data::preprocess::PixelStats;
+use dinv_pipeline::{
+    derive_seed, rng_from_seed, Graph, StageContext, StageError, StageResultExt, StageSpec, Table,
+};
+use faer::Mat;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::config::{ClassificationConfig, NetworkSpec};
+use super::train::{train, Classifier, Setup};
+use crate::mnist_data::{Dataset, Normalisation};
+use crate::regression::analysis::group;
+use crate::spec::{ModelSpec, Scale};
+use crate::tables::matrices_to_table;
+
+const DATA_VERSION: u32 = 1;
+const TRAIN_VERSION: u32 = 1;
+const ANALYSIS_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct DataParams {
+    dataset: Dataset,
+    identity: Value,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct TrainParams {
+    dataset: Dataset,
+    normalisation: Normalisation,
+    train_examples: usize,
+    test_examples: usize,
+    network: NetworkSpec,
+    model: ModelSpec,
+    epochs: usize,
+    update: dinv_core::UpdateRule,
+    evaluations_per_epoch: usize,
+    window: usize,
+    euler_check_every: usize,
+    euler_reference: dinv_core::Integration,
+    /// Shared streams, so that every model starts from the same weights, sees the same
+    /// random feedback and the same example order.
+    init_seed: u64,
+    feedback_seed: u64,
+    order_seed: u64,
+}
+
+/// Adds data, training and analysis stages of every seed; returns the analysis ids.
+pub(crate) fn add_stages(
+    cfg: &ClassificationConfig,
+    scale: Scale,
+    graph: &mut Graph,
+) -> Result<Vec<String>, String> {
+    let identity = cfg.data.dataset.identity()?;
+    let mut analyses = Vec::new();
+    for seed in cfg.pipeline.seeds.at(scale) {
+        let base = format!("{}/s{seed}", cfg.pipeline.name);
+        let data_id = format!("{base}/data");
+        graph
+            .add(
+                StageSpec::new(&data_id, "mnist_data", DATA_VERSION, Arc::new(data_stage))
+                    .with_params(json!(DataParams {
+                        dataset: cfg.data.dataset,
+                        identity: identity.clone()
+                    }))
+                    .with_master_seed(seed),
+            )
+            .map_err(|e| e.to_string())?;
+        let mut train_ids = Vec::new();
+        for model in &cfg.models {
+            let mut model = model.clone();
+            if model.method == Method::Di && model.di.is_none() {
+                model.di = Some(cfg.training.di);
+            }
+            let params = TrainParams {
+                dataset: cfg.data.dataset,
+                normalisation: cfg.data.normalisation,
+                train_examples: cfg.data.train_examples.at(scale),
+                test_examples: cfg.data.test_examples.at(scale),
+                network: cfg.network.clone(),
+                model: model.clone(),
+                epochs: cfg.training.epochs.at(scale),
+                update: cfg.training.update,
+                evaluations_per_epoch: cfg.training.evaluations_per_epoch,
+                window: cfg.training.window,
+                euler_check_every: cfg.training.euler_check_every.at(scale),
+                euler_reference: cfg.training.euler_reference,
+                init_seed: derive_seed(seed, &format!("{base}/init")),
+                feedback_seed: derive_seed(seed, &format!("{base}/feedback")),
+                order_seed: derive_seed(seed, &format!("{base}/order")),
+            };
+            let id = format!("{base}/train/{}", model.name);
+            graph
+                .add(
+                    StageSpec::new(
+                        &id,
+                        "mnist_classification_train",
+                        TRAIN_VERSION,
+                        Arc::new(train_stage),
+                    )
+                    .with_params(json!(params))
+                    .with_inputs([data_id.clone()])
+                    .with_master_seed(seed),
+                )
+                .map_err(|e| e.to_string())?;
+            train_ids.push(id);
+        }
+        let analysis_id = format!("{base}/analysis");
+        let models: Vec<Value> = cfg
+            .models
+            .iter()
+            .map(|m| json!({"name": m.name, "method": m.method}))
+            .collect();
+        graph
+            .add(
+                StageSpec::new(
+                    &analysis_id,
+                    "mnist_classification_analysis",
+                    ANALYSIS_VERSION,
+                    Arc::new(analysis_stage),
+                )
+                .with_params(json!({ "models": models }))
+                .with_inputs(train_ids)
+                .with_master_seed(seed),
+            )
+            .map_err(|e| e.to_string())?;
+        analyses.push(analysis_id);
+    }
+    Ok(analyses)
+}
+
+/// Loads and verifies both splits once, and records what was found.
+fn data_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+    let p: DataParams = ctx.params_as()?;
+    let train = p.dataset.load(SplitName::Train)?;
+    let test = p.dataset.load(SplitName::Test)?;
+    let stats = PixelStats::fit(&train).map_err(StageError::new)?;
+    ctx.write_json(
+        "info",
+        &json!({
+            "train": train.n, "test": test.n, "rows": train.rows, "cols": train.cols,
+            "train_label_counts": train.label_counts(), "test_label_counts": test.label_counts(),
+            "pixel_mean": stats.global_mean / 255.0, "pixel_std": stats.global_std / 255.0,
+            "files": train.files.iter().chain(&test.files).map(|f| json!({"path": f.path.display().to_string(), "sha256": f.sha256, "verified": f.verified})).collect::<Vec<_>>(),
+        }),
+    )?;
+    Ok(())
+}
+
+fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+    dinv_core::fp::flush_subnormals();
+    let p: TrainParams = ctx.params_as()?;
+    let mut train_split = p.dataset.load(SplitName::Train)?;
+    let mut test_split = p.dataset.load(SplitName::Test)?;
+    // Statistics from the full standard training set; then keep the first n images.
+    let stats = PixelStats::fit(&train_split).map_err(StageError::new)?;
+    let normaliser = stats.normaliser(p.normalisation.centering().ok_or_else(|| {
+        StageError::msg("classification needs per_pixel or global normalisation")
+    })?);
+    truncate(&mut train_split, p.train_examples);
+    truncate(&mut test_split, p.test_examples);
+
+    let d_in = train_split.rows * train_split.cols;
+    let (hidden, classes) = (p.network.hidden, dinv_data::preprocess::N_CLASSES);
+    let s = p.network.init_half_width;
+    let mut rng = rng_from_seed(p.init_seed);
+    let w1 = uniform_mat(&mut rng, hidden, d_in, -s, s);
+    let w2 = uniform_mat(&mut rng, classes, hidden, -s, s);
+    let b_fb = match &p.model.feedback {
+        None => None,
+        Some(fi) => {
+            let random = fi.random_half_width().map(|h| {
+                let mut r = rng_from_seed(derive_seed(p.feedback_seed, &format!("U{h}")));
+                uniform_mat(&mut r, hidden, classes, -h, h)
+            });
+            let (b, _) = fi
+                .build(w2.as_ref(), random.as_ref().map(Mat::as_ref), 2)
+                .with_context(|| format!("model `{}`: feedback initialisation", p.model.name))?;
+            Some(b)
+        }
+    };
+    if p.model.method.uses_feedback() && b_fb.is_none() {
+        return Err(StageError::msg(format!(
+            "model `{}` needs feedback weights",
+            p.model.name
+        )));
+    }
+    let mut orng = rng_from_seed(p.order_seed);
+    let orders: Vec<Vec<usize>> = (0..p.epochs)
+        .map(|_| {
+            let mut o: Vec<usize> = (0..train_split.n).collect();
+            o.shuffle(&mut orng);
+            o
+        })
+        .collect();
+    let mut credit = Credit::new(p.model.method, p.model.alpha);
+    if let Some(di) = p.model.di {
+        credit = credit.with_di(di);
+    }
+    ctx.progress().set_total((p.epochs * train_split.n) as u64);
+    let progress = ctx.progress().clone();
+    let out = train(
+        Setup {
+            name: &p.model.name,
+            model: Classifier {
+                w1,
+                b1: vec![0.0; hidden],
+                w2,
+                b2: vec![0.0; classes],
+                b_fb,
+                act: p.network.activation,
+            },
+            credit,
+            update: p.update,
+            train: &train_split,
+            test: &test_split,
+            normaliser: &normaliser,
+            orders: &orders,
+            evaluations_per_epoch: p.evaluations_per_epoch,
+            window: p.window,
+            euler_check_every: p.euler_check_every,
+            euler_reference: p.euler_reference,
+        },
+        |k| progress.inc(k),
+    )
+    .map_err(StageError::msg)?;
+    let log = &out.log;
+    ctx.write_table(
+        "metrics",
+        &Table::new()
+            .with_i64("step", log.step.clone())?
+            .with_str("metric", log.metric.iter().map(|s| s.to_string()).collect())?
+            .with_i64("layer", log.layer.clone())?
+            .with_f64("value", log.value.clone())?,
+    )?;
+    let m = &out.model;
+    let b1 = Mat::from_fn(m.b1.len(), 1, |i, _| m.b1[i]);
+    let b2 = Mat::from_fn(m.b2.len(), 1, |i, _| m.b2[i]);
+    let mut mats: Vec<(&str, &Mat<f64>)> = vec![("W2", &m.w2), ("b1", &b1), ("b2", &b2)];
+    if let Some(b) = &m.b_fb {
+        mats.push(("B2", b));
+    }
+    // The 784k-entry first layer is not stored: nothing downstream reads it.
+    ctx.write_table("final_weights", &matrices_to_table(mats)?)?;
+    Ok(())
+}
+
+fn truncate(split: &mut dinv_data::mnist::Split, n: usize) {
+    let n = n.min(split.n);
+    let px = split.rows * split.cols;
+    split.images.truncate(n * px);
+    split.labels.truncate(n);
+    split.n = n;
+}
+
+#[derive(Deserialize)]
+struct ModelRef {
+    name: String,
+    method: Method,
+}
+
+#[derive(Deserialize)]
+struct AnalysisParams {
+    models: Vec<ModelRef>,
+}
+
+/// Curves of every model in one table, and the per-seed summary (same formats as the
+/// regression analysis, so the shared summary and figure stages read them).
+fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+    let p: AnalysisParams = ctx.params_as()?;
+    let (mut mc, mut sc, mut kc, mut lc, mut vc) = (vec![], vec![], vec![], vec![], vec![]);
+    let mut summary = Map::new();
+    for (model, input) in p.models.iter().zip(ctx.inputs()) {
+        let t = input.table("metrics")?;
+        let curves = group(&t)?;
+        let (steps, metric, layer, value) = (
+            t.i64("step")?,
+            t.str("metric")?,
+            t.i64("layer")?,
+            t.f64("value")?,
+        );
+        for k in 0..steps.len() {
+            mc.push(model.name.clone());
+            sc.push(steps[k]);
+            kc.push(metric[k].clone());
+            lc.push(layer[k]);
+            vc.push(value[k]);
+        }
+        let last = |m: &str, l: i64| {
+            curves
+                .get(m)
+                .and_then(|x| x.get(&l))
+                .and_then(|(_, v)| v.last().copied())
+        };
+        let mean = |m: &str, l: i64| {
+            curves.get(m).and_then(|x| x.get(&l)).and_then(|(_, v)| {
+                let f: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+                (!f.is_empty()).then(|| f.iter().sum::<f64>() / f.len() as f64)
+            })
+        };
+        let best = curves
+            .get("test_error")
+            .and_then(|x| x.get(&0))
+            .map(|(_, v)| v.iter().copied().fold(f64::INFINITY, f64::min));
+        let mut s = Map::new();
+        let mut put = |k: &str, v: Option<f64>| {
+            if let Some(v) = v {
+                s.insert(k.into(), json!(v));
+            }
+        };
+        put("final_test_error", last("test_error", 0));
+        put("best_test_error", best);
+        put("final_test_loss", last("test_loss", 0));
+        put("final_train_error_online", last("train_error_online", 0));
+        put("final_angle_b_negwt_deg", last("b_angle_deg", 2));
+        put("final_max_eig", last("abscissa", 2));
+        put(
+            "max_eig_over_training",
+            curves
+                .get("abscissa")
+                .and_then(|x| x.get(&2))
+                .map(|(_, v)| v.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
+        );
+        if model.method == Method::Di {
+            put("mean_angle_di_ndi_deg", mean("angle_ndi_deg", 1));
+            put("mean_di_steps", mean("di_steps", 1));
+            put("euler_fraction", mean("di_euler", 1));
+            put(
+                "mean_angle_euler_vs_solver_deg",
+                mean("euler_vs_solver_deg", 1),
+            );
+            put("mean_angle_euler_vs_ndi_deg", mean("euler_vs_ndi_deg", 1));
+        }
+        summary.insert(model.name.clone(), Value::Object(s));
+    }
+    ctx.write_table(
+        "curves",
+        &Table::new()
+            .with_str("model", mc)?
+            .with_i64("step", sc)?
+            .with_str("metric", kc)?
+            .with_i64("layer", lc)?
+            .with_f64("value", vc)?,
+    )?;
+    ctx.write_json("summary", &json!({ "models": summary }))?;
+    Ok(())
+}

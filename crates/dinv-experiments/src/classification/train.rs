@@ -1,0 +1,557 @@
+//! Online training of a one-hidden-layer MNIST classifier (supp. 7.5.4), one example
+//! per update, with every credit-assignment method.
+//!
+//! # Exact online updates in blocks
+//! Online SGD touches the whole `hidden × 784` first-layer matrix twice per example
+//! (forward product, rank-one update), which makes it memory-bound. Within a block of
+//! `K` consecutive examples the first layer is, exactly,
+//!
+//! ```text
+//!   W^{(j)} = d^j W̃ + Σ_{i<j} d^{j−1−i} (−η) δ_i x_i^T          (d = weight-decay factor)
+//! ```
+//!
+//! with `W̃` the matrix at the block's start, so the pre-activation of example `j` is
+//! `d^j (W̃ x_j) + Σ_{i<j} (−η d^{j−1−i} x_i·x_j) δ_i`. `W̃ X` for the whole block is one
+//! matrix product, the corrections cost `O(K·hidden)` per example, and the block's
+//! updates are folded in with one more product at its end. This is online SGD, not a
+//! mini-batch approximation: only the order of floating-point sums differs (tested
+//! against the example-by-example update).
+
+use dinv_core::dynamics::{Dynamics, Integration, LayerSystem, Solver};
+use dinv_core::metrics::{angle_deg, feedback_alignment_deg};
+use dinv_core::net::softmax_into;
+use dinv_core::stability::spectral_abscissa;
+use dinv_core::vecops::{matvec, matvec_t};
+use dinv_core::{Activation, Credit, Method, UpdateRule};
+use dinv_data::mnist::Split;
+use dinv_data::preprocess::Normaliser;
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, Par};
+
+use crate::regression::train::MetricLog;
+
+/// The classifier's parameters.
+#[derive(Clone, Debug)]
+pub struct Classifier {
+    /// `hidden × d_in`.
+    pub w1: Mat<f64>,
+    pub b1: Vec<f64>,
+    /// `classes × hidden`.
+    pub w2: Mat<f64>,
+    pub b2: Vec<f64>,
+    /// Feedback `B_2` (`hidden × classes`) for FA, NDI and DI.
+    pub b_fb: Option<Mat<f64>>,
+    pub act: Activation,
+}
+
+/// Everything one model's training needs.
+pub struct Setup<'a> {
+    pub name: &'a str,
+    pub model: Classifier,
+    pub credit: Credit,
+    pub update: UpdateRule,
+    pub train: &'a Split,
+    pub test: &'a Split,
+    pub normaliser: &'a Normaliser,
+    /// Example order of every epoch (indices into `train`).
+    pub orders: &'a [Vec<usize>],
+    pub evaluations_per_epoch: usize,
+    pub window: usize,
+    /// Simulate DI with `euler_reference` every this many examples (0 = never).
+    pub euler_check_every: usize,
+    pub euler_reference: Integration,
+}
+
+pub struct Output {
+    pub log: MetricLog,
+    pub model: Classifier,
+}
+
+/// Test-set error rate and mean cross-entropy, in blocks of examples.
+pub fn evaluate(m: &Classifier, test: &Split, normaliser: &Normaliser) -> (f64, f64) {
+    const BLOCK: usize = 500;
+    let (h, c, d) = (m.w1.nrows(), m.w2.nrows(), m.w1.ncols());
+    let mut x = Mat::<f64>::zeros(d, BLOCK);
+    let mut a = Mat::<f64>::zeros(h, BLOCK);
+    let mut z = Mat::<f64>::zeros(c, BLOCK);
+    let (mut wrong, mut loss) = (0usize, 0.0);
+    let mut start = 0;
+    while start < test.n {
+        let cols = BLOCK.min(test.n - start);
+        let idx: Vec<usize> = (start..start + cols).collect();
+        normaliser.batch_into(test, &idx, x.as_mut().subcols_mut(0, cols));
+        matmul(
+            a.as_mut().subcols_mut(0, cols),
+            Accum::Replace,
+            m.w1.as_ref(),
+            x.as_ref().subcols(0, cols),
+            1.0,
+            Par::Seq,
+        );
+        for j in 0..cols {
+            let col = a.col_as_slice_mut(j);
+            for (v, b) in col.iter_mut().zip(&m.b1) {
+                *v += b;
+            }
+            m.act.apply_in_place(col);
+        }
+        matmul(
+            z.as_mut().subcols_mut(0, cols),
+            Accum::Replace,
+            m.w2.as_ref(),
+            a.as_ref().subcols(0, cols),
+            1.0,
+            Par::Seq,
+        );
+        for j in 0..cols {
+            let logits: Vec<f64> = z
+                .col_as_slice(j)
+                .iter()
+                .zip(&m.b2)
+                .map(|(v, b)| v + b)
+                .collect();
+            let label = test.labels[start + j] as usize;
+            let best = (0..c).fold(0, |b, k| if logits[k] > logits[b] { k } else { b });
+            if best != label {
+                wrong += 1;
+            }
+            loss += dinv_core::net::log_sum_exp(&logits) - logits[label];
+        }
+        start += cols;
+    }
+    (wrong as f64 / test.n as f64, loss / test.n as f64)
+}
+
+/// Per-interval accumulators, reported at each evaluation.
+#[derive(Default)]
+struct Interval {
+    n: usize,
+    loss: f64,
+    wrong: usize,
+    angle_ndi: f64,
+    angle_n: usize,
+    di_steps: f64,
+    di_euler: f64,
+}
+
+/// `δ_1`, and DI's steps and solver when DI ran.
+type HiddenError = (Vec<f64>, Option<(usize, Solver)>);
+
+/// `δ_1` for the hidden layer from the output error, before any cap (none is used on
+/// MNIST, supp. 7.5.1). Returns the DI record (steps, solver) when DI ran.
+fn hidden_error(
+    m: &Classifier,
+    credit: &Credit,
+    delta2: &[f64],
+    gprime: &[f64],
+) -> Result<HiddenError, String> {
+    let h = m.w1.nrows();
+    let mut d1 = vec![0.0; h];
+    let need_b = || {
+        m.b_fb
+            .as_ref()
+            .map(Mat::as_ref)
+            .ok_or("this method needs feedback weights B_2")
+    };
+    let mut record = None;
+    let apply_g = match credit.method {
+        Method::Bp => {
+            matvec_t(m.w2.as_ref(), delta2, &mut d1);
+            true
+        }
+        Method::Fa => {
+            matvec(need_b()?, delta2, &mut d1);
+            true
+        }
+        Method::Pbp => {
+            d1 = dinv_core::inverse::pinv_apply(
+                m.w2.as_ref(),
+                Mat::from_fn(delta2.len(), 1, |i, _| delta2[i]).as_ref(),
+            )
+            .map(|x| x.col_as_slice(0).to_vec())
+            .map_err(|e| e.to_string())?;
+            true
+        }
+        Method::Ndi => {
+            d1 = dinv_core::inverse::ndi_apply(
+                m.w2.as_ref(),
+                need_b()?,
+                credit.alpha,
+                Mat::from_fn(delta2.len(), 1, |i, _| delta2[i]).as_ref(),
+            )
+            .map(|x| x.col_as_slice(0).to_vec())
+            .map_err(|e| e.to_string())?;
+            true
+        }
+        Method::Di => {
+            let sys = LayerSystem {
+                w: m.w2.as_ref(),
+                b: need_b()?,
+                alpha: credit.alpha,
+                dynamics: credit.di.dynamics,
+                act: m.act,
+                gprime,
+            };
+            let inv = sys
+                .invert(delta2, credit.di.solver, &credit.di.integration)
+                .map_err(|e| e.to_string())?;
+            d1 = inv.delta;
+            record = Some((inv.steps, inv.solved_by));
+            credit.di.dynamics == Dynamics::Linear
+        }
+        Method::Sdi => return Err("single-loop DI needs two hidden layers".into()),
+    };
+    if apply_g {
+        for (d, g) in d1.iter_mut().zip(gprime) {
+            *d *= g;
+        }
+    }
+    Ok((d1, record))
+}
+
+/// Online training over all epochs.
+pub fn train(mut s: Setup<'_>, mut progress: impl FnMut(u64)) -> Result<Output, String> {
+    let fail =
+        |step: usize, e: &dyn std::fmt::Display| format!("model `{}`, example {step}: {e}", s.name);
+    s.update.validate().map_err(|e| fail(0, &e))?;
+    let (hid, classes, d_in) = (s.model.w1.nrows(), s.model.w2.nrows(), s.model.w1.ncols());
+    let per_epoch = s.orders.first().map(Vec::len).unwrap_or(0);
+    let total = per_epoch * s.orders.len();
+    let eval_every = per_epoch.div_ceil(s.evaluations_per_epoch).max(1);
+    let eta = s.update.learning_rate;
+    let d = s.update.decay_factor();
+    let ndi = Credit::new(Method::Ndi, s.credit.alpha);
+    let mut log = MetricLog::default();
+
+    let record_checkpoint =
+        |m: &Classifier, step: usize, iv: &Interval, log: &mut MetricLog| -> Result<(), String> {
+            let (err, loss) = evaluate(m, s.test, s.normaliser);
+            if !loss.is_finite() {
+                return Err(fail(step, &format!("training diverged (test loss {loss})")));
+            }
+            log.push(step, "test_error", 0, err);
+            log.push(step, "test_loss", 0, loss);
+            if iv.n > 0 {
+                log.push(step, "train_loss_online", 0, iv.loss / iv.n as f64);
+                log.push(step, "train_error_online", 0, iv.wrong as f64 / iv.n as f64);
+            }
+            if iv.angle_n > 0 {
+                log.push(step, "angle_ndi_deg", 1, iv.angle_ndi / iv.angle_n as f64);
+                log.push(step, "di_steps", 1, iv.di_steps / iv.angle_n as f64);
+                log.push(step, "di_euler", 1, iv.di_euler / iv.angle_n as f64);
+            }
+            if let Some(b) = &m.b_fb {
+                log.push(
+                    step,
+                    "b_angle_deg",
+                    2,
+                    feedback_alignment_deg(b.as_ref(), m.w2.as_ref()),
+                );
+                if matches!(s.credit.method, Method::Ndi | Method::Di) {
+                    let a = spectral_abscissa(m.w2.as_ref(), b.as_ref(), s.credit.alpha)
+                        .map_err(|e| e.to_string())?;
+                    log.push(step, "abscissa", 2, a);
+                }
+            }
+            Ok(())
+        };
+    record_checkpoint(&s.model, 0, &Interval::default(), &mut log)?;
+
+    let k_max = s.window.max(1);
+    let mut xw = Mat::<f64>::zeros(d_in, k_max);
+    let mut yw = Mat::<f64>::zeros(hid, k_max);
+    let mut gram = Mat::<f64>::zeros(k_max, k_max);
+    let mut dw = Mat::<f64>::zeros(hid, k_max); // δ_1 of each example in the block
+    let (mut a, mut hvec, mut gp, mut logits, mut p) = (
+        vec![0.0; hid],
+        vec![0.0; hid],
+        vec![0.0; hid],
+        vec![0.0; classes],
+        Vec::new(),
+    );
+    let mut delta2 = vec![0.0; classes];
+    let mut iv = Interval::default();
+    let mut step = 0usize;
+    for order in s.orders {
+        let mut pos = 0;
+        while pos < per_epoch {
+            // A block never crosses an evaluation point.
+            let next_eval = (step / eval_every + 1) * eval_every;
+            let k = k_max.min(per_epoch - pos).min(next_eval - step);
+            let idx = &order[pos..pos + k];
+            s.normaliser
+                .batch_into(s.train, idx, xw.as_mut().subcols_mut(0, k));
+            matmul(
+                yw.as_mut().subcols_mut(0, k),
+                Accum::Replace,
+                s.model.w1.as_ref(),
+                xw.as_ref().subcols(0, k),
+                1.0,
+                Par::Seq,
+            );
+            matmul(
+                gram.as_mut().submatrix_mut(0, 0, k, k),
+                Accum::Replace,
+                xw.as_ref().subcols(0, k).transpose(),
+                xw.as_ref().subcols(0, k),
+                1.0,
+                Par::Seq,
+            );
+            for j in 0..k {
+                step += 1;
+                // a = d^j (W̃ x_j) + Σ_{i<j} (−η d^{j−1−i} x_i·x_j) δ_i + b_1
+                let dj = d.powi(j as i32);
+                for (ai, (yi, bi)) in a.iter_mut().zip(yw.col_as_slice(j).iter().zip(&s.model.b1)) {
+                    *ai = dj * yi + bi;
+                }
+                for i in 0..j {
+                    let c = -eta * d.powi((j - 1 - i) as i32) * gram[(i, j)];
+                    for (ai, di) in a.iter_mut().zip(dw.col_as_slice(i)) {
+                        *ai += c * di;
+                    }
+                }
+                for q in 0..hid {
+                    hvec[q] = s.model.act.apply(a[q]);
+                    gp[q] = s.model.act.derivative_from_output(hvec[q]);
+                }
+                matvec(s.model.w2.as_ref(), &hvec, &mut logits);
+                for (l, b) in logits.iter_mut().zip(&s.model.b2) {
+                    *l += b;
+                }
+                softmax_into(&logits, &mut p);
+                let label = s.train.labels[idx[j]] as usize;
+                for c in 0..classes {
+                    delta2[c] = p[c] - if c == label { 1.0 } else { 0.0 };
+                }
+                iv.n += 1;
+                iv.loss += -(p[label].max(f64::MIN_POSITIVE)).ln();
+                let best = (0..classes).fold(0, |b, c| if logits[c] > logits[b] { c } else { b });
+                if best != label {
+                    iv.wrong += 1;
+                }
+                let (d1, record) =
+                    hidden_error(&s.model, &s.credit, &delta2, &gp).map_err(|e| fail(step, &e))?;
+                if d1.iter().any(|v| !v.is_finite()) {
+                    return Err(fail(step, &"non-finite hidden error signal"));
+                }
+                if let Some((steps, solver)) = record {
+                    let (reference, _) =
+                        hidden_error(&s.model, &ndi, &delta2, &gp).map_err(|e| fail(step, &e))?;
+                    iv.angle_ndi += angle_deg(&d1, &reference);
+                    iv.angle_n += 1;
+                    iv.di_steps += steps as f64;
+                    iv.di_euler +=
+                        f64::from(matches!(solver, Solver::Euler | Solver::PoweredEuler));
+                    if s.euler_check_every > 0 && step.is_multiple_of(s.euler_check_every) {
+                        let mut euler = s.credit;
+                        euler.di.solver = Solver::Euler;
+                        euler.di.integration = s.euler_reference;
+                        let (e1, rec) = hidden_error(&s.model, &euler, &delta2, &gp)
+                            .map_err(|e| fail(step, &e))?;
+                        log.push(step, "euler_vs_solver_deg", 1, angle_deg(&e1, &d1));
+                        log.push(step, "euler_vs_ndi_deg", 1, angle_deg(&e1, &reference));
+                        log.push(step, "solver_vs_ndi_deg", 1, angle_deg(&d1, &reference));
+                        log.push(
+                            step,
+                            "euler_steps",
+                            1,
+                            rec.map(|r| r.0 as f64).unwrap_or(f64::NAN),
+                        );
+                    }
+                }
+                // Second layer and biases: plain online updates.
+                for c in 0..hid {
+                    let col = s.model.w2.col_as_slice_mut(c);
+                    for (w, dl) in col.iter_mut().zip(&delta2) {
+                        *w = d * *w - eta * dl * hvec[c];
+                    }
+                }
+                for (b, dl) in s.model.b2.iter_mut().zip(&delta2) {
+                    *b = d * *b - eta * dl;
+                }
+                for (b, dl) in s.model.b1.iter_mut().zip(&d1) {
+                    *b = d * *b - eta * dl;
+                }
+                dw.col_as_slice_mut(j).copy_from_slice(&d1);
+            }
+            // Fold the block into W̃: W ← d^k W̃ + Σ_i (−η d^{k−1−i}) δ_i x_i^T.
+            let dk = d.powi(k as i32);
+            if dk != 1.0 {
+                for c in 0..d_in {
+                    for w in s.model.w1.col_as_slice_mut(c) {
+                        *w *= dk;
+                    }
+                }
+            }
+            for i in 0..k {
+                let c = -eta * d.powi((k - 1 - i) as i32);
+                for v in dw.col_as_slice_mut(i) {
+                    *v *= c;
+                }
+            }
+            matmul(
+                s.model.w1.as_mut(),
+                Accum::Add,
+                dw.as_ref().subcols(0, k),
+                xw.as_ref().subcols(0, k).transpose(),
+                1.0,
+                Par::Seq,
+            );
+            pos += k;
+            progress(k as u64);
+            if step % eval_every == 0 || step == total {
+                record_checkpoint(&s.model, step, &iv, &mut log)?;
+                iv = Interval::default();
+            }
+        }
+    }
+    Ok(Output {
+        log,
+        model: s.model,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dinv_core::init::uniform_mat;
+    use dinv_core::{DecayMode, DiSettings, Feedback, Layer, Loss, Network};
+    use dinv_data::preprocess::{Centering, PixelStats};
+    use rand::{RngExt, SeedableRng};
+
+    fn split(n: usize, seed: u64) -> Split {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        Split {
+            images: (0..n * 16).map(|_| rng.random_range(0..=255u8)).collect(),
+            labels: (0..n).map(|_| rng.random_range(0..10u8)).collect(),
+            n,
+            rows: 4,
+            cols: 4,
+            files: Vec::new(),
+        }
+    }
+
+    /// The blocked update is online SGD: it matches the example-by-example update of
+    /// `dinv_core` (forward, softmax cross-entropy, backward, Eq. 2 with per-update
+    /// decay) to rounding, for several methods and block sizes.
+    #[test]
+    fn blocked_online_updates_equal_example_by_example() {
+        let train_set = split(37, 1);
+        let test_set = split(11, 2);
+        let norm = PixelStats::fit(&train_set)
+            .unwrap()
+            .normaliser(Centering::PerPixel);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let (h, c, d) = (12, 10, 16);
+        let w1 = uniform_mat(&mut rng, h, d, -0.3, 0.3);
+        let w2 = uniform_mat(&mut rng, c, h, -0.3, 0.3);
+        let orders: Vec<Vec<usize>> = vec![(0..37).rev().collect(), (0..37).collect()];
+        let update = UpdateRule {
+            weight_decay: 1e-3,
+            decay: DecayMode::PerUpdate,
+            ..UpdateRule::sgd(0.05)
+        };
+        let di = DiSettings {
+            dynamics: Dynamics::Nonlinear,
+            solver: Solver::SteadyState,
+            ..DiSettings::default()
+        };
+        for credit in [
+            Credit::new(Method::Bp, 0.0),
+            Credit::new(Method::Ndi, 0.01),
+            Credit::new(Method::Di, 0.05).with_di(di),
+        ] {
+            for window in [1, 5, 64] {
+                let b_fb = dinv_core::feedback::neg_transpose(w2.as_ref(), 1.0);
+                let model = Classifier {
+                    w1: w1.clone(),
+                    b1: vec![0.0; h],
+                    w2: w2.clone(),
+                    b2: vec![0.0; c],
+                    b_fb: Some(b_fb.clone()),
+                    act: Activation::Tanh,
+                };
+                let out = train(
+                    Setup {
+                        name: "t",
+                        model,
+                        credit,
+                        update,
+                        train: &train_set,
+                        test: &test_set,
+                        normaliser: &norm,
+                        orders: &orders,
+                        evaluations_per_epoch: 3,
+                        window,
+                        euler_check_every: 0,
+                        euler_reference: Integration::default(),
+                    },
+                    |_| {},
+                )
+                .unwrap();
+                // Reference: dinv-core, one example at a time.
+                let mut net = Network::new(vec![
+                    Layer {
+                        w: w1.clone(),
+                        b: Some(vec![0.0; h]),
+                        act: Activation::Tanh,
+                    },
+                    Layer {
+                        w: w2.clone(),
+                        b: Some(vec![0.0; c]),
+                        act: Activation::Linear,
+                    },
+                ])
+                .unwrap();
+                let mut fb = Feedback::none(2);
+                fb.b[1] = Some(b_fb);
+                let mut x = vec![0.0; d];
+                let mut t = vec![0.0; c];
+                let mut dout = Vec::new();
+                for order in &orders {
+                    for &k in order {
+                        norm.example_into(train_set.image(k), &mut x);
+                        dinv_data::preprocess::one_hot_into(train_set.labels[k], &mut t);
+                        let trace = net.forward(&x);
+                        Loss::SoftmaxCrossEntropy.output_delta(&trace, &t, &mut dout);
+                        let back = credit.backward(&net, &trace, &fb, &dout).unwrap();
+                        update.apply(&mut net, &trace, &back.deltas);
+                    }
+                }
+                let rel = |a: &Mat<f64>, b: &Mat<f64>| (a - b).norm_l2() / b.norm_l2();
+                let e1 = rel(&out.model.w1, &net.layers[0].w);
+                let e2 = rel(&out.model.w2, &net.layers[1].w);
+                // BP is the same arithmetic up to summation order; NDI/DI use an LU solve
+                // where dinv-core's per-example path uses the SVD, which adds rounding.
+                let tol = if credit.method == Method::Bp {
+                    1e-10
+                } else {
+                    1e-8
+                };
+                assert!(
+                    e1 < tol && e2 < tol,
+                    "{:?} window {window}: W1 {e1:e}, W2 {e2:e}",
+                    credit.method
+                );
+                let b1 = net.layers[0].b.as_ref().unwrap();
+                let scale = b1.iter().map(|v| v.abs()).fold(f64::MIN_POSITIVE, f64::max);
+                let db: f64 = out
+                    .model
+                    .b1
+                    .iter()
+                    .zip(b1)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0, f64::max)
+                    / scale;
+                assert!(
+                    db < tol,
+                    "{:?} window {window}: b1 differs by {db:e} (relative)",
+                    credit.method
+                );
+                // The test error was evaluated before training and 3 times per epoch.
+                let evals = out.log.series("test_error", 0);
+                assert_eq!(evals.len(), 1 + 2 * 3, "{evals:?}");
+            }
+        }
+    }
+}

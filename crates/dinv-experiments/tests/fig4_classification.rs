@@ -1,0 +1,46 @@
+//! The smoke-scale MNIST classification pipeline (needs the real MNIST files: set
+//! DINV_DATA_DIR, as `.ci/run` does). Properties that would catch a wrong number, and a
+//! regression snapshot of the summary.
+
+mod common;
+
+use common::*;
+use dinv_experiments::Scale;
+use serde_json::Value;
+
+fn metric(s: &Value, model: &str, key: &str) -> f64 {
+    s.pointer(&format!("/runs/online/{model}/{key}"))
+        .and_then(Value::as_f64)
+        .unwrap_or_else(|| panic!("missing {model}/{key}"))
+}
+
+#[test]
+fn smoke_summary_properties_and_snapshot() {
+    let p = pipeline("fig4_mnist_classification", Scale::Smoke);
+    let tmp = tempfile::tempdir().unwrap();
+    let report = run(&p, tmp.path(), 2);
+    let s = summary(&p, &report);
+    let models: Vec<String> = s["models"].as_object().unwrap().keys().cloned().collect();
+    assert_eq!(models.len(), 7);
+    for m in &models {
+        // Chance is 90 % error; one pass over 3000 images must do far better.
+        let e = metric(&s, m, "final_test_error");
+        assert!(e > 0.0 && e < 0.3, "{m}: test error {e}");
+    }
+    for (di, ndi) in [("DI-Tr-0", "NDI-Tr-0"), ("DI-Tr-0.01", "NDI-Tr-0.01")] {
+        // The Newton steady state is where 10000 Euler steps end up.
+        let a = metric(&s, di, "mean_angle_euler_vs_solver_deg");
+        assert!(a < 1.0, "{di}: Euler vs steady state {a} degrees");
+        assert_eq!(metric(&s, di, "euler_fraction"), 0.0);
+        // DI and its NDI proxy train to nearly the same error.
+        let (e_di, e_ndi) = (
+            metric(&s, di, "final_test_error"),
+            metric(&s, ndi, "final_test_error"),
+        );
+        assert!((e_di - e_ndi).abs() < 0.02, "{di} {e_di} vs {ndi} {e_ndi}");
+        assert!(metric(&s, di, "final_max_eig") < 0.0);
+    }
+    insta::with_settings!({snapshot_path => "../../../snapshots", prepend_module_to_snapshot => false}, {
+        insta::assert_yaml_snapshot!("fig4_classification_smoke_summary", rounded(&s, 4));
+    });
+}
