@@ -360,10 +360,10 @@ pub fn train(mut s: Setup<'_>, mut progress: impl FnMut(u64)) -> Result<Output, 
                     }
                 }
                 // Second layer and biases: plain online updates.
-                for c in 0..hid {
+                for (c, hc) in hvec.iter().enumerate() {
                     let col = s.model.w2.col_as_slice_mut(c);
                     for (w, dl) in col.iter_mut().zip(&delta2) {
-                        *w = d * *w - eta * dl * hvec[c];
+                        *w = d * *w - eta * dl * hc;
                     }
                 }
                 for (b, dl) in s.model.b2.iter_mut().zip(&delta2) {
@@ -399,7 +399,7 @@ pub fn train(mut s: Setup<'_>, mut progress: impl FnMut(u64)) -> Result<Output, 
             );
             pos += k;
             progress(k as u64);
-            if step % eval_every == 0 || step == total {
+            if step.is_multiple_of(eval_every) || step == total {
                 record_checkpoint(&s.model, step, &iv, &mut log)?;
                 iv = Interval::default();
             }
