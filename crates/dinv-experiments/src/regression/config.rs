@@ -65,6 +65,23 @@ pub struct RunSpec {
     /// ...and after every example up to this one (default 0).
     #[serde(default = "zero")]
     pub eval_dense_until: Scaled<usize>,
+    /// Number of evenly spaced checkpoints (besides step 0) at which weights and
+    /// feedback are saved for the Gauss–Newton analysis (default 0: none).
+    #[serde(default = "zero")]
+    pub checkpoints: Scaled<usize>,
+}
+
+impl RunSpec {
+    /// Checkpoint steps at a scale: 0 and `k` evenly spaced steps up to the last.
+    pub fn checkpoint_steps(&self, scale: crate::spec::Scale) -> Vec<usize> {
+        let (k, n) = (self.checkpoints.at(scale), self.examples.at(scale));
+        if k == 0 {
+            return Vec::new();
+        }
+        let mut v: Vec<usize> = (0..=k).map(|i| i * n / k).collect();
+        v.dedup();
+        v
+    }
 }
 
 fn one() -> Scaled<usize> {

@@ -22,7 +22,7 @@ use crate::tables::{matrices_to_table, table_to_matrices, take};
 const DATA_VERSION: u32 = 1;
 const TRAIN_VERSION: u32 = 1;
 const ANALYSIS_VERSION: u32 = 1;
-pub(crate) const SUMMARY_VERSION: u32 = 2;
+pub(crate) const SUMMARY_VERSION: u32 = 3;
 pub(crate) const FIGURES_VERSION: u32 = 1;
 
 /// Parameters of the data stage.
@@ -123,6 +123,7 @@ pub(crate) fn add_stages(
                         examples: Scaled::Same(run.examples.at(scale)),
                         eval_every: Scaled::Same(run.eval_every.at(scale)),
                         eval_dense_until: Scaled::Same(run.eval_dense_until.at(scale)),
+                        checkpoints: Scaled::Same(run.checkpoints.at(scale)),
                         ..run.clone()
                     },
                     ssa: cfg.training.ssa,
@@ -340,6 +341,7 @@ fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     }
     let teacher = init.get("teacher_linear");
     let eval = ErrorEval::for_task(&net, &data, teacher);
+    let checkpoint_steps = p.run.checkpoint_steps(Scale::Paper);
     let schedule = EvalSchedule {
         every: p.run.eval_every.at(Scale::Paper),
         dense_until: p.run.eval_dense_until.at(Scale::Paper),
@@ -359,6 +361,7 @@ fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
             order: &order,
             eval: &eval,
             schedule,
+            checkpoints: &checkpoint_steps,
         },
         |k| progress.inc(k),
     )
@@ -406,6 +409,9 @@ fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     }
     let refs: Vec<(&str, &Mat<f64>)> = finals.iter().map(|(n, m)| (n.as_str(), m)).collect();
     ctx.write_table("final_weights", &matrices_to_table(refs)?)?;
+    if !out.checkpoints.is_empty() {
+        ctx.write_table("checkpoints", &checkpoint_table(&out.checkpoints)?)?;
+    }
     Ok(())
 }
 
@@ -430,4 +436,44 @@ fn loop_feedback(fb: &Feedback, depth: usize) -> Mat<f64> {
         1.0
     };
     Mat::from_fn(p.nrows(), p.ncols(), |i, j| sign * p[(i, j)])
+}
+
+/// Weights, biases and feedback of every checkpoint, as matrices named `W<l>`, `b<l>`
+/// (a column), `B<l>` and `B_loop`, with a `step` column.
+fn checkpoint_table(cps: &[super::train::Checkpoint]) -> Result<Table, StageError> {
+    let (mut step, mut name, mut row, mut col, mut value) = (vec![], vec![], vec![], vec![], vec![]);
+    for cp in cps {
+        let mut mats: Vec<(String, Mat<f64>)> = Vec::new();
+        for (i, l) in cp.net.layers.iter().enumerate() {
+            mats.push((format!("W{}", i + 1), l.w.clone()));
+            if let Some(b) = &l.b {
+                mats.push((format!("b{}", i + 1), Mat::from_fn(b.len(), 1, |r, _| b[r])));
+            }
+        }
+        for (i, b) in cp.feedback.b.iter().enumerate() {
+            if let Some(b) = b {
+                mats.push((format!("B{}", i + 1), b.clone()));
+            }
+        }
+        if let Some(b) = &cp.feedback.loop_b {
+            mats.push(("B_loop".into(), b.clone()));
+        }
+        for (n, m) in &mats {
+            for j in 0..m.ncols() {
+                for i in 0..m.nrows() {
+                    step.push(cp.step as i64);
+                    name.push(n.clone());
+                    row.push(i as i64);
+                    col.push(j as i64);
+                    value.push(m[(i, j)]);
+                }
+            }
+        }
+    }
+    Ok(Table::new()
+        .with_i64("step", step)?
+        .with_str("name", name)?
+        .with_i64("row", row)?
+        .with_i64("col", col)?
+        .with_f64("value", value)?)
 }

@@ -7,7 +7,8 @@
 //!   "models": { "<model>": { "label": "…", "method": "di", "alpha": 0.01 } },
 //!   "model_order": ["BP", …],
 //!   "runs": { "<run>": { "<model>": { "<metric>": mean over seeds,
-//!                                     "<metric>_sd": sd (≥ 2 seeds) } } } }
+//!                                     "<metric>_sd": sd (≥ 2 seeds) } } },
+//!   "seed_values": { "<run>": { "<model>": { "<metric>": [value of each seed] } } } }
 //! ```
 //!
 //! Metrics of every model: `final_nmse` (normalised error after the last example),
@@ -37,9 +38,7 @@ pub(crate) fn summary_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError
     let p: SummaryParams = ctx.params_as()?;
     // run → model → metric → values over seeds
     let mut acc: BTreeMap<String, BTreeMap<String, BTreeMap<String, Vec<f64>>>> = BTreeMap::new();
-    let mut seeds: BTreeMap<&str, usize> = BTreeMap::new();
     for (input, run) in ctx.inputs().iter().zip(&p.input_runs) {
-        *seeds.entry(run).or_default() += 1;
         let s = input.json("summary")?;
         let models = s.get("models").and_then(Value::as_object).ok_or_else(|| {
             StageError::msg(format!(
@@ -62,7 +61,19 @@ pub(crate) fn summary_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError
         }
     }
     let mut runs = Map::new();
+    let mut seed_values = Map::new();
+    let mut n_seeds = 0;
     for (run, models) in acc {
+        let mut sv = Map::new();
+        for (model, metrics) in &models {
+            let mut m = Map::new();
+            for (k, xs) in metrics {
+                n_seeds = n_seeds.max(xs.len());
+                m.insert(k.clone(), json!(xs));
+            }
+            sv.insert(model.clone(), Value::Object(m));
+        }
+        seed_values.insert(run.clone(), Value::Object(sv));
         let mut mo = Map::new();
         for (model, metrics) in models {
             let mut me = Map::new();
@@ -79,7 +90,6 @@ pub(crate) fn summary_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError
         }
         runs.insert(run, Value::Object(mo));
     }
-    let n_seeds = seeds.values().copied().max().unwrap_or(0);
     let out = json!({
         "title": p.title,
         "figures": p.figures,
@@ -87,6 +97,7 @@ pub(crate) fn summary_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError
         "models": p.models,
         "model_order": p.model_order,
         "runs": runs,
+        "seed_values": seed_values,
     });
     ctx.write_json("summary", &out)?;
     Ok(())

@@ -187,6 +187,16 @@ pub struct TrainSetup<'a> {
     pub order: &'a [usize],
     pub eval: &'a ErrorEval<'a>,
     pub schedule: EvalSchedule,
+    /// Steps after which the weights and feedback are saved (for later analyses).
+    pub checkpoints: &'a [usize],
+}
+
+/// The network and feedback at one step.
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    pub step: usize,
+    pub net: Network,
+    pub feedback: Feedback,
 }
 
 pub struct TrainOutput {
@@ -194,6 +204,7 @@ pub struct TrainOutput {
     pub events: Vec<StabilisationEvent>,
     pub net: Network,
     pub feedback: Feedback,
+    pub checkpoints: Vec<Checkpoint>,
 }
 
 /// Online training: one update per example, in `order`. Step 0 records the initial
@@ -213,6 +224,17 @@ pub fn train(mut s: TrainSetup<'_>, mut progress: impl FnMut(u64)) -> Result<Tra
     let bp = Credit::new(Method::Bp, 0.0);
 
     record_state(&s, 0, &mut log).map_err(|e| fail(0, &e))?;
+    let mut checkpoints = Vec::new();
+    let mut save = |s: &TrainSetup<'_>, step: usize| {
+        if s.checkpoints.contains(&step) {
+            checkpoints.push(Checkpoint {
+                step,
+                net: s.net.clone(),
+                feedback: s.feedback.clone(),
+            });
+        }
+    };
+    save(&s, 0);
     let sse0 = s.eval.sse(&s.net);
     log.push(0, "sse", 0, sse0);
 
@@ -305,6 +327,7 @@ pub fn train(mut s: TrainSetup<'_>, mut progress: impl FnMut(u64)) -> Result<Tra
             }
         }
         record_state(&s, step, &mut log).map_err(|e| fail(step, &e))?;
+        save(&s, step);
         progress(1);
     }
     Ok(TrainOutput {
@@ -312,6 +335,7 @@ pub fn train(mut s: TrainSetup<'_>, mut progress: impl FnMut(u64)) -> Result<Tra
         events,
         net: s.net,
         feedback: s.feedback,
+        checkpoints,
     })
 }
 
