@@ -38,6 +38,51 @@ pub fn summary_path(root: &Path, scale: Scale) -> std::path::PathBuf {
     }
 }
 
+pub fn timings_path(root: &Path, scale: Scale) -> std::path::PathBuf {
+    summary_path(root, scale).with_file_name("timings.json")
+}
+
+/// Stage times of each pipeline, read from the manifests (so cached stages report the
+/// time they took when they were computed).
+fn timings(pipes: &[Pipeline], run: &RunReport) -> Map<String, Value> {
+    let mut out = Map::new();
+    for p in pipes {
+        let mut total = 0.0;
+        let mut count = 0;
+        let mut slowest = (String::new(), 0.0_f64);
+        let mut train = Map::new();
+        for rec in run.stages.iter().filter(|r| r.id.starts_with(&format!("{}/", p.name))) {
+            let secs = std::fs::read_to_string(rec.dir.join("manifest.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+                .and_then(|m| m.get("seconds").and_then(Value::as_f64))
+                .unwrap_or(rec.seconds);
+            total += secs;
+            count += 1;
+            if secs > slowest.1 {
+                slowest = (rec.id.clone(), secs);
+            }
+            if let Some(model) = rec.id.split("/train/").nth(1) {
+                let e = train.entry(model.to_string()).or_insert(Value::from(0.0));
+                *e = Value::from(e.as_f64().unwrap_or(0.0) + secs);
+            }
+        }
+        if count > 0 {
+            out.insert(
+                p.name.clone(),
+                serde_json::json!({
+                    "stages": count,
+                    "total_seconds": total,
+                    "slowest": slowest.0,
+                    "slowest_seconds": slowest.1,
+                    "train_seconds": train,
+                }),
+            );
+        }
+    }
+    out
+}
+
 pub fn publish(root: &Path, scale: Scale, pipes: &[Pipeline], run: &RunReport) -> Result<()> {
     let results = root.join("results").join(scale.name());
     let mut targets = vec![results.join("figures")];
@@ -64,6 +109,10 @@ pub fn publish(root: &Path, scale: Scale, pipes: &[Pipeline], run: &RunReport) -
     }
     let text = serde_json::to_string_pretty(&Value::Object(summary))? + "\n";
     write_atomic(&summary_file, text.as_bytes())?;
+    let timings_file = timings_path(root, scale);
+    let mut all_timings = read_summary(&timings_file)?;
+    all_timings.extend(timings(pipes, run));
+    write_atomic(&timings_file, (serde_json::to_string_pretty(&Value::Object(all_timings))? + "\n").as_bytes())?;
     if scale == Scale::Paper {
         write_atomic(&results.join("summary.json"), text.as_bytes())?;
     }
@@ -81,7 +130,8 @@ pub fn report_path(root: &Path, scale: Scale) -> std::path::PathBuf {
 
 pub fn write_report(root: &Path, scale: Scale) -> Result<()> {
     let summary = Value::Object(read_summary(&summary_path(root, scale))?);
-    let md = report::render(&summary, scale);
+    let timings = Value::Object(read_summary(&timings_path(root, scale))?);
+    let md = report::render_with_timings(&summary, Some(&timings), scale);
     let path = report_path(root, scale);
     write_atomic(&path, md.as_bytes())?;
     println!("report: {}", path.display());

@@ -4,7 +4,7 @@
 mod common;
 
 use common::workspace;
-use dinv_experiments::report::render;
+use dinv_experiments::report::{render, render_with_timings};
 use dinv_experiments::Scale;
 use serde_json::{json, Value};
 
@@ -14,8 +14,11 @@ fn committed_report_matches_committed_summary() {
     let summary: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
     let report = std::fs::read_to_string(dir.join("REPRODUCTION.md")).unwrap();
+    let timings: Option<Value> = std::fs::read_to_string(dir.join("timings.json"))
+        .ok()
+        .map(|t| serde_json::from_str(&t).unwrap());
     assert!(
-        render(&summary, Scale::Paper) == report,
+        render_with_timings(&summary, timings.as_ref(), Scale::Paper) == report,
         "paper/REPRODUCTION.md is stale: run `cargo xtask report --scale paper` (or `cargo xtask reproduce`) and commit it"
     );
     // Every figure the report links to is committed.
@@ -77,4 +80,18 @@ fn verdicts_follow_the_numbers() {
         Scale::Paper,
     );
     assert_eq!(verdict_of(&md, "3d"), "not run");
+}
+
+/// With several seeds, each claim is also judged on every seed alone.
+#[test]
+fn claims_are_counted_per_seed() {
+    let mut s = linear_summary(2.0);
+    s["fig3_linear"]["seeds"] = json!(2);
+    s["fig3_linear"]["seed_values"] = json!({ "fixed_lr": {
+        "DI-a": { "mean_angle_di_ndi_deg": [1.0, 30.0] },
+        "DI-b": { "mean_angle_di_ndi_deg": [1.0, 1.0] },
+    } });
+    let md = render(&s, Scale::Paper);
+    let line = md.lines().find(|l| l.starts_with("| 3d |")).unwrap();
+    assert!(line.contains("| 1/2 |"), "{line}");
 }
