@@ -205,6 +205,10 @@ fn bench(root: &Path, scale: Scale, only: &[String], threads: usize) -> Result<(
         if !only.is_empty() && !only.iter().any(|o| o == &p.name) {
             continue;
         }
+        if p.name.starts_with("fig4_") {
+            // Full MNIST runs take many minutes: measured per epoch below instead.
+            continue;
+        }
         let cache = tmp.join(&p.name);
         let exec = Executor::new(cache.clone()).threads(threads).quiet(true);
         let t0 = Instant::now();
@@ -232,6 +236,11 @@ fn bench(root: &Path, scale: Scale, only: &[String], threads: usize) -> Result<(
     }
     if only.is_empty() {
         solvers::compare(root, &tmp)?;
+    }
+    if scale == Scale::Paper
+        && (only.is_empty() || only.iter().any(|o| o == "fig4_mnist_classification"))
+    {
+        solvers::mnist_throughput(root, &tmp)?;
     }
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(())

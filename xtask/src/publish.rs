@@ -51,7 +51,11 @@ fn timings(pipes: &[Pipeline], run: &RunReport) -> Map<String, Value> {
         let mut count = 0;
         let mut slowest = (String::new(), 0.0_f64);
         let mut train = Map::new();
-        for rec in run.stages.iter().filter(|r| r.id.starts_with(&format!("{}/", p.name))) {
+        for rec in run
+            .stages
+            .iter()
+            .filter(|r| r.id.starts_with(&format!("{}/", p.name)))
+        {
             let secs = std::fs::read_to_string(rec.dir.join("manifest.json"))
                 .ok()
                 .and_then(|t| serde_json::from_str::<Value>(&t).ok())
@@ -112,7 +116,10 @@ pub fn publish(root: &Path, scale: Scale, pipes: &[Pipeline], run: &RunReport) -
     let timings_file = timings_path(root, scale);
     let mut all_timings = read_summary(&timings_file)?;
     all_timings.extend(timings(pipes, run));
-    write_atomic(&timings_file, (serde_json::to_string_pretty(&Value::Object(all_timings))? + "\n").as_bytes())?;
+    write_atomic(
+        &timings_file,
+        (serde_json::to_string_pretty(&Value::Object(all_timings))? + "\n").as_bytes(),
+    )?;
     if scale == Scale::Paper {
         write_atomic(&results.join("summary.json"), text.as_bytes())?;
     }

@@ -105,3 +105,52 @@ pub fn compare(root: &Path, tmp: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+/// Examples per second of every MNIST classification model over one paper-scale epoch
+/// (60000 examples, one test evaluation, no Euler checks).
+pub fn mnist_throughput(root: &Path, tmp: &Path) -> Result<()> {
+    use dinv_experiments::classification::{
+        build_from as build_classification, ClassificationConfig,
+    };
+    let path = root
+        .join("pipelines")
+        .join("fig4_mnist_classification.toml");
+    let mut cfg: ClassificationConfig =
+        dinv_pipeline::load_toml(&path).map_err(|e| anyhow!("{e}"))?;
+    cfg.training.epochs = dinv_experiments::spec::Scaled::Same(1);
+    cfg.training.evaluations_per_epoch = 1;
+    cfg.training.euler_check_every = dinv_experiments::spec::Scaled::Same(0);
+    cfg.pipeline.seeds = dinv_experiments::spec::Scaled::Same(vec![1]);
+    cfg.figures.clear();
+    let n = cfg.data.train_examples.at(Scale::Paper);
+    let pipe = build_classification(cfg, Scale::Paper).map_err(|e| anyhow!(e))?;
+    let cache = tmp.join("mnist-throughput");
+    let report = Executor::new(cache.clone())
+        .threads(1)
+        .quiet(true)
+        .run(&pipe.graph)
+        .map_err(|e| anyhow!("{e}"))?;
+    println!();
+    println!("MNIST classification, one epoch of {n} examples per model (one stage at a time, incl. loading and one test evaluation):");
+    println!(
+        "{:<16} {:>12} {:>14} {:>22}",
+        "model", "s / epoch", "examples / s", "authors' code (s/epoch)"
+    );
+    for rec in report.stages.iter().filter(|r| r.id.contains("/train/")) {
+        let model = rec.id.rsplit('/').next().unwrap_or("");
+        let authors = if model.starts_with("DI") {
+            "≈ 6200 (DI, 10000 steps)"
+        } else {
+            "≈ 190"
+        };
+        println!(
+            "{:<16} {:>12.1} {:>14.0} {:>22}",
+            model,
+            rec.seconds,
+            n as f64 / rec.seconds,
+            authors
+        );
+    }
+    let _ = std::fs::remove_dir_all(&cache);
+    Ok(())
+}

@@ -26,9 +26,13 @@ pub fn build(path: &Path, scale: Scale) -> Result<Pipeline, String> {
     let cfg: ClassificationConfig = dinv_pipeline::load_toml(path).map_err(|e| e.to_string())?;
     cfg.validate()
         .map_err(|e| format!("{}: {e}", path.display()))?;
+    build_from(cfg, scale).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Builds the stages of an already validated configuration.
+pub fn build_from(cfg: ClassificationConfig, scale: Scale) -> Result<Pipeline, String> {
     let mut graph = Graph::new();
-    let analyses = stages::add_stages(&cfg, scale, &mut graph)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let analyses = stages::add_stages(&cfg, scale, &mut graph)?;
     let name = cfg.pipeline.name.clone();
     let input_runs: Vec<String> = analyses.iter().map(|_| RUN.to_string()).collect();
     let summary_id = format!("{name}/summary");
