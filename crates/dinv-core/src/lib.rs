@@ -20,6 +20,7 @@ pub mod error;
 pub mod expanding;
 pub mod feedback;
 pub mod fp;
+pub mod gauss_newton;
 pub mod init;
 pub mod inverse;
 pub mod learn;

@@ -60,7 +60,11 @@ pub struct PipelineSummary<'a> {
 
 impl<'a> PipelineSummary<'a> {
     pub fn new(name: &'a str, v: &'a Value) -> Self {
-        PipelineSummary { name, v, seed: None }
+        PipelineSummary {
+            name,
+            v,
+            seed: None,
+        }
     }
 
     /// The same summary seen through one seed's values.
@@ -109,7 +113,13 @@ impl<'a> PipelineSummary<'a> {
     /// A metric's mean over seeds (or one seed's value, see [`Self::for_seed`]).
     pub fn metric(&self, run: &str, model: &str, metric: &str) -> Option<f64> {
         match self.seed {
-            None => self.v.get("runs")?.get(run)?.get(model)?.get(metric)?.as_f64(),
+            None => self
+                .v
+                .get("runs")?
+                .get(run)?
+                .get(model)?
+                .get(metric)?
+                .as_f64(),
             Some(k) => self
                 .v
                 .get("seed_values")?
@@ -464,8 +474,16 @@ fn fig3_nonlinear(s: &PipelineSummary<'_>) -> Vec<Finding> {
 /// The claims of each pipeline, by pipeline name.
 fn findings(name: &str, s: &PipelineSummary<'_>) -> Vec<Finding> {
     match name {
-        "fig3_linear" => fig3_linear(s),
-        "fig3_nonlinear" => fig3_nonlinear(s),
+        "fig3_linear" => {
+            let mut f = fig3_linear(s);
+            f.extend(crate::regression::gauss_newton::gn_findings(name, s));
+            f
+        }
+        "fig3_nonlinear" => {
+            let mut f = fig3_nonlinear(s);
+            f.extend(crate::regression::gauss_newton::gn_findings(name, s));
+            f
+        }
         "fig4_mnist_classification" => crate::classification::claims(s),
         "fig4_mnist_autoencoder" => crate::autoencoder::claims(s),
         _ => Vec::new(),
@@ -540,14 +558,22 @@ fn performance(timings: &Value) -> String {
                     .join(", ")
             })
             .unwrap_or_default();
-        let authors = AUTHORS_TIMING.iter().find(|a| a.0 == name).map(|a| a.1).unwrap_or("–");
+        let authors = AUTHORS_TIMING
+            .iter()
+            .find(|a| a.0 == name)
+            .map(|a| a.1)
+            .unwrap_or("–");
         let _ = writeln!(
             md,
             "| {name} | {} | {} s | {slow} ({} s) | {} | {authors} |",
             t.get("stages").and_then(Value::as_u64).unwrap_or(0),
             sig(f("total_seconds")),
             sig(f("slowest_seconds")),
-            if per_model.is_empty() { "–".into() } else { format!("{per_model} (s)") },
+            if per_model.is_empty() {
+                "–".into()
+            } else {
+                format!("{per_model} (s)")
+            },
         );
     }
     md.push('\n');
@@ -612,7 +638,9 @@ pub fn render(summary: &Value, scale: Scale) -> String {
         let found = findings(name, &s);
         // The same claims judged on each seed alone.
         let n_seeds = s.seeds() as usize;
-        let per_seed: Vec<Vec<Finding>> = (0..n_seeds).map(|k| findings(name, &s.for_seed(k))).collect();
+        let per_seed: Vec<Vec<Finding>> = (0..n_seeds)
+            .map(|k| findings(name, &s.for_seed(k)))
+            .collect();
         if !found.is_empty() {
             let _ = writeln!(
                 md,

@@ -27,7 +27,8 @@ fn smoke_summary_properties_and_snapshot() {
         let e = metric(&s, m, "final_test_error");
         assert!(e > 0.0 && e < 0.3, "{m}: test error {e}");
     }
-    for (di, ndi) in [("DI-Tr-0.01", "NDI-Tr-0.01")] {
+    {
+        let (di, ndi) = ("DI-Tr-0.01", "NDI-Tr-0.01");
         // The Newton steady state is where 10000 Euler steps end up.
         let a = metric(&s, di, "mean_angle_euler_vs_solver_deg");
         assert!(a < 1.0, "{di}: Euler vs steady state {a} degrees");

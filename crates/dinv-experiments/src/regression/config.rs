@@ -44,10 +44,26 @@ pub struct TrainingSpec {
     /// Re-run SSA whenever a layer's spectral abscissa turns positive (supp. 7.5.1).
     #[serde(default = "yes")]
     pub restabilise: bool,
+    /// Gauss–Newton analysis (runs with `checkpoints`): the first this many training
+    /// examples form the batch on which every checkpoint is compared with block GN.
+    #[serde(default = "gn_batch")]
+    pub gn_batch: usize,
+    /// Relative Tikhonov damping of the GN matrices: this times each matrix's mean
+    /// eigenvalue is added to its diagonal (see `dinv_core::gauss_newton::Damping`).
+    #[serde(default = "gn_damping")]
+    pub gn_damping: f64,
 }
 
 fn yes() -> bool {
     true
+}
+
+fn gn_batch() -> usize {
+    500
+}
+
+fn gn_damping() -> f64 {
+    1e-4
 }
 
 /// One training protocol (e.g. fixed learning rate for Fig. 3a, fixed-norm updates
@@ -66,8 +82,9 @@ pub struct RunSpec {
     #[serde(default = "zero")]
     pub eval_dense_until: Scaled<usize>,
     /// Number of evenly spaced checkpoints (besides step 0) at which weights and
-    /// feedback are saved for the Gauss–Newton analysis (default 0: none).
-    #[serde(default = "zero")]
+    /// feedback are saved for the Gauss–Newton analysis (default 0: none). Left out of
+    /// the serialised form when zero, so runs without checkpoints keep their cache keys.
+    #[serde(default = "zero", skip_serializing_if = "never")]
     pub checkpoints: Scaled<usize>,
 }
 
@@ -90,6 +107,30 @@ fn one() -> Scaled<usize> {
 
 fn zero() -> Scaled<usize> {
     Scaled::Same(0)
+}
+
+/// True for a count that is zero at every scale.
+fn never(v: &Scaled<usize>) -> bool {
+    v.at(crate::spec::Scale::Smoke) == 0 && v.at(crate::spec::Scale::Paper) == 0
+}
+
+/// Which stage a figure panel reads its curves from.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum FigureSource {
+    /// The per-run analysis (training metrics, normalised error).
+    #[default]
+    Analysis,
+    /// The Gauss–Newton comparison at the run's checkpoints (`gn_*` metrics).
+    GaussNewton,
+}
+
+impl FigureSource {
+    fn is_analysis(&self) -> bool {
+        *self == FigureSource::Analysis
+    }
 }
 
 /// One figure panel, drawn from one run's analysed metrics.
@@ -126,6 +167,12 @@ pub struct FigureSpec {
     /// Multiply the metric by this before plotting (e.g. 100 for percent).
     #[serde(default)]
     pub y_factor: Option<f64>,
+    /// Where the metric comes from: `analysis` (default) or `gauss_newton`.
+    #[serde(default, skip_serializing_if = "FigureSource::is_analysis")]
+    pub source: FigureSource,
+    /// Plot only these layers (paper numbering); empty: all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<i64>,
 }
 
 impl RegressionConfig {
@@ -193,10 +240,29 @@ impl RegressionConfig {
                 ));
             }
         }
+        if self.training.gn_batch == 0 {
+            return Err("training.gn_batch must be positive".into());
+        }
+        if !(self.training.gn_damping >= 0.0 && self.training.gn_damping.is_finite()) {
+            return Err(format!(
+                "training.gn_damping must be non-negative, found {}",
+                self.training.gn_damping
+            ));
+        }
         for f in &self.figures {
-            if !self.runs.iter().any(|r| r.name == f.run) {
+            let Some(run) = self.runs.iter().find(|r| r.name == f.run) else {
                 return Err(format!(
                     "figure `{}` refers to unknown run `{}`",
+                    f.id, f.run
+                ));
+            };
+            if f.source == FigureSource::GaussNewton
+                && [crate::spec::Scale::Smoke, crate::spec::Scale::Paper]
+                    .iter()
+                    .any(|&s| run.checkpoints.at(s) == 0)
+            {
+                return Err(format!(
+                    "figure `{}` plots the Gauss–Newton analysis of run `{}`, which saves no checkpoints at some scale; set e.g. checkpoints = {{ smoke = 5, paper = 20 }} in that [[run]]",
                     f.id, f.run
                 ));
             }

@@ -11,7 +11,7 @@ use dinv_pipeline::{StageContext, StageError, StageResultExt};
 use serde::{Deserialize, Serialize};
 
 use super::analysis::{group, Curves};
-use super::config::FigureSpec;
+use super::config::{FigureSource, FigureSpec};
 use crate::spec::ModelSpec;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -22,6 +22,16 @@ pub(crate) struct FiguresParams {
     pub figures: Vec<FigureSpec>,
     /// Run name of every input (analysis) stage, in input order.
     pub input_runs: Vec<String>,
+}
+
+/// The figure stage's parameters: the shared ones, plus the run name of every
+/// Gauss–Newton input, which follow the analysis inputs (absent in pipelines without).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct RegressionFiguresParams {
+    #[serde(flatten)]
+    pub base: FiguresParams,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gauss_newton_runs: Vec<String>,
 }
 
 /// Colour and line style of each model: BP black, FA grey, PBP green; inversion
@@ -121,9 +131,14 @@ pub(crate) fn panel(spec: &FigureSpec, models: &[ModelSpec], curves: &[Vec<Curve
         else {
             continue;
         };
-        let multi = layers.len() > 1;
+        let shown: Vec<i64> = layers
+            .keys()
+            .copied()
+            .filter(|l| spec.layers.is_empty() || spec.layers.contains(l))
+            .collect();
+        let multi = shown.len() > 1;
         let top = layers.keys().max().copied().unwrap_or(0);
-        for &layer in layers.keys() {
+        for layer in shown {
             let per_seed: Vec<&(Vec<i64>, Vec<f64>)> = curves
                 .iter()
                 .filter_map(|c| {
@@ -190,10 +205,22 @@ pub(crate) fn panel(spec: &FigureSpec, models: &[ModelSpec], curves: &[Vec<Curve
 }
 
 pub(crate) fn figures_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
-    let p: FiguresParams = ctx.params_as()?;
-    // run → seed → model → curves
-    let mut by_run: BTreeMap<String, Vec<Vec<Curves>>> = BTreeMap::new();
-    for (input, run) in ctx.inputs().iter().zip(&p.input_runs) {
+    let RegressionFiguresParams {
+        base: p,
+        gauss_newton_runs,
+    } = ctx.params_as()?;
+    let sources = p
+        .input_runs
+        .iter()
+        .map(|r| (FigureSource::Analysis, r))
+        .chain(
+            gauss_newton_runs
+                .iter()
+                .map(|r| (FigureSource::GaussNewton, r)),
+        );
+    // (source, run) → seed → model → curves
+    let mut by_run: BTreeMap<(FigureSource, String), Vec<Vec<Curves>>> = BTreeMap::new();
+    for (input, (source, run)) in ctx.inputs().iter().zip(sources) {
         let t = input.table("curves")?;
         let names = t.str("model")?;
         let mut per_model: Vec<Curves> = Vec::new();
@@ -226,16 +253,21 @@ pub(crate) fn figures_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError
                 )?;
             per_model.push(group(&sub)?);
         }
-        by_run.entry(run.clone()).or_default().push(per_model);
+        by_run
+            .entry((source, run.clone()))
+            .or_default()
+            .push(per_model);
     }
     let mut panels = Vec::new();
     for spec in &p.figures {
-        let curves = by_run.get(&spec.run).ok_or_else(|| {
-            StageError::msg(format!(
-                "figure `{}`: no analysed run `{}`",
-                spec.id, spec.run
-            ))
-        })?;
+        let curves = by_run
+            .get(&(spec.source, spec.run.clone()))
+            .ok_or_else(|| {
+                StageError::msg(format!(
+                    "figure `{}`: no {:?} stage for run `{}`",
+                    spec.id, spec.source, spec.run
+                ))
+            })?;
         let panel = panel(spec, &p.models, curves);
         let fig = Figure::new((1, 1), vec![Panel::Lines(panel.clone())]);
         render(&fig, &ctx.staging_path(&spec.id))

@@ -1,8 +1,11 @@
-//! Fig. 3: linear and nonlinear regression against a teacher (supp. 7.5.2–7.5.3).
+//! Fig. 3: linear and nonlinear regression against a teacher (supp. 7.5.2–7.5.3), and,
+//! beyond the paper, a measurement of its claim that dynamic inversion approximates
+//! Gauss–Newton optimisation (section 4.3, supp. 7.2; [`gauss_newton`]).
 
 pub mod analysis;
 pub mod config;
 pub mod figures;
+pub mod gauss_newton;
 pub mod stages;
 pub mod summary;
 pub mod train;
@@ -27,7 +30,7 @@ pub fn build(path: &Path, scale: Scale) -> Result<Pipeline, String> {
 
 pub fn build_from(cfg: RegressionConfig, scale: Scale) -> Result<Pipeline, String> {
     let mut graph = Graph::new();
-    let analyses = stages::add_stages(&cfg, scale, &mut graph)?;
+    let added = stages::add_stages(&cfg, scale, &mut graph)?;
     let name = cfg.pipeline.name.clone();
     let input_runs: Vec<String> = cfg
         .runs
@@ -39,6 +42,14 @@ pub fn build_from(cfg: RegressionConfig, scale: Scale) -> Result<Pipeline, Strin
                 .into_iter()
                 .map(move |_| r.name.clone())
         })
+        .collect();
+    // The summary and figures read the analyses, then the Gauss–Newton stages.
+    let gn_runs: Vec<String> = added.gauss_newton.iter().map(|g| g.0.clone()).collect();
+    let inputs: Vec<String> = added
+        .analyses
+        .iter()
+        .cloned()
+        .chain(added.gauss_newton.iter().map(|g| g.1.clone()))
         .collect();
     let summary_id = format!("{name}/summary");
     graph
@@ -54,18 +65,21 @@ pub fn build_from(cfg: RegressionConfig, scale: Scale) -> Result<Pipeline, Strin
                 "figures": cfg.figures.iter().map(|f| f.id.clone()).collect::<Vec<_>>(),
                 "models": model_meta(&cfg.models),
                 "model_order": cfg.models.iter().map(|m| m.name.clone()).collect::<Vec<_>>(),
-                "input_runs": input_runs,
+                "input_runs": input_runs.iter().chain(&gn_runs).collect::<Vec<_>>(),
             }))
-            .with_inputs(analyses.clone()),
+            .with_inputs(inputs.clone()),
         )
         .map_err(|e| e.to_string())?;
     let figures_id = format!("{name}/figures");
-    let fp = figures::FiguresParams {
-        pipeline: name.clone(),
-        title: cfg.pipeline.title.clone(),
-        models: cfg.models.clone(),
-        figures: cfg.figures.clone(),
-        input_runs,
+    let fp = figures::RegressionFiguresParams {
+        base: figures::FiguresParams {
+            pipeline: name.clone(),
+            title: cfg.pipeline.title.clone(),
+            models: cfg.models.clone(),
+            figures: cfg.figures.clone(),
+            input_runs,
+        },
+        gauss_newton_runs: gn_runs,
     };
     graph
         .add(
@@ -76,7 +90,7 @@ pub fn build_from(cfg: RegressionConfig, scale: Scale) -> Result<Pipeline, Strin
                 Arc::new(figures::figures_stage),
             )
             .with_params(json!(fp))
-            .with_inputs(analyses),
+            .with_inputs(inputs),
         )
         .map_err(|e| e.to_string())?;
     Ok(Pipeline {

@@ -1,5 +1,6 @@
 //! The regression pipeline as stages: data → one training stage per model and run →
-//! analysis per run → summary and figures across runs (and seeds).
+//! analysis per run (and, for runs with checkpoints, the Gauss–Newton comparison) →
+//! summary and figures across runs (and seeds).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,8 +23,9 @@ use crate::tables::{matrices_to_table, table_to_matrices, take};
 const DATA_VERSION: u32 = 1;
 const TRAIN_VERSION: u32 = 1;
 const ANALYSIS_VERSION: u32 = 1;
-pub(crate) const SUMMARY_VERSION: u32 = 3;
-pub(crate) const FIGURES_VERSION: u32 = 1;
+const GAUSS_NEWTON_VERSION: u32 = 1;
+pub(crate) const SUMMARY_VERSION: u32 = 4;
+pub(crate) const FIGURES_VERSION: u32 = 2;
 
 /// Parameters of the data stage.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -54,6 +56,16 @@ pub(crate) struct StageIds {
     pub data: String,
     pub train: Vec<String>,
     pub analysis: String,
+    /// Only added for runs that save checkpoints.
+    pub gauss_newton: String,
+}
+
+/// The stages [`add_stages`] added that the summary and figures read, in order
+/// (run-major, then seed).
+pub(crate) struct Added {
+    pub analyses: Vec<String>,
+    /// `(run name, stage id)` of every Gauss–Newton stage.
+    pub gauss_newton: Vec<(String, String)>,
 }
 
 pub(crate) fn ids(cfg: &RegressionConfig, run: &RunSpec, seed: u64) -> StageIds {
@@ -66,17 +78,29 @@ pub(crate) fn ids(cfg: &RegressionConfig, run: &RunSpec, seed: u64) -> StageIds 
             .map(|m| format!("{base}/train/{}", m.name))
             .collect(),
         analysis: format!("{base}/analysis"),
+        gauss_newton: format!("{base}/gauss_newton"),
     }
 }
 
-/// Adds the data, training and analysis stages of every run and seed to `graph`;
-/// returns the analysis stage ids (run-major, then seed).
+/// A model as trained: dynamic methods without DI settings of their own use the
+/// pipeline's.
+pub(crate) fn resolved_model(cfg: &RegressionConfig, model: &ModelSpec) -> ModelSpec {
+    let mut model = model.clone();
+    if model.method.is_dynamic() && model.di.is_none() {
+        model.di = Some(cfg.training.di);
+    }
+    model
+}
+
+/// Adds the data, training, analysis and Gauss–Newton stages of every run and seed to
+/// `graph`.
 pub(crate) fn add_stages(
     cfg: &RegressionConfig,
     scale: Scale,
     graph: &mut Graph,
-) -> Result<Vec<String>, String> {
+) -> Result<Added, String> {
     let mut analyses = Vec::new();
+    let mut gauss_newton = Vec::new();
     let feedback_draws = {
         let mut h: Vec<f64> = cfg
             .models
@@ -112,10 +136,7 @@ pub(crate) fn add_stages(
                 .with_master_seed(seed),
             )?;
             for (model, id) in cfg.models.iter().zip(&ids.train) {
-                let mut model = model.clone();
-                if model.method.is_dynamic() && model.di.is_none() {
-                    model.di = Some(cfg.training.di);
-                }
+                let model = resolved_model(cfg, model);
                 let params = TrainParams {
                     network: cfg.network.clone(),
                     model,
@@ -155,9 +176,39 @@ pub(crate) fn add_stages(
                 .with_master_seed(seed),
             )?;
             analyses.push(ids.analysis);
+            if run.checkpoints.at(scale) > 0 {
+                let params = super::gauss_newton::GnParams {
+                    run: run.name.clone(),
+                    network: cfg.network.clone(),
+                    models: cfg
+                        .models
+                        .iter()
+                        .map(|m| super::gauss_newton::GnModel::of(&resolved_model(cfg, m)))
+                        .collect(),
+                    delta_cap: run.update.delta_cap,
+                    batch: cfg.training.gn_batch,
+                    damping: cfg.training.gn_damping,
+                };
+                add(
+                    graph,
+                    StageSpec::new(
+                        &ids.gauss_newton,
+                        "regression_gauss_newton",
+                        GAUSS_NEWTON_VERSION,
+                        Arc::new(super::gauss_newton::gauss_newton_stage),
+                    )
+                    .with_params(json!(params))
+                    .with_inputs(std::iter::once(ids.data).chain(ids.train))
+                    .with_master_seed(seed),
+                )?;
+                gauss_newton.push((run.name.clone(), ids.gauss_newton));
+            }
         }
     }
-    Ok(analyses)
+    Ok(Added {
+        analyses,
+        gauss_newton,
+    })
 }
 
 fn add(graph: &mut Graph, spec: StageSpec) -> Result<(), String> {
@@ -257,8 +308,11 @@ fn data_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
 /// Examples, presentation order and initial matrices, as written by the data stage.
 type LoadedData = (RegressionData, Vec<usize>, BTreeMap<String, Mat<f64>>);
 
-/// Reads the data stage's outputs back.
-fn load_data(ctx: &StageContext<'_>, net: &NetworkSpec) -> Result<LoadedData, StageError> {
+/// Reads the data stage's outputs back (the data stage must be the first input).
+pub(super) fn load_data(
+    ctx: &StageContext<'_>,
+    net: &NetworkSpec,
+) -> Result<LoadedData, StageError> {
     let input = &ctx.inputs()[0];
     let examples = input.table("examples")?;
     let (d_in, d_out) = (net.dims[0], *net.dims.last().unwrap_or(&1));
@@ -441,7 +495,8 @@ fn loop_feedback(fb: &Feedback, depth: usize) -> Mat<f64> {
 /// Weights, biases and feedback of every checkpoint, as matrices named `W<l>`, `b<l>`
 /// (a column), `B<l>` and `B_loop`, with a `step` column.
 fn checkpoint_table(cps: &[super::train::Checkpoint]) -> Result<Table, StageError> {
-    let (mut step, mut name, mut row, mut col, mut value) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut step, mut name, mut row, mut col, mut value) =
+        (vec![], vec![], vec![], vec![], vec![]);
     for cp in cps {
         let mut mats: Vec<(String, Mat<f64>)> = Vec::new();
         for (i, l) in cp.net.layers.iter().enumerate() {

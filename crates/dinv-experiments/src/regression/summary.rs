@@ -16,8 +16,13 @@
 //! `−W^T` at the end). NDI/DI: `final_max_eig` (spectral abscissa of Eq. S9 at the end,
 //! max over layers), `restabilisations`. DI: `mean_angle_di_ndi_deg`,
 //! `mean_angle_di_pbp_deg`, `mean_angle_di_bp_deg` (angles between the error signals,
-//! averaged over training and hidden layers), `mean_di_steps`. Per-layer values carry
-//! an `_l<layer>` suffix when a network has several.
+//! averaged over training and hidden layers), `mean_di_steps`. Runs with checkpoints,
+//! every model (from the Gauss–Newton stages, see `gauss_newton.rs`): `mean_gn_angle_deg`,
+//! `mean_gn_exact_angle_deg`, `mean_gn_white_angle_deg`, `mean_gn_grad_angle_deg`,
+//! `mean_gn_kron_exact_angle_deg`, `mean_gn_delta_angle_deg` (means over the checkpoints
+//! after step 0). Per-layer values carry an `_l<layer>` suffix when a network has several.
+//! A metric's seed values are in input order, so the analyses and the Gauss–Newton
+//! stages (both run-major, then seed) line up by seed.
 
 use std::collections::BTreeMap;
 
