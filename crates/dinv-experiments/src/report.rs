@@ -542,7 +542,7 @@ fn performance(timings: &Value) -> String {
          | Pipeline | Stages | Sum of stage times | Slowest stage | Training time per model | Authors' code |\n\
          |---|---|---|---|---|---|\n",
     );
-    let Some(pipes) = timings.as_object() else {
+    let Some(pipes) = timings.as_object().filter(|p| !p.is_empty()) else {
         return String::new();
     };
     for (name, t) in pipes {
@@ -585,9 +585,9 @@ fn performance(timings: &Value) -> String {
 pub fn render_with_timings(summary: &Value, timings: Option<&Value>, scale: Scale) -> String {
     let mut md = render(summary, scale);
     md.push_str(DEFECTS);
-    if let Some(t) = timings {
+    if let Some(perf) = timings.map(performance).filter(|p| !p.is_empty()) {
         md.push('\n');
-        md.push_str(&performance(t));
+        md.push_str(&perf);
     }
     md
 }
