@@ -211,18 +211,43 @@ fn bench(root: &Path, scale: Scale, only: &[String], threads: usize) -> Result<(
         }
         let cache = tmp.join(&p.name);
         let exec = Executor::new(cache.clone()).threads(threads).quiet(true);
+        // First the figure pipeline proper (data, training, analysis), then the rest
+        // (the Gauss–Newton analysis, summary, figures) on top of that cache.
+        let core_ids: Vec<String> = p
+            .graph
+            .ids()
+            .into_iter()
+            .filter(|id| {
+                id.ends_with("/data") || id.contains("/train/") || id.ends_with("/analysis")
+            })
+            .map(str::to_string)
+            .collect();
         let t0 = Instant::now();
+        if !core_ids.is_empty() {
+            let core = p
+                .graph
+                .select(&core_ids)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            exec.run(&core).map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        let core_secs = t0.elapsed().as_secs_f64();
         let report = exec.run(&p.graph).map_err(|e| anyhow::anyhow!("{e}"))?;
         let secs = t0.elapsed().as_secs_f64();
+        println!(
+            "{:<28} {:>10.2} s for data, training and analysis; {:.2} s more for the Gauss–Newton analysis, summary and figures",
+            p.name,
+            core_secs,
+            secs - core_secs
+        );
         let authors = AUTHORS_SECONDS.iter().find(|a| a.0 == p.name);
         match authors {
             Some((_, a, note)) if scale == Scale::Paper => {
                 println!(
-                    "{:<28} {:>10.2} {:>12.1} {:>9.1}x   ({note})",
+                    "{:<28} {:>10.2} {:>12.1} {:>9.1}x   ({note}; ours: data, training and analysis)",
                     p.name,
-                    secs,
+                    core_secs,
                     a,
-                    a / secs
+                    a / core_secs
                 )
             }
             _ => println!("{:<28} {:>10.2} {:>12} {:>10}", p.name, secs, "–", "–"),
