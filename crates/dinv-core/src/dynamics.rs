@@ -567,7 +567,41 @@ impl LayerSystem<'_> {
                 solved_by: Solver::SteadyState,
             });
         }
-        let mut u = vec![0.0; n2];
+        // Newton from the dynamics' initial state; if it finds no descent, follow the
+        // fixed point from the zero target (u = 0) up to the real one, warm-starting each
+        // Newton solve from the previous — the branch the dynamics start on.
+        let (u, iters) = match self.newton(target, vec![0.0; n2], tol) {
+            Ok(r) => r,
+            Err(CoreError::NoSteadyState { .. }) => {
+                let mut u = vec![0.0; n2];
+                let mut total = 0;
+                for k in 1..=8 {
+                    let s = k as f64 / 8.0;
+                    let scaled: Vec<f64> = target.iter().map(|t| s * t).collect();
+                    let (next, it) = self.newton(&scaled, u, tol)?;
+                    u = next;
+                    total += it;
+                }
+                (u, total)
+            }
+            Err(e) => return Err(e),
+        };
+        let mut delta = vec![0.0; n1];
+        matvec(self.b, &u, &mut delta);
+        let residual = self.derivative_norm(&delta, &u, target) / scale;
+        Ok(Inversion {
+            delta,
+            control: u,
+            steps: iters,
+            residual,
+            solved_by: Solver::SteadyState,
+        })
+    }
+
+    /// Damped Newton on `F(u) = W φ(B u) − α u − target` from `u`.
+    fn newton(&self, target: &[f64], mut u: Vec<f64>, tol: f64) -> Result<(Vec<f64>, usize)> {
+        let (n1, n2) = (self.w.ncols(), self.w.nrows());
+        let scale = norm(target).max(f64::MIN_POSITIVE);
         let mut delta = vec![0.0; n1];
         let mut phi = vec![0.0; n1];
         let mut slope = vec![0.0; n1];
@@ -620,7 +654,10 @@ impl LayerSystem<'_> {
                 if t < 1e-10 {
                     return Err(CoreError::NoSteadyState {
                         layer: 0,
-                        reason: format!("no descent at relative residual {:.3e}: the dynamics may have no fixed point", fnorm / scale),
+                        reason: format!(
+                            "no descent at relative residual {:.3e}: the dynamics may have no fixed point",
+                            fnorm / scale
+                        ),
                     });
                 }
                 if n_trial < (1.0 - 1e-4 * t) * fnorm {
@@ -632,18 +669,12 @@ impl LayerSystem<'_> {
                 t *= 0.5;
             }
             if !fnorm.is_finite() {
-                break;
+                return Err(CoreError::NonFinite {
+                    what: "Newton iterate of the DI steady state".into(),
+                });
             }
         }
-        matvec(self.b, &u, &mut delta);
-        let residual = self.derivative_norm(&delta, &u, target) / scale;
-        Ok(Inversion {
-            delta,
-            control: u,
-            steps: iters,
-            residual,
-            solved_by: Solver::SteadyState,
-        })
+        Ok((u, iters))
     }
 }
 

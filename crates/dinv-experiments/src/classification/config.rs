@@ -45,6 +45,10 @@ pub struct NetworkSpec {
 #[serde(deny_unknown_fields)]
 pub struct TrainingSpec {
     pub epochs: Scaled<usize>,
+    /// Epochs for DI models, if fewer fit the budget (their error signal needs a
+    /// nonlinear solve per example, and an Euler simulation where there is no fixed point).
+    #[serde(default)]
+    pub di_epochs: Option<Scaled<usize>>,
     pub update: UpdateRule,
     /// Test-set evaluations per epoch (plus one before training).
     pub evaluations_per_epoch: usize,

@@ -24,7 +24,7 @@ use crate::tables::matrices_to_table;
 
 const DATA_VERSION: u32 = 1;
 const TRAIN_VERSION: u32 = 1;
-const ANALYSIS_VERSION: u32 = 1;
+const ANALYSIS_VERSION: u32 = 2;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct DataParams {
@@ -87,7 +87,10 @@ pub(crate) fn add_stages(
                 test_examples: cfg.data.test_examples.at(scale),
                 network: cfg.network.clone(),
                 model: model.clone(),
-                epochs: cfg.training.epochs.at(scale),
+                epochs: match (&cfg.training.di_epochs, model.method) {
+                    (Some(e), Method::Di) => e.at(scale).min(cfg.training.epochs.at(scale)),
+                    _ => cfg.training.epochs.at(scale),
+                },
                 update: cfg.training.update,
                 evaluations_per_epoch: cfg.training.evaluations_per_epoch,
                 window: cfg.training.window,
@@ -270,6 +273,9 @@ struct ModelRef {
 #[derive(Deserialize)]
 struct AnalysisParams {
     models: Vec<ModelRef>,
+    /// Examples after which every model's test error is also reported (DI's budget).
+    #[serde(default)]
+    compare_at: Option<usize>,
 }
 
 /// Curves of every model in one table, and the per-seed summary (same formats as the
@@ -317,6 +323,14 @@ fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
             }
         };
         put("final_test_error", last("test_error", 0));
+        if let Some(at) = p.compare_at {
+            let v = curves
+                .get("test_error")
+                .and_then(|x| x.get(&0))
+                .and_then(|(steps, vals)| steps.iter().position(|s| *s as usize == at).map(|k| vals[k]));
+            put("test_error_at_di_budget", v);
+        }
+        put("examples_trained", curves.get("test_error").and_then(|x| x.get(&0)).and_then(|(s, _)| s.last()).map(|s| *s as f64));
         put("best_test_error", best);
         put("final_test_loss", last("test_loss", 0));
         put("final_train_error_online", last("train_error_online", 0));
@@ -331,6 +345,8 @@ fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
         );
         if model.method == Method::Di {
             put("mean_angle_di_ndi_deg", mean("angle_ndi_deg", 1));
+            put("final_angle_di_ndi_deg", last("angle_ndi_deg", 1));
+            put("final_euler_fraction", last("di_euler", 1));
             put("mean_di_steps", mean("di_steps", 1));
             put("euler_fraction", mean("di_euler", 1));
             put(
