@@ -168,7 +168,9 @@ pub fn claims(s: &PipelineSummary<'_>) -> Vec<Finding> {
             .models(&["ndi"])
             .into_iter()
             .find(|(m, _)| (s.alpha(m) - alpha).abs() < 1e-15);
-        let at = |m: &str| pct(s, m, "test_error_at_di_budget").or_else(|| pct(s, m, "final_test_error"));
+        let at = |m: &str| {
+            pct(s, m, "test_error_at_di_budget").or_else(|| pct(s, m, "final_test_error"))
+        };
         if let (Some((m, _)), Some(e_di)) = (twin, at(n)) {
             if let Some(e_ndi) = at(m) {
                 if (e_di - e_ndi).abs() <= 0.3 {

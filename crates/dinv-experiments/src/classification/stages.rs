@@ -327,10 +327,22 @@ fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
             let v = curves
                 .get("test_error")
                 .and_then(|x| x.get(&0))
-                .and_then(|(steps, vals)| steps.iter().position(|s| *s as usize == at).map(|k| vals[k]));
+                .and_then(|(steps, vals)| {
+                    steps
+                        .iter()
+                        .position(|s| *s as usize == at)
+                        .map(|k| vals[k])
+                });
             put("test_error_at_di_budget", v);
         }
-        put("examples_trained", curves.get("test_error").and_then(|x| x.get(&0)).and_then(|(s, _)| s.last()).map(|s| *s as f64));
+        put(
+            "examples_trained",
+            curves
+                .get("test_error")
+                .and_then(|x| x.get(&0))
+                .and_then(|(s, _)| s.last())
+                .map(|s| *s as f64),
+        );
         put("best_test_error", best);
         put("final_test_loss", last("test_loss", 0));
         put("final_train_error_online", last("train_error_online", 0));

@@ -1,0 +1,153 @@
+//! Analysis of one replicate (one seed): every model's error curves against epochs,
+//! the reconstructions and t-SNE maps of the detail models, and the key numbers of
+//! the summary (schema in `mod.rs`).
+
+use std::collections::BTreeMap;
+
+use dinv_pipeline::{StageContext, StageError, Table};
+use serde_json::{json, Map, Value};
+
+use super::stages::AnalysisParams;
+
+/// One model's curves: metric → (steps, values).
+pub(crate) type Curves = BTreeMap<String, (Vec<i64>, Vec<f64>)>;
+
+pub(crate) fn group(t: &Table) -> Result<Curves, StageError> {
+    let (step, metric, value) = (t.i64("step")?, t.str("metric")?, t.f64("value")?);
+    let mut out: Curves = BTreeMap::new();
+    for k in 0..step.len() {
+        let e = out.entry(metric[k].clone()).or_default();
+        e.0.push(step[k]);
+        e.1.push(value[k]);
+    }
+    Ok(out)
+}
+
+/// Columns of the concatenated per-model tables, model first.
+#[derive(Default)]
+struct Long {
+    model: Vec<String>,
+    i64s: BTreeMap<String, Vec<i64>>,
+    f64s: BTreeMap<String, Vec<f64>>,
+}
+
+impl Long {
+    /// Appends every row of `t` (its `i64` and `f64` columns named in `i`, `f`).
+    fn append(&mut self, model: &str, t: &Table, i: &[&str], f: &[&str]) -> Result<(), StageError> {
+        self.model
+            .extend(std::iter::repeat_n(model.to_string(), t.len()));
+        for c in i {
+            self.i64s
+                .entry(c.to_string())
+                .or_default()
+                .extend_from_slice(t.i64(c)?);
+        }
+        for c in f {
+            self.f64s
+                .entry(c.to_string())
+                .or_default()
+                .extend_from_slice(t.f64(c)?);
+        }
+        Ok(())
+    }
+
+    fn table(self) -> Result<Table, StageError> {
+        let mut t = Table::new().with_str("model", self.model)?;
+        for (k, v) in self.i64s {
+            t.push_i64(&k, v)?;
+        }
+        for (k, v) in self.f64s {
+            t.push_f64(&k, v)?;
+        }
+        Ok(t)
+    }
+}
+
+pub(crate) fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+    let p: AnalysisParams = ctx.params_as()?;
+    let n_detail = p.models.iter().filter(|m| m.detail).count();
+    if ctx.inputs().len() != p.models.len() + n_detail {
+        return Err(StageError::msg(format!(
+            "analysis expects {} training and {n_detail} t-SNE stages, got {} inputs",
+            p.models.len(),
+            ctx.inputs().len()
+        )));
+    }
+    let (trains, tsnes) = ctx.inputs().split_at(p.models.len());
+    let per_epoch = p.train_examples as f64;
+    let mut curves = Long::default();
+    let mut metric_names = Vec::new();
+    let mut recon = Long::default();
+    let mut embed = Long::default();
+    let mut summary = Map::new();
+    let mut tsnes = tsnes.iter();
+    for (model, input) in p.models.iter().zip(trains) {
+        let t = input.table("metrics")?;
+        curves.append(&model.name, &t, &["step"], &["value"])?;
+        metric_names.extend(t.str("metric")?.iter().cloned());
+        let grouped = group(&t)?;
+        let mut m = summarise(&grouped, p.train_examples as i64);
+        if model.detail {
+            recon.append(
+                &model.name,
+                &input.table("reconstructions")?,
+                &["digit", "index", "pixel"],
+                &["input", "output"],
+            )?;
+            let ts = tsnes
+                .next()
+                .ok_or_else(|| StageError::msg("missing t-SNE input"))?;
+            embed.append(
+                &model.name,
+                &ts.table("embedding")?,
+                &["index", "label"],
+                &["x", "y"],
+            )?;
+            if let Some(kl) = ts
+                .json("tsne")?
+                .get("kl_divergence")
+                .and_then(Value::as_f64)
+            {
+                m.insert("tsne_kl_divergence".into(), json!(kl));
+            }
+        }
+        summary.insert(model.name.clone(), Value::Object(m));
+    }
+    let epochs: Vec<f64> = curves.i64s["step"]
+        .iter()
+        .map(|&s| s as f64 / per_epoch)
+        .collect();
+    let mut table = curves.table()?;
+    table.push_str("metric", metric_names)?;
+    table.push_f64("epoch", epochs)?;
+    ctx.write_table("curves", &table)?;
+    if !recon.model.is_empty() {
+        ctx.write_table("reconstructions", &recon.table()?)?;
+        ctx.write_table("embeddings", &embed.table()?)?;
+    }
+    ctx.write_json("summary", &json!({ "models": summary }))?;
+    Ok(())
+}
+
+/// Key numbers of one model: the error before training, after the first epoch
+/// (`epoch_examples` examples) and at the end.
+fn summarise(curves: &Curves, epoch_examples: i64) -> Map<String, Value> {
+    let mut out = Map::new();
+    let mut put = |key: &str, v: Option<f64>| {
+        if let Some(v) = v {
+            out.insert(key.into(), json!(v));
+        }
+    };
+    let at = |metric: &str, step: i64| {
+        curves
+            .get(metric)
+            .and_then(|(s, v)| s.iter().position(|x| *x == step).map(|k| v[k]))
+    };
+    let last = |metric: &str| curves.get(metric).and_then(|(_, v)| v.last().copied());
+    put("initial_mse_per_pixel", at("mse_per_pixel", 0));
+    put("mse_per_pixel_epoch1", at("mse_per_pixel", epoch_examples));
+    put("final_mse_per_pixel", last("mse_per_pixel"));
+    put("final_sse_per_image", last("sse_per_image"));
+    put("final_test_mse_per_pixel", last("test_mse_per_pixel"));
+    out
+}

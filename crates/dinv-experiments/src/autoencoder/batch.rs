@@ -1,0 +1,151 @@
+//! Mini-batch forward and backward passes (supp. 7.5.5): the recursion of Eq. (3),
+//! `Δ_{l-1} = M_l Δ_l ∘ g'(A_{l-1})`, applied to all examples of a batch at once, with
+//! the examples as columns. One product or one factorisation per layer and batch
+//! replaces one per example; the result equals the per-example
+//! [`dinv_core::Credit::backward`] column by column (tested).
+
+use dinv_core::vecops::mul;
+use dinv_core::{CoreError, Credit, Feedback, Method, Network};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Par};
+
+use super::inverse::Inverter;
+
+/// Activities of a batch: `h[0] = X`, `h[l] = g(A_l)`, and `gprime[l-1] = g'(A_l)`.
+#[derive(Clone, Debug, Default)]
+pub struct BatchTrace {
+    pub h: Vec<Mat<f64>>,
+    pub gprime: Vec<Mat<f64>>,
+}
+
+impl BatchTrace {
+    pub fn output(&self) -> MatRef<'_, f64> {
+        self.h.last().expect("a forward pass ran").as_ref()
+    }
+}
+
+/// `A_l = W_l H_{l-1} + b_l 1^T`, `H_l = g(A_l)` for one layer (sequential product).
+pub fn layer_forward(layer: &dinv_core::Layer, input: MatRef<'_, f64>, out: &mut Mat<f64>) {
+    if out.nrows() != layer.d_out() || out.ncols() != input.ncols() {
+        *out = Mat::zeros(layer.d_out(), input.ncols());
+    }
+    matmul(
+        out.as_mut(),
+        Accum::Replace,
+        layer.w.as_ref(),
+        input,
+        1.0,
+        Par::Seq,
+    );
+    for j in 0..out.ncols() {
+        let col = out.col_as_slice_mut(j);
+        if let Some(b) = &layer.b {
+            for (a, bi) in col.iter_mut().zip(b) {
+                *a += bi;
+            }
+        }
+        layer.act.apply_in_place(col);
+    }
+}
+
+/// Forward pass of Eq. (1) for the batch `x` (one example per column), keeping what the
+/// backward pass and the update need.
+pub fn forward(net: &Network, x: MatRef<'_, f64>, trace: &mut BatchTrace) {
+    let depth = net.depth();
+    trace.h.resize_with(depth + 1, Mat::new);
+    trace.gprime.resize_with(depth, Mat::new);
+    trace.h[0] = x.to_owned();
+    for (l, layer) in net.layers.iter().enumerate() {
+        let (below, above) = trace.h.split_at_mut(l + 1);
+        layer_forward(layer, below[l].as_ref(), &mut above[0]);
+        let h = &above[0];
+        let gp = &mut trace.gprime[l];
+        if gp.nrows() != h.nrows() || gp.ncols() != h.ncols() {
+            *gp = Mat::zeros(h.nrows(), h.ncols());
+        }
+        for j in 0..h.ncols() {
+            for (g, &v) in gp.col_as_slice_mut(j).iter_mut().zip(h.col_as_slice(j)) {
+                *g = layer.act.derivative_from_output(v);
+            }
+        }
+    }
+}
+
+/// Output error of the squared-error loss `½‖y − x‖²` per example: `Δ_L = (Y − X) ∘ g'(A_L)`.
+pub fn output_delta(trace: &BatchTrace, target: &Mat<f64>) -> Mat<f64> {
+    let y = trace.h.last().expect("a forward pass ran");
+    let gp = trace.gprime.last().expect("a forward pass ran");
+    let mut d = Mat::zeros(y.nrows(), y.ncols());
+    for j in 0..y.ncols() {
+        let (yj, tj, gj) = (
+            y.col_as_slice(j),
+            target.col_as_slice(j),
+            gp.col_as_slice(j),
+        );
+        for (i, v) in d.col_as_slice_mut(j).iter_mut().enumerate() {
+            *v = (yj[i] - tj[i]) * gj[i];
+        }
+    }
+    d
+}
+
+/// `M_l Δ_l` for `layers[i]` (`W_{i+1}`), before the `g'` factor (Eq. 4, Alg. 4).
+fn feedback_product(
+    credit: &Credit,
+    net: &Network,
+    fb: &Feedback,
+    inverter: &mut Inverter,
+    i: usize,
+    delta: MatRef<'_, f64>,
+) -> Result<Mat<f64>, CoreError> {
+    let w = net.layers[i].w.as_ref();
+    match credit.method {
+        Method::Bp => Ok(mul(w.transpose(), delta)),
+        Method::Fa => {
+            let b = fb.get(i)?;
+            dinv_core::inverse::check_feedback_shape(w, b)?;
+            Ok(mul(b, delta))
+        }
+        Method::Pbp | Method::Ndi => inverter.apply(net, fb, credit.alpha, i, delta),
+        Method::Di | Method::Sdi => Err(CoreError::Feedback(format!(
+            "{} has no mini-batch backward pass here; use NDI, its closed form",
+            credit.method.name()
+        ))),
+    }
+}
+
+/// Every layer's error signals for the batch, from the output errors `delta_out`:
+/// `deltas[i]` is `Δ_{i+1}` (one column per example), the last entry `delta_out`.
+/// PBP and NDI solve through `inverter` (made by [`Inverter::new`] for this credit
+/// rule and network).
+pub fn backward(
+    credit: &Credit,
+    net: &Network,
+    trace: &BatchTrace,
+    fb: &Feedback,
+    inverter: &mut Inverter,
+    delta_out: Mat<f64>,
+) -> Result<Vec<Mat<f64>>, CoreError> {
+    let depth = net.depth();
+    let mut deltas = vec![Mat::new(); depth];
+    deltas[depth - 1] = delta_out;
+    for i in (1..depth).rev() {
+        let mut d = feedback_product(credit, net, fb, inverter, i, deltas[i].as_ref())?;
+        let gp = &trace.gprime[i - 1];
+        for j in 0..d.ncols() {
+            for (v, g) in d.col_as_slice_mut(j).iter_mut().zip(gp.col_as_slice(j)) {
+                *v *= g;
+            }
+        }
+        if !dinv_core::vecops::all_finite(d.as_ref()) {
+            return Err(CoreError::NonFinite {
+                what: format!(
+                    "{} error signal δ_{i} (layer {i}) of the mini-batch",
+                    credit.method.name()
+                ),
+            });
+        }
+        deltas[i - 1] = d;
+    }
+    Ok(deltas)
+}

@@ -1,0 +1,225 @@
+//! Section 5.2's claims about Fig. 4b–d, checked against the summary with explicit
+//! numeric criteria.
+
+use serde_json::Value;
+
+use super::RUN;
+use crate::report::{sig, Finding, PipelineSummary, Verdict};
+
+/// The paper's claims say a model "performs decently" when its final error is within
+/// this factor of the best model's.
+const DECENT_FACTOR: f64 = 2.0;
+/// "Similar performance" of BP (orthogonal) and NDI (random): final errors within this factor.
+const SIMILAR_FACTOR: f64 = 1.5;
+/// BP "learns successfully only with orthogonal initialisation": its final error with
+/// orthogonal weights is below this fraction of its final error with random weights.
+const BP_RATIO: f64 = 0.8;
+
+/// One model as the claims see it.
+struct Model<'a> {
+    name: &'a str,
+    label: &'a str,
+    method: &'a str,
+    alpha: f64,
+    init: &'a str,
+}
+
+fn models<'a>(s: &PipelineSummary<'a>) -> Vec<Model<'a>> {
+    s.models(&["bp", "fa", "pbp", "ndi"])
+        .into_iter()
+        .map(|(name, label)| {
+            let meta = |k: &str| s.v.pointer(&format!("/models/{name}/{k}"));
+            Model {
+                name,
+                label,
+                method: meta("method").and_then(Value::as_str).unwrap_or(""),
+                alpha: s.alpha(name),
+                init: meta("init").and_then(Value::as_str).unwrap_or(""),
+            }
+        })
+        .collect()
+}
+
+fn value(s: &PipelineSummary<'_>, m: &Model<'_>, metric: &str) -> Option<f64> {
+    s.metric(RUN, m.name, metric)
+}
+
+fn list(s: &PipelineSummary<'_>, ms: &[&Model<'_>], metric: &str) -> String {
+    ms.iter()
+        .map(|m| {
+            format!(
+                "{}: {}",
+                m.label,
+                value(s, m, metric).map_or("–".into(), sig)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The claims of Fig. 4b–d (section 5.2).
+pub fn claims(s: &PipelineSummary<'_>) -> Vec<Finding> {
+    let all = models(s);
+    let pick = |method: &str, init: Option<&str>| -> Vec<&Model<'_>> {
+        all.iter()
+            .filter(|m| m.method == method && init.is_none_or(|i| m.init == i))
+            .collect()
+    };
+    let final_err = |m: &Model<'_>| value(s, m, "final_mse_per_pixel");
+    let mut out = Vec::new();
+
+    // (1) BP needs orthogonal initialisation.
+    let (bp_o, bp_r) = (pick("bp", Some("orthogonal")), pick("bp", Some("random")));
+    let pairs: Vec<(f64, f64)> = bp_o
+        .iter()
+        .flat_map(|o| bp_r.iter().map(move |r| (o, r)))
+        .filter_map(|(o, r)| Some((final_err(o)?, final_err(r)?)))
+        .collect();
+    let ok = pairs.iter().filter(|(o, r)| *o < BP_RATIO * r).count();
+    let bp: Vec<&Model<'_>> = bp_o.iter().chain(&bp_r).copied().collect();
+    out.push(Finding {
+        figure: "4b",
+        claim: "BP learns successfully only with orthogonal weight initialisation.",
+        ours: format!("final training error per pixel: {}", list(s, &bp, "final_mse_per_pixel")),
+        verdict: Verdict::from_counts(ok, pairs.len()),
+        criterion: format!(
+            "BP's final error with orthogonal weights below {BP_RATIO} × its final error with random weights U(−0.01, 0.01)"
+        ),
+    });
+
+    // (2) PBP and NDI perform decently with either initialisation.
+    let best = all
+        .iter()
+        .filter_map(final_err)
+        .fold(f64::INFINITY, f64::min);
+    let inv: Vec<&Model<'_>> = all
+        .iter()
+        .filter(|m| m.method == "pbp" || m.method == "ndi")
+        .collect();
+    let with_value: Vec<f64> = inv.iter().filter_map(|m| final_err(m)).collect();
+    let ok = with_value
+        .iter()
+        .filter(|v| **v <= DECENT_FACTOR * best)
+        .count();
+    out.push(Finding {
+        figure: "4b",
+        claim: "PBP and NDI perform decently with either initialisation.",
+        ours: format!(
+            "final training error per pixel: {} (best of all models: {})",
+            list(s, &inv, "final_mse_per_pixel"),
+            if best.is_finite() { sig(best) } else { "–".into() }
+        ),
+        verdict: Verdict::from_counts(ok, with_value.len()),
+        criterion: format!(
+            "every PBP and NDI model's final error within {DECENT_FACTOR} × the best final error of all models"
+        ),
+    });
+
+    // (3) PBP and NDI are slower with orthogonal initialisation.
+    let mut total = 0;
+    let mut ok = 0;
+    let mut parts = Vec::new();
+    for o in inv.iter().filter(|m| m.init == "orthogonal") {
+        let twin = inv.iter().find(|r| {
+            r.init == "random" && r.method == o.method && (r.alpha - o.alpha).abs() < 1e-15
+        });
+        let (Some(r), Some(eo)) = (twin, value(s, o, "mse_per_pixel_epoch1")) else {
+            continue;
+        };
+        let Some(er) = value(s, r, "mse_per_pixel_epoch1") else {
+            continue;
+        };
+        total += 1;
+        if eo > er {
+            ok += 1;
+        }
+        parts.push(format!(
+            "{}: {} vs {}: {}",
+            o.label,
+            sig(eo),
+            r.label,
+            sig(er)
+        ));
+    }
+    out.push(Finding {
+        figure: "4b",
+        claim: "PBP and NDI learn more slowly with orthogonal initialisation.",
+        ours: format!("training error per pixel after epoch 1: {}", parts.join("; ")),
+        verdict: Verdict::from_counts(ok, total),
+        criterion: "for each PBP/NDI variant, the error after the first epoch is higher with orthogonal than with random weights".into(),
+    });
+
+    // (4) FA performs poorly with both initialisations.
+    let fa = pick("fa", None);
+    let rivals: Vec<f64> = bp_o
+        .iter()
+        .chain(&inv)
+        .filter_map(|m| final_err(m))
+        .collect();
+    let worst_rival = rivals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let fa_values: Vec<f64> = fa.iter().filter_map(|m| final_err(m)).collect();
+    let ok = if rivals.is_empty() {
+        0
+    } else {
+        fa_values.iter().filter(|v| **v > worst_rival).count()
+    };
+    out.push(Finding {
+        figure: "4b",
+        claim: "FA performs poorly with both initialisations.",
+        ours: format!(
+            "final training error per pixel: {} (worst of BP-orthogonal, PBP and NDI: {})",
+            list(s, &fa, "final_mse_per_pixel"),
+            if worst_rival.is_finite() {
+                sig(worst_rival)
+            } else {
+                "–".into()
+            }
+        ),
+        verdict: Verdict::from_counts(
+            ok,
+            if rivals.is_empty() {
+                0
+            } else {
+                fa_values.len()
+            },
+        ),
+        criterion:
+            "each FA model's final error above that of every BP (orthogonal), PBP and NDI model"
+                .into(),
+    });
+
+    // (5) BP (orthogonal) and NDI (random) reach similar performance.
+    let ndi_r = pick("ndi", Some("random"));
+    let mut total = 0;
+    let mut ok = 0;
+    for o in &bp_o {
+        for r in &ndi_r {
+            if let (Some(a), Some(b)) = (final_err(o), final_err(r)) {
+                total += 1;
+                if a.max(b) <= SIMILAR_FACTOR * a.min(b) {
+                    ok += 1;
+                }
+            }
+        }
+    }
+    let shown: Vec<&Model<'_>> = bp_o.iter().chain(&ndi_r).copied().collect();
+    let mapped: Vec<&Model<'_>> = shown
+        .iter()
+        .copied()
+        .filter(|m| value(s, m, "tsne_kl_divergence").is_some())
+        .collect();
+    out.push(Finding {
+        figure: "4c–d",
+        claim: "BP with orthogonal and NDI with random initialisation reach similar performance.",
+        ours: format!(
+            "final training error per pixel: {}; KL divergence of the t-SNE map of the codes: {}",
+            list(s, &shown, "final_mse_per_pixel"),
+            list(s, &mapped, "tsne_kl_divergence")
+        ),
+        verdict: Verdict::from_counts(ok, total),
+        criterion: format!(
+            "final errors of BP (orthogonal) and each NDI model with random weights within a factor {SIMILAR_FACTOR} of each other"
+        ),
+    });
+    out
+}

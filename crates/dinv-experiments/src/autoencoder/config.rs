@@ -1,0 +1,273 @@
+//! The TOML schema of the MNIST autoencoder pipeline (Fig. 4b–d, supp. 7.5.5): data,
+//! network, mini-batch training, model variants (method × weight initialisation) and
+//! the two models whose reconstructions and codes are shown in Fig. 4c–d.
+
+use std::collections::BTreeSet;
+
+use dinv_core::{FeedbackInit, Method, UpdateRule};
+use serde::{Deserialize, Serialize};
+
+use crate::mnist_data::Dataset;
+use crate::spec::{ModelSpec, NetworkSpec, PipelineHeader, Scale, Scaled};
+use crate::tsne::TsneConfig;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoencoderConfig {
+    pub pipeline: PipelineHeader,
+    pub data: DataSpec,
+    pub network: NetworkSpec,
+    pub training: TrainingSpec,
+    #[serde(rename = "model")]
+    pub models: Vec<AeModelSpec>,
+    pub detail: DetailSpec,
+}
+
+/// Which images are used.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    pub dataset: Dataset,
+    /// The first this many training images are the training set (60000: all of them).
+    pub train_examples: Scaled<usize>,
+    /// The first this many test images give the test reconstruction error (never
+    /// trained on; the paper reports the training error only).
+    pub test_examples: Scaled<usize>,
+}
+
+/// Mini-batch training, shared by every model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingSpec {
+    pub epochs: Scaled<usize>,
+    pub batch_size: Scaled<usize>,
+    /// Applied to the gradient summed over the batch; `decay = "per_update"` is the
+    /// authors' `W ← (1 − λ) W − η ΔW`.
+    pub update: UpdateRule,
+}
+
+/// The initial forward weights; every model of one kind starts from the same copy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightInit {
+    /// `U(−s, s)` with `s = network.init_half_width` (the authors' code calls it
+    /// 'normal'; the paper's text says "random Gaussian").
+    Random,
+    /// Orthonormal rows or columns (Saxe et al. 2013), like the code's sliced
+    /// `scipy.stats.ortho_group`.
+    Orthogonal,
+}
+
+impl WeightInit {
+    pub const ALL: [WeightInit; 2] = [WeightInit::Random, WeightInit::Orthogonal];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            WeightInit::Random => "random",
+            WeightInit::Orthogonal => "orthogonal",
+        }
+    }
+}
+
+/// One model variant: a credit-assignment method and a weight initialisation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AeModelSpec {
+    /// Short id used in stage ids and summary keys (`[A-Za-z0-9_.-]`).
+    pub name: String,
+    pub label: String,
+    /// `bp`, `fa`, `pbp` or `ndi` (the paper simulates no DI on this task).
+    pub method: Method,
+    #[serde(default)]
+    pub alpha: f64,
+    /// Feedback initialisation (FA, NDI).
+    #[serde(default)]
+    pub feedback: Option<FeedbackInit>,
+    pub init: WeightInit,
+}
+
+impl AeModelSpec {
+    /// The shared model description (for validation and the figure styles).
+    pub fn as_model(&self) -> ModelSpec {
+        ModelSpec {
+            name: self.name.clone(),
+            label: self.label.clone(),
+            method: self.method,
+            alpha: self.alpha,
+            feedback: self.feedback.clone(),
+            di: None,
+        }
+    }
+}
+
+/// The models shown digit by digit (Fig. 4c) and as a t-SNE map of their codes (Fig. 4d).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetailSpec {
+    pub models: Vec<String>,
+    /// Codes of the first this many test images are embedded.
+    pub codes: Scaled<usize>,
+    pub tsne: TsneSpec,
+}
+
+/// t-SNE settings; the defaults are [`TsneConfig::default`]'s.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TsneSpec {
+    #[serde(default = "default_perplexity")]
+    pub perplexity: f64,
+    pub iterations: Scaled<usize>,
+    #[serde(default = "default_exaggeration_iters")]
+    pub exaggeration_iters: Scaled<usize>,
+    #[serde(default = "default_learning_rate")]
+    pub learning_rate: f64,
+    #[serde(default = "default_early_exaggeration")]
+    pub early_exaggeration: f64,
+}
+
+fn default_perplexity() -> f64 {
+    TsneConfig::default().perplexity
+}
+
+fn default_exaggeration_iters() -> Scaled<usize> {
+    Scaled::Same(TsneConfig::default().exaggeration_iters)
+}
+
+fn default_learning_rate() -> f64 {
+    TsneConfig::default().learning_rate
+}
+
+fn default_early_exaggeration() -> f64 {
+    TsneConfig::default().early_exaggeration
+}
+
+impl TsneSpec {
+    /// The t-SNE settings at `scale`, seeded by the caller.
+    pub fn at(&self, scale: Scale, seed: u64) -> TsneConfig {
+        TsneConfig {
+            perplexity: self.perplexity,
+            iterations: self.iterations.at(scale),
+            learning_rate: self.learning_rate,
+            early_exaggeration: self.early_exaggeration,
+            exaggeration_iters: self.exaggeration_iters.at(scale),
+            seed,
+            neighbours: None,
+        }
+    }
+}
+
+/// MNIST's split sizes, the upper bounds of `train_examples` and `test_examples`.
+const MNIST_TRAIN: usize = 60_000;
+const MNIST_TEST: usize = 10_000;
+
+impl AutoencoderConfig {
+    /// Checks everything serde cannot: names, shapes and value ranges. The message names
+    /// the offending entry.
+    pub fn validate(&self) -> Result<(), String> {
+        self.network.validate("network")?;
+        let dims = &self.network.dims;
+        if dims.first() != dims.last() {
+            return Err(format!(
+                "network.dims must end with the input width to reconstruct the input, found {dims:?}"
+            ));
+        }
+        let side = (dims[0] as f64).sqrt().round() as usize;
+        if side * side != dims[0] {
+            return Err(format!(
+                "network.dims[0] must be the pixel count of square images (784 for MNIST), found {}",
+                dims[0]
+            ));
+        }
+        for s in [Scale::Smoke, Scale::Paper] {
+            let positive = |what: &str, v: usize| {
+                if v == 0 {
+                    Err(format!("{what} must be positive at scale {s}, found 0"))
+                } else {
+                    Ok(())
+                }
+            };
+            let (train, test) = (
+                self.data.train_examples.at(s),
+                self.data.test_examples.at(s),
+            );
+            positive("data.train_examples", train)?;
+            positive("data.test_examples", test)?;
+            positive("training.epochs", self.training.epochs.at(s))?;
+            positive("training.batch_size", self.training.batch_size.at(s))?;
+            positive("detail.codes", self.detail.codes.at(s))?;
+            positive("detail.tsne.iterations", self.detail.tsne.iterations.at(s))?;
+            if train > MNIST_TRAIN {
+                return Err(format!(
+                    "data.train_examples is {train} at scale {s}, but the training split has {MNIST_TRAIN} images"
+                ));
+            }
+            for (what, n) in [
+                ("data.test_examples", test),
+                ("detail.codes", self.detail.codes.at(s)),
+            ] {
+                if n > MNIST_TEST {
+                    return Err(format!(
+                        "{what} is {n} at scale {s}, but the test split has {MNIST_TEST} images"
+                    ));
+                }
+            }
+            let codes = self.detail.codes.at(s) as f64;
+            if self.detail.tsne.perplexity * 3.0 >= codes {
+                return Err(format!(
+                    "detail.tsne.perplexity {} needs more than {} codes at scale {s} (3 × perplexity neighbours), found {codes}",
+                    self.detail.tsne.perplexity,
+                    (3.0 * self.detail.tsne.perplexity).floor()
+                ));
+            }
+        }
+        if !(self.detail.tsne.perplexity > 0.0 && self.detail.tsne.perplexity.is_finite()) {
+            return Err(format!(
+                "detail.tsne.perplexity must be positive, found {}",
+                self.detail.tsne.perplexity
+            ));
+        }
+        self.training
+            .update
+            .validate()
+            .map_err(|e| format!("training.update.{e}"))?;
+        if self.training.update.fixed_norm || self.training.update.delta_cap.is_some() {
+            return Err(
+                "training.update: fixed_norm and delta_cap are not used by the autoencoder (supp. 7.5.1: no cap was needed); remove them"
+                    .into(),
+            );
+        }
+        if self.models.is_empty() {
+            return Err("at least one [[model]] is needed".into());
+        }
+        let mut seen = BTreeSet::new();
+        for m in &self.models {
+            m.as_model().validate()?;
+            if !seen.insert(m.name.as_str()) {
+                return Err(format!("model name `{}` is used twice", m.name));
+            }
+            if m.method.is_dynamic() {
+                return Err(format!(
+                    "model `{}`: method {} is not supported by the autoencoder (the paper uses NDI as the proxy for DI here); use bp, fa, pbp or ndi",
+                    m.name,
+                    m.method.name()
+                ));
+            }
+        }
+        if self.detail.models.is_empty() {
+            return Err("detail.models must name at least one model".into());
+        }
+        for d in &self.detail.models {
+            if !seen.contains(d.as_str()) {
+                return Err(format!(
+                    "detail.models refers to unknown model `{d}`; known: {}",
+                    seen.iter().copied().collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn model(&self, name: &str) -> Option<&AeModelSpec> {
+        self.models.iter().find(|m| m.name == name)
+    }
+}

@@ -1,0 +1,404 @@
+//! PBP's and NDI's inversions for a mini-batch, with the square matrix each one
+//! factorises kept up to date through the weight updates instead of recomputed.
+//!
+//! PBP applies `W^+ = (W^T W)^{-1} W^T` (tall `W`), NDI `(B W − αI)^{-1} B` (expanding
+//! layer) or `B (W B − αI)^{-1}` (contracting layer), Eq. (10). Forming `W^T W` or
+//! `B W` for the 784 × 500 output layer costs more than the rest of a batch; but after
+//! `W ← cW − η Δ H^T` the new product is a rank-`m` (NDI) or rank-`2m` (Gram)
+//! correction of the old one, built from `B Δ` or `W^T Δ`, which the backward pass has
+//! just computed anyway. The products are recomputed exactly every [`REFRESH`] updates,
+//! which bounds the rounding drift far below what the factorisations notice (tested).
+//! Wide PBP layers, whose Gram matrix is cheap, use [`pinv_apply`] directly; a
+//! factorisation that is numerically singular falls back to dinv-core's solvers.
+
+use dinv_core::inverse::{check_feedback_shape, ndi_apply, pinv_apply, LayerShape};
+use dinv_core::vecops::mul;
+use dinv_core::{CoreError, Credit, Feedback, Method, Network};
+use faer::linalg::matmul::matmul;
+use faer::linalg::matmul::triangular::{self, BlockStructure};
+use faer::{Accum, Mat, MatRef, Par};
+
+/// Exact recomputation of every kept product after this many updates.
+pub const REFRESH: usize = 100;
+
+/// Which product a layer keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Form {
+    /// PBP, tall `W`: `G = W^T W`, solved by Cholesky; the batch's `W^T Δ` is kept.
+    Gram,
+    /// NDI, expanding layer: `P = B W`; the batch's `B Δ` is kept.
+    NdiExpanding,
+    /// NDI, contracting layer: `P = W B`.
+    NdiContracting,
+    /// Nothing kept: [`pinv_apply`] recomputes (wide PBP layers, cheap).
+    Direct,
+}
+
+#[derive(Clone, Debug)]
+struct Kept {
+    form: Form,
+    /// `W^T W`, `B W` or `W B` for the current weights (empty until first used).
+    product: Mat<f64>,
+    /// `W^T Δ` or `B Δ` of the last backward pass, for the next update.
+    rhs: Mat<f64>,
+    /// The factorisation, reused from batch to batch.
+    factor: Factor,
+}
+
+/// Storage for factorising a kept product in place (no allocation per batch).
+#[derive(Clone, Debug)]
+struct Factor {
+    lu: Mat<f64>,
+    perm: Vec<usize>,
+    perm_inv: Vec<usize>,
+}
+
+/// The kept products of every inverted layer of one network (`layers[i]` for
+/// `i ≥ 1`: no error is sent below the input).
+#[derive(Clone, Debug, Default)]
+pub struct Inverter {
+    kept: Vec<Option<Kept>>,
+    updates: usize,
+}
+
+impl Inverter {
+    /// Products for `credit` on `net` (none for BP and FA).
+    pub fn new(credit: &Credit, net: &Network) -> Self {
+        let kept = net
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(i, layer)| {
+                let shape = LayerShape::of(layer.w.as_ref());
+                let form = match (credit.method, shape) {
+                    _ if i == 0 => return None,
+                    (Method::Pbp, _) if layer.d_out() >= layer.d_in() => Form::Gram,
+                    (Method::Pbp, _) => Form::Direct,
+                    (Method::Ndi, LayerShape::Expanding) => Form::NdiExpanding,
+                    (Method::Ndi, LayerShape::Contracting) => Form::NdiContracting,
+                    _ => return None,
+                };
+                Some(Kept {
+                    form,
+                    product: Mat::new(),
+                    rhs: Mat::new(),
+                    factor: Factor::default(),
+                })
+            })
+            .collect();
+        Inverter { kept, updates: 0 }
+    }
+
+    /// `M_l Δ` for `layers[i]` (before the `g'` factor): `W^+ Δ` (PBP) or Eq. (10)'s
+    /// closed form (NDI, leak `alpha`).
+    pub fn apply(
+        &mut self,
+        net: &Network,
+        fb: &Feedback,
+        alpha: f64,
+        i: usize,
+        delta: MatRef<'_, f64>,
+    ) -> Result<Mat<f64>, CoreError> {
+        let w = net.layers[i].w.as_ref();
+        let Some(k) = self.kept.get_mut(i).and_then(Option::as_mut) else {
+            return Err(CoreError::Feedback(format!(
+                "no inversion prepared for layer {}",
+                i + 1
+            )));
+        };
+        let b = match k.form {
+            Form::Gram | Form::Direct => None,
+            _ => {
+                let b = fb.get(i)?;
+                check_feedback_shape(w, b)?;
+                Some(b)
+            }
+        };
+        if k.product.nrows() == 0 {
+            k.product = direct_product(k.form, w, b);
+        }
+        match (k.form, b) {
+            (Form::Direct, _) => pinv_apply(w, delta),
+            (Form::Gram, _) => {
+                k.rhs = mul(w.transpose(), delta);
+                match k.factor.cholesky_solve(k.product.as_ref(), k.rhs.clone()) {
+                    Some(x) => Ok(x),
+                    None => pinv_apply(w, delta),
+                }
+            }
+            (Form::NdiExpanding, Some(b)) => {
+                k.rhs = mul(b, delta);
+                match k.factor.lu_solve(k.product.as_ref(), alpha, k.rhs.clone()) {
+                    Some(x) => Ok(x),
+                    None => ndi_apply(w, b, alpha, delta),
+                }
+            }
+            (Form::NdiContracting, Some(b)) => {
+                match k
+                    .factor
+                    .lu_solve(k.product.as_ref(), alpha, delta.to_owned())
+                {
+                    Some(u) => Ok(mul(b, u.as_ref())),
+                    None => ndi_apply(w, b, alpha, delta),
+                }
+            }
+            _ => unreachable!("NDI forms carry their feedback matrix"),
+        }
+    }
+
+    /// Follows `W_l ← decay·W_l − η Δ_l H_{l-1}^T` (already applied to `net`): corrects
+    /// every kept product, or recomputes them all every [`REFRESH`] updates. `inputs`
+    /// and `deltas` are the batch's `H_{l-1}` and `Δ_l`, as given to the update.
+    pub fn follow_update(
+        &mut self,
+        net: &Network,
+        fb: &Feedback,
+        decay: f64,
+        learning_rate: f64,
+        inputs: &[Mat<f64>],
+        deltas: &[Mat<f64>],
+    ) -> Result<(), CoreError> {
+        self.updates += 1;
+        let refresh = self.updates.is_multiple_of(REFRESH);
+        for (i, k) in self.kept.iter_mut().enumerate() {
+            let Some(k) = k else { continue };
+            if k.form == Form::Direct || k.product.nrows() == 0 {
+                continue;
+            }
+            let w = net.layers[i].w.as_ref();
+            let b = match k.form {
+                Form::Gram => None,
+                _ => Some(fb.get(i)?),
+            };
+            if refresh {
+                k.product = direct_product(k.form, w, b);
+                continue;
+            }
+            let (h, d) = (inputs[i].as_ref(), deltas[i].as_ref());
+            let p = &mut k.product;
+            match k.form {
+                Form::Gram => {
+                    // G' = c²G − η(Y'H^T + H Y'^T), Y' = c W^T Δ − (η/2) H (Δ^T Δ)
+                    // (expand (cW − ηΔH^T)^T (cW − ηΔH^T) to check).
+                    let s = mul(d.transpose(), d);
+                    let mut y = k.rhs.clone();
+                    scale(&mut y, decay);
+                    matmul(
+                        y.as_mut(),
+                        Accum::Add,
+                        h,
+                        s.as_ref(),
+                        -0.5 * learning_rate,
+                        Par::Seq,
+                    );
+                    // Only the lower triangle is kept: Cholesky reads nothing else.
+                    scale(p, decay * decay);
+                    for (lhs, rhs) in [(y.as_ref(), h), (h, y.as_ref())] {
+                        triangular::matmul(
+                            p.as_mut(),
+                            BlockStructure::TriangularLower,
+                            Accum::Add,
+                            lhs,
+                            BlockStructure::Rectangular,
+                            rhs.transpose(),
+                            BlockStructure::Rectangular,
+                            -learning_rate,
+                            Par::Seq,
+                        );
+                    }
+                }
+                Form::NdiExpanding => {
+                    // (B W)' = c B W − η (B Δ) H^T.
+                    scale(p, decay);
+                    matmul(
+                        p.as_mut(),
+                        Accum::Add,
+                        k.rhs.as_ref(),
+                        h.transpose(),
+                        -learning_rate,
+                        Par::Seq,
+                    );
+                }
+                Form::NdiContracting => {
+                    // (W B)' = c W B − η Δ (H^T B).
+                    let b = b.expect("NDI keeps its feedback");
+                    let htb = mul(h.transpose(), b);
+                    scale(p, decay);
+                    matmul(
+                        p.as_mut(),
+                        Accum::Add,
+                        d,
+                        htb.as_ref(),
+                        -learning_rate,
+                        Par::Seq,
+                    );
+                }
+                Form::Direct => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Largest relative difference between a kept product and its direct computation
+    /// (for tests of the drift).
+    pub fn drift(&self, net: &Network, fb: &Feedback) -> Result<f64, CoreError> {
+        let mut worst = 0.0_f64;
+        for (i, k) in self.kept.iter().enumerate() {
+            let Some(k) = k else { continue };
+            if k.form == Form::Direct || k.product.nrows() == 0 {
+                continue;
+            }
+            let b = match k.form {
+                Form::Gram => None,
+                _ => Some(fb.get(i)?),
+            };
+            let exact = direct_product(k.form, net.layers[i].w.as_ref(), b);
+            let mut diff = &k.product - &exact;
+            if k.form == Form::Gram {
+                // Only the lower triangle of a Gram matrix is kept.
+                for j in 0..diff.ncols() {
+                    for r in 0..j {
+                        diff[(r, j)] = 0.0;
+                    }
+                }
+            }
+            worst = worst.max(diff.norm_l2() / exact.norm_l2());
+        }
+        Ok(worst)
+    }
+}
+
+fn scale(m: &mut Mat<f64>, c: f64) {
+    if c != 1.0 {
+        for j in 0..m.ncols() {
+            for v in m.col_as_slice_mut(j) {
+                *v *= c;
+            }
+        }
+    }
+}
+
+fn direct_product(form: Form, w: MatRef<'_, f64>, b: Option<MatRef<'_, f64>>) -> Mat<f64> {
+    match (form, b) {
+        (Form::Gram, _) => mul(w.transpose(), w),
+        (Form::NdiExpanding, Some(b)) => mul(b, w),
+        (Form::NdiContracting, Some(b)) => mul(w, b),
+        _ => Mat::new(),
+    }
+}
+
+impl Default for Factor {
+    fn default() -> Self {
+        Factor {
+            lu: Mat::new(),
+            perm: Vec::new(),
+            perm_inv: Vec::new(),
+        }
+    }
+}
+
+impl Factor {
+    /// A copy of `p` to factorise, in reused storage.
+    fn load(&mut self, p: MatRef<'_, f64>) {
+        if self.lu.nrows() != p.nrows() || self.lu.ncols() != p.ncols() {
+            self.lu = Mat::zeros(p.nrows(), p.ncols());
+        }
+        self.lu.copy_from(p);
+    }
+
+    /// `G^{-1} Y` (in place in `y`) for a symmetric positive definite `G` of which only
+    /// the lower triangle is read, by Cholesky; `None` when the factorisation fails or
+    /// its pivots collapse (cond(G) beyond ~1e12, as [`pinv_apply`] judges), so the
+    /// caller can fall back to the SVD.
+    fn cholesky_solve(&mut self, g: MatRef<'_, f64>, mut y: Mat<f64>) -> Option<Mat<f64>> {
+        use faer::dyn_stack::{MemBuffer, MemStack};
+        use faer::linalg::cholesky::llt::{factor, solve};
+        let n = g.nrows();
+        self.load(g);
+        let params: factor::LltParams = faer::auto!(f64);
+        let mut mem = MemBuffer::new(factor::cholesky_in_place_scratch::<f64>(
+            n,
+            Par::Seq,
+            params.into(),
+        ));
+        factor::cholesky_in_place(
+            self.lu.as_mut(),
+            Default::default(),
+            Par::Seq,
+            MemStack::new(&mut mem),
+            params.into(),
+        )
+        .ok()?;
+        let l = &self.lu;
+        let (lo, hi) = (0..n)
+            .map(|i| l[(i, i)] * l[(i, i)])
+            .fold((f64::INFINITY, 0.0_f64), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            });
+        // (written so that a NaN pivot also counts as collapsed)
+        if lo.is_nan() || lo <= 1e-12 * hi {
+            return None;
+        }
+        solve::solve_in_place_with_conj(
+            self.lu.as_ref(),
+            faer::Conj::No,
+            y.as_mut(),
+            Par::Seq,
+            MemStack::new(&mut MemBuffer::new(faer::dyn_stack::StackReq::EMPTY)),
+        );
+        Some(y)
+    }
+
+    /// `(P − αI)^{-1} Y` (in place in `y`) by LU with partial pivoting, factorised in
+    /// reused storage (a third faster than `Mat::partial_piv_lu`, which copies the
+    /// factors out); `None` when `P − αI` is numerically singular (smallest pivot below
+    /// `1e3 · ε · n · max|P − αI|`, as [`ndi_apply`] judges).
+    fn lu_solve(&mut self, p: MatRef<'_, f64>, alpha: f64, mut y: Mat<f64>) -> Option<Mat<f64>> {
+        use faer::dyn_stack::{MemBuffer, MemStack};
+        use faer::linalg::lu::partial_pivoting::{factor, solve};
+        let n = p.nrows();
+        if n == 0 {
+            return None;
+        }
+        self.load(p);
+        let lu = &mut self.lu;
+        for i in 0..n {
+            lu[(i, i)] -= alpha;
+        }
+        let max = (0..n)
+            .flat_map(|j| lu.col_as_slice(j).iter().map(|v| v.abs()))
+            .fold(0.0, f64::max);
+        self.perm.resize(n, 0);
+        self.perm_inv.resize(n, 0);
+        let params: factor::PartialPivLuParams = faer::auto!(f64);
+        let mut mem = MemBuffer::new(
+            factor::lu_in_place_scratch::<usize, f64>(n, n, Par::Seq, params.into()).or(
+                solve::solve_in_place_scratch::<usize, f64>(n, y.ncols(), Par::Seq),
+            ),
+        );
+        let (_, perm) = factor::lu_in_place(
+            lu.as_mut(),
+            &mut self.perm,
+            &mut self.perm_inv,
+            Par::Seq,
+            MemStack::new(&mut mem),
+            params.into(),
+        );
+        let min_pivot = (0..n)
+            .map(|i| lu[(i, i)].abs())
+            .fold(f64::INFINITY, f64::min);
+        if min_pivot.is_nan() || min_pivot <= 1e3 * f64::EPSILON * max * n as f64 {
+            return None;
+        }
+        solve::solve_in_place_with_conj(
+            lu.as_ref(),
+            lu.as_ref(),
+            perm,
+            faer::Conj::No,
+            y.as_mut(),
+            Par::Seq,
+            MemStack::new(&mut mem),
+        );
+        Some(y)
+    }
+}

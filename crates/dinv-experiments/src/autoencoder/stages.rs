@@ -1,0 +1,517 @@
+//! The autoencoder pipeline as stages, per seed: `data` (initial weights of each
+//! initialisation and the random feedback draws) → `train/<model>` → `tsne/<model>`
+//! for the models of Fig. 4c–d → `analysis`; then `summary` and `figures` across seeds.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use dinv_core::init::{orthogonal_mat, uniform_mat};
+use dinv_core::{Credit, Feedback, FeedbackInit, Layer, Network};
+use dinv_data::mnist::SplitName;
+use dinv_data::preprocess::Normaliser;
+use dinv_pipeline::{
+    derive_seed, Graph, StageContext, StageError, StageResultExt, StageSpec, Table,
+};
+use faer::Mat;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::config::{AeModelSpec, AutoencoderConfig, WeightInit};
+use super::train::{activities, train, Images, Learner, TrainSetup};
+use super::weights;
+use crate::mnist_data::Dataset;
+use crate::spec::{NetworkSpec, Scale};
+use crate::tables::take;
+use crate::tsne::{tsne, TsneConfig};
+
+/// Bumped whenever a stage's code changes what it computes.
+const DATA_VERSION: u32 = 1;
+const TRAIN_VERSION: u32 = 1;
+const TSNE_VERSION: u32 = 1;
+pub(crate) const ANALYSIS_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct DataParams {
+    network: NetworkSpec,
+    inits: Vec<WeightInit>,
+    /// Half-widths of the random feedback draws the models need (FA).
+    feedback_draws: Vec<f64>,
+}
+
+/// What a training stage keeps for Fig. 4c–d.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct DetailParams {
+    /// Codes of the first this many test images.
+    codes: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct TrainParams {
+    dataset: Dataset,
+    /// The data's identity (checksums), so new data invalidates the cache.
+    identity: Value,
+    train_examples: usize,
+    test_examples: usize,
+    network: NetworkSpec,
+    model: AeModelSpec,
+    epochs: usize,
+    batch_size: usize,
+    update: dinv_core::UpdateRule,
+    /// Seed of the per-epoch example orders, shared by every model of a replicate.
+    order_seed: u64,
+    detail: Option<DetailParams>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct TsneParams {
+    config: TsneConfig,
+}
+
+/// One model as the analysis sees it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct ModelRef {
+    pub name: String,
+    pub detail: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct AnalysisParams {
+    pub models: Vec<ModelRef>,
+    pub train_examples: usize,
+}
+
+/// Name of the initial `W_l` of an initialisation in the data stage's `init` table.
+fn weight_name(init: WeightInit, layer: usize) -> String {
+    format!("{}_W{layer}", init.name())
+}
+
+/// Name of a random feedback draw for `B_l` with half-width `h`.
+fn draw_name(layer: usize, h: f64) -> String {
+    format!("B{layer}_U{h}")
+}
+
+fn add(graph: &mut Graph, spec: StageSpec) -> Result<(), String> {
+    graph.add(spec).map_err(|e| e.to_string())
+}
+
+/// Adds the data, training, t-SNE and analysis stages of every seed to `graph`;
+/// returns the analysis stage ids (one per seed).
+pub(crate) fn add_stages(
+    cfg: &AutoencoderConfig,
+    scale: Scale,
+    graph: &mut Graph,
+) -> Result<Vec<String>, String> {
+    let identity = cfg.data.dataset.identity()?;
+    let mut inits: Vec<WeightInit> = cfg.models.iter().map(|m| m.init).collect();
+    inits.sort_by_key(|i| i.name());
+    inits.dedup();
+    let mut feedback_draws: Vec<f64> = cfg
+        .models
+        .iter()
+        .filter_map(|m| {
+            m.feedback
+                .as_ref()
+                .and_then(FeedbackInit::random_half_width)
+        })
+        .collect();
+    feedback_draws.sort_by(f64::total_cmp);
+    feedback_draws.dedup();
+
+    let mut analyses = Vec::new();
+    for seed in cfg.pipeline.seeds.at(scale) {
+        let base = format!("{}/s{seed}", cfg.pipeline.name);
+        let data_id = format!("{base}/data");
+        add(
+            graph,
+            StageSpec::new(
+                &data_id,
+                "autoencoder_data",
+                DATA_VERSION,
+                Arc::new(data_stage),
+            )
+            .with_params(json!(DataParams {
+                network: cfg.network.clone(),
+                inits: inits.clone(),
+                feedback_draws: feedback_draws.clone(),
+            }))
+            .with_master_seed(seed),
+        )?;
+        let order_seed = derive_seed(seed, &format!("{base}/order"));
+        let mut train_ids = Vec::new();
+        let mut tsne_ids = Vec::new();
+        let mut refs = Vec::new();
+        for model in &cfg.models {
+            let detail = cfg.detail.models.contains(&model.name);
+            let params = TrainParams {
+                dataset: cfg.data.dataset,
+                identity: identity.clone(),
+                train_examples: cfg.data.train_examples.at(scale),
+                test_examples: cfg.data.test_examples.at(scale),
+                network: cfg.network.clone(),
+                model: model.clone(),
+                epochs: cfg.training.epochs.at(scale),
+                batch_size: cfg.training.batch_size.at(scale),
+                update: cfg.training.update,
+                order_seed,
+                detail: detail.then(|| DetailParams {
+                    codes: cfg.detail.codes.at(scale),
+                }),
+            };
+            let id = format!("{base}/train/{}", model.name);
+            add(
+                graph,
+                StageSpec::new(
+                    &id,
+                    "autoencoder_train",
+                    TRAIN_VERSION,
+                    Arc::new(train_stage),
+                )
+                .with_params(json!(params))
+                .with_inputs([data_id.clone()])
+                .with_master_seed(seed),
+            )?;
+            if detail {
+                let tsne_id = format!("{base}/tsne/{}", model.name);
+                // The seed is replaced by one from the stage's own stream at run time.
+                let config = cfg.detail.tsne.at(scale, 0);
+                add(
+                    graph,
+                    StageSpec::new(
+                        &tsne_id,
+                        "autoencoder_tsne",
+                        TSNE_VERSION,
+                        Arc::new(tsne_stage),
+                    )
+                    .with_params(json!(TsneParams { config }))
+                    .with_inputs([id.clone()])
+                    .with_master_seed(seed),
+                )?;
+                tsne_ids.push(tsne_id);
+            }
+            train_ids.push(id);
+            refs.push(ModelRef {
+                name: model.name.clone(),
+                detail,
+            });
+        }
+        let analysis_id = format!("{base}/analysis");
+        add(
+            graph,
+            StageSpec::new(
+                &analysis_id,
+                "autoencoder_analysis",
+                ANALYSIS_VERSION,
+                Arc::new(super::analysis::analysis_stage),
+            )
+            .with_params(json!(AnalysisParams {
+                models: refs,
+                train_examples: cfg.data.train_examples.at(scale),
+            }))
+            .with_inputs(train_ids.into_iter().chain(tsne_ids))
+            .with_master_seed(seed),
+        )?;
+        analyses.push(analysis_id);
+    }
+    Ok(analyses)
+}
+
+/// The initial forward weights of every initialisation (each from its own stream, so
+/// all models of one initialisation start from identical copies) and the random
+/// feedback draws.
+fn data_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+    dinv_core::fp::flush_subnormals();
+    let p: DataParams = ctx.params_as()?;
+    let dims = &p.network.dims;
+    for &init in &p.inits {
+        let mut rng = ctx.rng_for(&format!("W-{}", init.name()));
+        let mut mats = Vec::new();
+        for l in 1..dims.len() {
+            let (rows, cols) = (dims[l], dims[l - 1]);
+            let w = match init {
+                WeightInit::Random => {
+                    let s = p.network.init_half_width;
+                    uniform_mat(&mut rng, rows, cols, -s, s)
+                }
+                WeightInit::Orthogonal => orthogonal_mat(&mut rng, rows, cols, 1.0),
+            };
+            mats.push((weight_name(init, l), w));
+        }
+        weights::write(ctx, &format!("init_{}", init.name()), &mats)?;
+    }
+    let mut draws = Vec::new();
+    for &h in &p.feedback_draws {
+        let mut rng = ctx.rng_for(&format!("feedback-U{h}"));
+        for l in 2..dims.len() {
+            draws.push((
+                draw_name(l, h),
+                uniform_mat(&mut rng, dims[l - 1], dims[l], -h, h),
+            ));
+        }
+    }
+    weights::write(ctx, "feedback", &draws)?;
+    Ok(())
+}
+
+/// The initial network of `model` and its feedback matrices, from the data stage.
+fn initial_state(
+    ctx: &StageContext<'_>,
+    net_spec: &NetworkSpec,
+    model: &AeModelSpec,
+) -> Result<(Network, Feedback), StageError> {
+    let input = &ctx.inputs()[0];
+    let source = input.id().to_string();
+    let init = weights::read(input, &format!("init_{}", model.init.name()))?;
+    let depth = net_spec.depth();
+    let mut layers = Vec::with_capacity(depth);
+    for l in 1..=depth {
+        let w = take(&init, &weight_name(model.init, l), &source)?;
+        layers.push(Layer {
+            b: net_spec.bias.then(|| vec![0.0; w.nrows()]),
+            w,
+            act: net_spec.activations[l - 1],
+        });
+    }
+    let net = Network::new(layers).context("initial network")?;
+    let mut feedback = Feedback::none(depth);
+    if let Some(fi) = &model.feedback {
+        let draws = match fi.random_half_width() {
+            Some(_) => weights::read(input, "feedback")?,
+            None => BTreeMap::new(),
+        };
+        for i in 1..depth {
+            let random = match fi.random_half_width() {
+                Some(h) => Some(take(&draws, &draw_name(i + 1, h), &source)?),
+                None => None,
+            };
+            let (b, _) = fi
+                .build(
+                    net.layers[i].w.as_ref(),
+                    random.as_ref().map(Mat::as_ref),
+                    i + 1,
+                )
+                .with_context(|| {
+                    format!(
+                        "model `{}`: feedback initialisation of B_{}",
+                        model.name,
+                        i + 1
+                    )
+                })?;
+            feedback.b[i] = Some(b);
+        }
+    }
+    Ok((net, feedback))
+}
+
+/// The first test image of each digit class, in class order.
+pub(crate) fn first_of_each_class(labels: &[u8]) -> Result<Vec<usize>, StageError> {
+    (0..10u8)
+        .map(|c| {
+            labels
+                .iter()
+                .position(|&l| l == c)
+                .ok_or_else(|| StageError::msg(format!("the test split has no image of digit {c}")))
+        })
+        .collect()
+}
+
+/// Index of the bottleneck (code) layer: the narrowest hidden layer.
+pub(crate) fn code_layer(dims: &[usize]) -> usize {
+    let hidden = &dims[1..dims.len() - 1];
+    hidden
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, d)| **d)
+        .map_or(dims.len() - 1, |(i, _)| i + 1)
+}
+
+fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+    dinv_core::fp::flush_subnormals();
+    let p: TrainParams = ctx.params_as()?;
+    let train_split = p.dataset.load(SplitName::Train)?;
+    let test_split = p.dataset.load(SplitName::Test)?;
+    for (split, n, what) in [
+        (&train_split, p.train_examples, "train_examples"),
+        (&test_split, p.test_examples, "test_examples"),
+    ] {
+        if n > split.n {
+            return Err(StageError::msg(format!(
+                "data.{what} is {n}, but the split has only {} images",
+                split.n
+            )));
+        }
+    }
+    let pixels = train_split.pixels_per_image();
+    if pixels != p.network.dims[0] {
+        return Err(StageError::msg(format!(
+            "network.dims[0] is {}, but the images have {pixels} pixels",
+            p.network.dims[0]
+        )));
+    }
+    let normaliser = Normaliser::unit_interval(pixels);
+    let (net, feedback) = initial_state(ctx, &p.network, &p.model)?;
+    let learner = Learner::new(
+        net,
+        feedback,
+        Credit::new(p.model.method, p.model.alpha),
+        p.update,
+    );
+    let batches = p.train_examples.div_ceil(p.batch_size);
+    ctx.progress().set_total((batches * p.epochs) as u64);
+    let progress = ctx.progress().clone();
+    let test = Images {
+        split: &test_split,
+        n: p.test_examples,
+        normaliser: &normaliser,
+    };
+    let out = train(
+        TrainSetup {
+            name: &p.model.name,
+            learner,
+            train: Images {
+                split: &train_split,
+                n: p.train_examples,
+                normaliser: &normaliser,
+            },
+            test,
+            epochs: p.epochs,
+            batch_size: p.batch_size,
+            order_seed: p.order_seed,
+        },
+        |k| progress.inc(k),
+    )
+    .map_err(StageError::msg)?;
+
+    let log = &out.log;
+    ctx.write_table(
+        "metrics",
+        &Table::new()
+            .with_i64("step", log.step.clone())?
+            .with_str("metric", log.metric.iter().map(|s| s.to_string()).collect())?
+            .with_f64("value", log.value.clone())?,
+    )?;
+    let mut finals: Vec<(String, Mat<f64>)> = Vec::new();
+    for (i, l) in out.net.layers.iter().enumerate() {
+        finals.push((format!("W{}", i + 1), l.w.clone()));
+        if let Some(b) = &l.b {
+            finals.push((format!("b{}", i + 1), Mat::from_fn(b.len(), 1, |r, _| b[r])));
+        }
+    }
+    weights::write(ctx, "final_weights", &finals)?;
+
+    if let Some(d) = &p.detail {
+        let digits = first_of_each_class(&test_split.labels)?;
+        let x = test.batch(&digits);
+        let y = out.net.predict_batch(x.as_ref());
+        let (mut digit, mut index, mut pixel, mut input, mut output) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        for (j, &k) in digits.iter().enumerate() {
+            for i in 0..pixels {
+                digit.push(j as i64);
+                index.push(k as i64);
+                pixel.push(i as i64);
+                input.push(x[(i, j)]);
+                output.push(y[(i, j)]);
+            }
+        }
+        ctx.write_table(
+            "reconstructions",
+            &Table::new()
+                .with_i64("digit", digit)?
+                .with_i64("index", index)?
+                .with_i64("pixel", pixel)?
+                .with_f64("input", input)?
+                .with_f64("output", output)?,
+        )?;
+        let idx: Vec<usize> = (0..d.codes).collect();
+        let codes = activities(&out.net, test, &idx, code_layer(&p.network.dims));
+        let mut t = Table::new()
+            .with_i64("index", idx.iter().map(|&k| k as i64).collect())?
+            .with_i64(
+                "label",
+                idx.iter()
+                    .map(|&k| i64::from(test_split.labels[k]))
+                    .collect(),
+            )?;
+        for c in 0..codes.nrows() {
+            t.push_f64(
+                &format!("c{c}"),
+                (0..codes.ncols()).map(|j| codes[(c, j)]).collect(),
+            )?;
+        }
+        ctx.write_table("codes", &t)?;
+    }
+    Ok(())
+}
+
+/// Codes of test images: `data` holds `n` codes of dimension `d`, row-major.
+pub(crate) struct Codes {
+    pub data: Vec<f64>,
+    pub n: usize,
+    pub d: usize,
+    pub index: Vec<i64>,
+    pub label: Vec<i64>,
+}
+
+/// The codes a training stage wrote (`codes` table: `index`, `label`, `c0`, `c1`, …).
+pub(crate) fn read_codes(t: &Table) -> Result<Codes, StageError> {
+    let index = t.i64("index")?.to_vec();
+    let label = t.i64("label")?.to_vec();
+    let n = index.len();
+    let cols: Vec<&[f64]> = (0..)
+        .map(|c| format!("c{c}"))
+        .map_while(|name| t.f64(&name).ok())
+        .collect();
+    let d = cols.len();
+    let mut data = vec![0.0; n * d];
+    for (c, col) in cols.iter().enumerate() {
+        for (k, v) in col.iter().enumerate() {
+            data[k * d + c] = *v;
+        }
+    }
+    Ok(Codes {
+        data,
+        n,
+        d,
+        index,
+        label,
+    })
+}
+
+/// Fig. 4d: a 2-D t-SNE map of a model's codes, seeded from this stage's stream.
+fn tsne_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+    dinv_core::fp::flush_subnormals();
+    let p: TsneParams = ctx.params_as()?;
+    let input = &ctx.inputs()[0];
+    let Codes {
+        data,
+        n,
+        d,
+        index,
+        label,
+    } = read_codes(&input.table("codes")?)?;
+    let config = TsneConfig {
+        seed: derive_seed(ctx.seed(), "tsne"),
+        ..p.config
+    };
+    let emb = tsne(&data, n, d, &config)
+        .with_context(|| format!("t-SNE of the codes of {}", input.id()))?;
+    if emb.points.iter().flatten().any(|v| !v.is_finite()) || !emb.kl_divergence.is_finite() {
+        return Err(StageError::msg(format!(
+            "t-SNE of the codes of {} produced non-finite values",
+            input.id()
+        )));
+    }
+    ctx.write_table(
+        "embedding",
+        &Table::new()
+            .with_i64("index", index)?
+            .with_i64("label", label)?
+            .with_f64("x", emb.points.iter().map(|p| p[0]).collect())?
+            .with_f64("y", emb.points.iter().map(|p| p[1]).collect())?,
+    )?;
+    ctx.write_json(
+        "tsne",
+        &json!({ "kl_divergence": emb.kl_divergence, "points": n, "perplexity": config.perplexity }),
+    )?;
+    Ok(())
+}

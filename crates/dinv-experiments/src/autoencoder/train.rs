@@ -1,0 +1,269 @@
+//! Mini-batch training of one autoencoder model (supp. 7.5.5) and its reconstruction
+//! error, with no I/O: the stage wrapper in `stages.rs` reads MNIST and writes tables.
+//!
+//! Each epoch visits the training images in a fresh random order, in batches; the
+//! weights move by the gradient *summed* over the batch (Eq. 2 with the batch's error
+//! signals). The training-set error is measured before training, after each quarter of
+//! the first epoch and after every epoch.
+
+use dinv_core::{Credit, Feedback, Network, UpdateRule};
+use dinv_data::mnist::Split;
+use dinv_data::preprocess::Normaliser;
+use dinv_pipeline::seed::{derive_seed, rng_from_seed};
+use faer::Mat;
+use rand::seq::SliceRandom;
+
+use super::batch::{self, BatchTrace};
+use super::inverse::Inverter;
+
+/// Metric rows in long format: `(step = examples seen, metric, value)`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MetricLog {
+    pub step: Vec<i64>,
+    pub metric: Vec<&'static str>,
+    pub value: Vec<f64>,
+}
+
+impl MetricLog {
+    pub fn push(&mut self, step: usize, metric: &'static str, value: f64) {
+        self.step.push(step as i64);
+        self.metric.push(metric);
+        self.value.push(value);
+    }
+}
+
+/// Images `0..n` of a split, normalised batch by batch (never the whole set as `f64`).
+#[derive(Clone, Copy)]
+pub struct Images<'a> {
+    pub split: &'a Split,
+    pub n: usize,
+    pub normaliser: &'a Normaliser,
+}
+
+impl Images<'_> {
+    /// The images `indices` as columns.
+    pub fn batch(&self, indices: &[usize]) -> Mat<f64> {
+        let mut x = Mat::zeros(self.normaliser.pixels(), indices.len());
+        self.normaliser.batch_into(self.split, indices, x.as_mut());
+        x
+    }
+}
+
+/// Examples per block when evaluating: large enough for efficient products, small
+/// enough that the activations stay in cache.
+const EVAL_BLOCK: usize = 250;
+
+/// Sum over images of `‖y − x‖²`, evaluated in blocks.
+pub fn reconstruction_sse(net: &Network, images: Images<'_>) -> f64 {
+    let mut bufs: Vec<Mat<f64>> = vec![Mat::new(); net.depth()];
+    let mut total = 0.0;
+    let mut start = 0;
+    let mut idx = Vec::with_capacity(EVAL_BLOCK);
+    while start < images.n {
+        let cols = EVAL_BLOCK.min(images.n - start);
+        idx.clear();
+        idx.extend(start..start + cols);
+        let x = images.batch(&idx);
+        for (l, layer) in net.layers.iter().enumerate() {
+            let (below, rest) = bufs.split_at_mut(l);
+            let input = if l == 0 {
+                x.as_ref()
+            } else {
+                below[l - 1].as_ref()
+            };
+            batch::layer_forward(layer, input, &mut rest[0]);
+        }
+        let y = bufs.last().expect("at least one layer");
+        for j in 0..cols {
+            for (yi, xi) in y.col_as_slice(j).iter().zip(x.col_as_slice(j)) {
+                total += (yi - xi) * (yi - xi);
+            }
+        }
+        start += cols;
+    }
+    total
+}
+
+/// Activities of layer `layer` (its output `h_layer`) for the images `indices`.
+pub fn activities(net: &Network, images: Images<'_>, indices: &[usize], layer: usize) -> Mat<f64> {
+    let mut h = images.batch(indices);
+    for l in &net.layers[..layer] {
+        let mut out = Mat::new();
+        batch::layer_forward(l, h.as_ref(), &mut out);
+        h = out;
+    }
+    h
+}
+
+/// The batches of the first epoch after which the training-set error is measured (one
+/// per quarter); it is also measured before training and after every epoch.
+pub fn first_epoch_checkpoints(batches: usize) -> Vec<usize> {
+    let mut v: Vec<usize> = (1..=4).map(|q| (q * batches).div_ceil(4)).collect();
+    v.dedup();
+    v
+}
+
+/// The order of the training images in epoch `epoch` (1-based): a permutation drawn
+/// from the stream `order_seed`/`epoch-<k>`, shared by every model of a replicate.
+pub fn epoch_order(order_seed: u64, epoch: usize, n: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut rng_from_seed(derive_seed(
+        order_seed,
+        &format!("epoch-{epoch}"),
+    )));
+    order
+}
+
+/// One model's credit assignment, weights and update rule: the mini-batch step. The
+/// weights change only through [`Learner::step`], which keeps the inversions' stored
+/// products in step with them.
+pub struct Learner {
+    net: Network,
+    feedback: Feedback,
+    credit: Credit,
+    update: UpdateRule,
+    trace: BatchTrace,
+    inverter: Inverter,
+}
+
+impl Learner {
+    pub fn new(net: Network, feedback: Feedback, credit: Credit, update: UpdateRule) -> Self {
+        let inverter = Inverter::new(&credit, &net);
+        Learner {
+            net,
+            feedback,
+            credit,
+            update,
+            trace: BatchTrace::default(),
+            inverter,
+        }
+    }
+
+    /// Forward and backward pass of the batch `x` (its own target): every layer's error
+    /// signals, `deltas[i] = Δ_{i+1}`.
+    pub fn backward(&mut self, x: &Mat<f64>) -> Result<Vec<Mat<f64>>, dinv_core::CoreError> {
+        batch::forward(&self.net, x.as_ref(), &mut self.trace);
+        let delta_out = batch::output_delta(&self.trace, x);
+        batch::backward(
+            &self.credit,
+            &self.net,
+            &self.trace,
+            &self.feedback,
+            &mut self.inverter,
+            delta_out,
+        )
+    }
+
+    /// One update from the batch `x`: the summed-gradient step of Eq. (2) with weight
+    /// decay, after [`Learner::backward`].
+    pub fn step(&mut self, x: &Mat<f64>) -> Result<(), dinv_core::CoreError> {
+        let deltas = self.backward(x)?;
+        let inputs = &self.trace.h[..self.net.depth()];
+        self.update.apply_batch(&mut self.net, inputs, &deltas);
+        self.inverter.follow_update(
+            &self.net,
+            &self.feedback,
+            self.update.decay_factor(),
+            self.update.learning_rate,
+            inputs,
+            &deltas,
+        )
+    }
+
+    pub fn net(&self) -> &Network {
+        &self.net
+    }
+
+    pub fn feedback(&self) -> &Feedback {
+        &self.feedback
+    }
+
+    pub fn into_net(self) -> Network {
+        self.net
+    }
+
+    /// Largest relative drift of the inversions' kept products from their direct
+    /// computation (see [`Inverter`]).
+    pub fn drift(&self) -> Result<f64, dinv_core::CoreError> {
+        self.inverter.drift(&self.net, &self.feedback)
+    }
+}
+
+/// Everything one model's training needs.
+pub struct TrainSetup<'a> {
+    pub name: &'a str,
+    pub learner: Learner,
+    pub train: Images<'a>,
+    pub test: Images<'a>,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub order_seed: u64,
+}
+
+pub struct TrainOutput {
+    pub log: MetricLog,
+    pub net: Network,
+}
+
+/// Records the training-set error (mean squared error per pixel, and the per-image
+/// sum of Hinton & Salakhutdinov 2006) and the test-set error per pixel; a non-finite
+/// error is an error naming the model and the epoch.
+fn record(s: &TrainSetup<'_>, step: usize, log: &mut MetricLog) -> Result<(), String> {
+    let net = &s.learner.net;
+    let pixels = s.train.normaliser.pixels() as f64;
+    let sse = reconstruction_sse(net, s.train);
+    if !sse.is_finite() {
+        return Err(format!(
+            "model `{}`, epoch {:.2} ({step} examples): training diverged (training-set reconstruction error is {sse}); lower the learning rate",
+            s.name,
+            step as f64 / s.train.n as f64
+        ));
+    }
+    log.push(step, "mse_per_pixel", sse / (s.train.n as f64 * pixels));
+    log.push(step, "sse_per_image", sse / s.train.n as f64);
+    let test = reconstruction_sse(net, s.test);
+    log.push(
+        step,
+        "test_mse_per_pixel",
+        test / (s.test.n as f64 * pixels),
+    );
+    Ok(())
+}
+
+/// Trains for `epochs` epochs; `progress` is told about every batch.
+pub fn train(mut s: TrainSetup<'_>, mut progress: impl FnMut(u64)) -> Result<TrainOutput, String> {
+    s.learner
+        .update
+        .validate()
+        .and_then(|()| s.learner.feedback.check(&s.learner.net))
+        .map_err(|e| format!("model `{}`: {e}", s.name))?;
+    let mut log = MetricLog::default();
+    record(&s, 0, &mut log)?;
+    let n = s.train.n;
+    let batches = n.div_ceil(s.batch_size);
+    let quarters = first_epoch_checkpoints(batches);
+    let mut seen = 0;
+    for epoch in 1..=s.epochs {
+        let order = epoch_order(s.order_seed, epoch, n);
+        for (b, idx) in order.chunks(s.batch_size).enumerate() {
+            let x = s.train.batch(idx);
+            s.learner.step(&x).map_err(|e| {
+                format!(
+                    "model `{}`, epoch {epoch}, batch {} of {batches}: {e}",
+                    s.name,
+                    b + 1
+                )
+            })?;
+            seen += idx.len();
+            progress(1);
+            let last = b + 1 == batches;
+            if last || (epoch == 1 && quarters.contains(&(b + 1))) {
+                record(&s, seen, &mut log)?;
+            }
+        }
+    }
+    Ok(TrainOutput {
+        log,
+        net: s.learner.into_net(),
+    })
+}

@@ -1,0 +1,623 @@
+//! The MNIST autoencoder (Fig. 4b–d): the smoke-scale pipeline's properties and
+//! snapshot, the mini-batch backward pass against the per-example one, and bad input.
+
+mod common;
+
+use common::*;
+use dinv_core::init::uniform_mat;
+use dinv_core::{Activation, Credit, Feedback, Layer, Loss, Method, Network};
+use dinv_experiments::autoencoder::batch;
+use dinv_experiments::autoencoder::inverse::Inverter;
+use dinv_experiments::{load_pipeline, Scale};
+use dinv_pipeline::Executor;
+use rand::SeedableRng;
+use serde_json::Value;
+
+const NAME: &str = "fig4_mnist_autoencoder";
+
+fn metric(s: &Value, model: &str, key: &str) -> f64 {
+    s.pointer(&format!("/runs/train/{model}/{key}"))
+        .and_then(Value::as_f64)
+        .unwrap_or_else(|| panic!("missing {model}/{key}"))
+}
+
+#[test]
+fn smoke_summary_properties_and_snapshot() {
+    let p = pipeline(NAME, Scale::Smoke);
+    let tmp = tempfile::tempdir().unwrap();
+    let report = run(&p, tmp.path(), 2);
+    let s = summary(&p, &report);
+    let models: Vec<String> = s["model_order"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(models.len(), 10);
+    // Every model except FA learns something: its training error falls below the
+    // initial one and keeps falling. (FA's feedback U(-0.5, 0.5) is far larger than the
+    // forward weights, and its first updates raise the error; it stays finite.)
+    for m in &models {
+        let (e0, e1, e) = (
+            metric(&s, m, "initial_mse_per_pixel"),
+            metric(&s, m, "mse_per_pixel_epoch1"),
+            metric(&s, m, "final_mse_per_pixel"),
+        );
+        assert!(e.is_finite() && e1.is_finite(), "{m}: {e1}, {e}");
+        if !m.starts_with("FA") {
+            assert!(e1 < e0 && e < e1, "{m}: {e0} -> {e1} -> {e}");
+        }
+        // Per-image sums are per-pixel means times 784.
+        let sse = metric(&s, m, "final_sse_per_image");
+        assert!((sse - 784.0 * e).abs() < 1e-9 * sse, "{m}: {sse} vs {e}");
+    }
+    // Both initialisations start every method from the same weights.
+    for init in ["orthogonal", "random"] {
+        let e0: Vec<f64> = models
+            .iter()
+            .filter(|m| m.ends_with(init))
+            .map(|m| metric(&s, m, "initial_mse_per_pixel"))
+            .collect();
+        assert_eq!(e0.len(), 5);
+        assert!(e0.windows(2).all(|w| w[0] == w[1]), "{init}: {e0:?}");
+    }
+    // Section 5.2's core contrast, already visible after 20 updates: from small random
+    // weights the inversion methods learn and BP hardly moves. (BP needs hundreds of
+    // updates of η = 1e-6 to profit from orthogonal weights, so "BP orthogonal beats BP
+    // random" is checked at paper scale only, by the report's claims.)
+    let bp_r = metric(&s, "BP-random", "final_mse_per_pixel");
+    let bp_r0 = metric(&s, "BP-random", "initial_mse_per_pixel");
+    for m in ["PBP-random", "NDI-Tr-0-random"] {
+        let e = metric(&s, m, "final_mse_per_pixel");
+        assert!(
+            bp_r0 - e > 10.0 * (bp_r0 - bp_r),
+            "{m} should gain 10× more than BP from random weights: {bp_r0} -> {e} vs BP {bp_r}"
+        );
+    }
+
+    // Fig. 4c: ten test digits (one per class) and each detail model's reconstruction.
+    let analysis = report
+        .outputs("fig4_mnist_autoencoder/s1/analysis")
+        .expect("analysis ran");
+    let rec = analysis.table("reconstructions").unwrap();
+    assert_eq!(rec.len(), 2 * 10 * 784);
+    let input = rec.f64("input").unwrap();
+    let output = rec.f64("output").unwrap();
+    assert!(input.iter().all(|v| (0.0..=1.0).contains(v)));
+    assert!(output.iter().all(|v| v.is_finite()));
+    let digits: std::collections::BTreeSet<i64> =
+        rec.i64("digit").unwrap().iter().copied().collect();
+    assert_eq!(digits.len(), 10);
+    // Fig. 4d: a finite 2-D point per code, labels of all ten classes.
+    let emb = analysis.table("embeddings").unwrap();
+    assert_eq!(emb.len(), 2 * 300);
+    for c in ["x", "y"] {
+        assert!(emb.f64(c).unwrap().iter().all(|v| v.is_finite()));
+    }
+    let labels: std::collections::BTreeSet<i64> =
+        emb.i64("label").unwrap().iter().copied().collect();
+    assert_eq!(labels.len(), 10);
+    for m in ["BP-orthogonal", "NDI-Tr-0-random"] {
+        assert!(metric(&s, m, "tsne_kl_divergence") > 0.0);
+    }
+
+    // The t-SNE maps (and everything they depend on) are byte-identical with one thread.
+    let one = tempfile::tempdir().unwrap();
+    let only = p
+        .graph
+        .select(&[format!("{NAME}/s1/tsne")])
+        .expect("t-SNE stages");
+    let again = Executor::new(one.path().to_path_buf())
+        .threads(1)
+        .quiet(true)
+        .run(&only)
+        .unwrap();
+    for m in ["BP-orthogonal", "NDI-Tr-0-random"] {
+        let id = format!("{NAME}/s1/tsne/{m}");
+        let a = std::fs::read(
+            report
+                .outputs(&id)
+                .unwrap()
+                .path("embedding.parquet")
+                .unwrap(),
+        );
+        let b = std::fs::read(
+            again
+                .outputs(&id)
+                .unwrap()
+                .path("embedding.parquet")
+                .unwrap(),
+        );
+        assert_eq!(a.unwrap(), b.unwrap(), "{id} differs with one thread");
+    }
+
+    // The figures exist as PNG and SVG.
+    let figs = report.outputs(&p.figures_stage).unwrap();
+    for stem in ["fig4b", "fig4c", "fig4d", NAME] {
+        for ext in ["png", "svg"] {
+            assert!(
+                figs.files().contains(&format!("{stem}.{ext}")),
+                "{stem}.{ext}"
+            );
+        }
+    }
+
+    insta::with_settings!({snapshot_path => "../../../snapshots", prepend_module_to_snapshot => false}, {
+        insta::assert_yaml_snapshot!("fig4_autoencoder_smoke_summary", rounded(&s, 4));
+    });
+}
+
+/// Several seeds: independent replicates aggregated into means and `_sd` keys, and a
+/// figure with interquartile bands (two models only, to stay quick).
+#[test]
+fn seeds_are_aggregated() {
+    use dinv_experiments::autoencoder::{build_from, AutoencoderConfig};
+    use dinv_experiments::spec::Scaled;
+    let path = workspace().join(format!("pipelines/{NAME}.toml"));
+    let mut cfg: AutoencoderConfig = dinv_pipeline::load_toml(&path).unwrap();
+    cfg.pipeline.seeds = Scaled::Same(vec![3, 4]);
+    cfg.models.retain(|m| cfg.detail.models.contains(&m.name));
+    cfg.validate().unwrap();
+    let p = build_from(cfg, Scale::Smoke).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let report = run(&p, tmp.path(), 2);
+    let s = summary(&p, &report);
+    assert_eq!(s["seeds"], 2);
+    for m in ["BP-orthogonal", "NDI-Tr-0-random"] {
+        let sd = metric(&s, m, "final_mse_per_pixel_sd");
+        assert!(sd > 0.0 && sd.is_finite(), "{m}: sd {sd}");
+        assert!(metric(&s, m, "tsne_kl_divergence_sd").is_finite());
+    }
+    assert!(report
+        .outputs(&p.figures_stage)
+        .unwrap()
+        .files()
+        .contains(&"fig4b.png".to_string()));
+}
+
+/// A small autoencoder-shaped network (contracting, then expanding layers) with
+/// weights large enough for well-conditioned inversions.
+fn small_network(rng: &mut rand_chacha::ChaCha8Rng) -> Network {
+    let dims = [12, 8, 5, 3, 5, 8, 12];
+    let acts = [
+        Activation::Tanh,
+        Activation::Tanh,
+        Activation::Linear,
+        Activation::Tanh,
+        Activation::Tanh,
+        Activation::Linear,
+    ];
+    let layers = (1..dims.len())
+        .map(|l| Layer {
+            w: uniform_mat(rng, dims[l], dims[l - 1], -0.6, 0.6),
+            b: Some(dinv_core::init::uniform_vec(rng, dims[l], -0.1, 0.1)),
+            act: acts[l - 1],
+        })
+        .collect();
+    Network::new(layers).unwrap()
+}
+
+/// The mini-batch backward pass equals the per-example `Credit::backward`, column by
+/// column, for every method (the inversions included).
+#[test]
+fn batch_backward_matches_per_example() {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let net = small_network(&mut rng);
+    let depth = net.depth();
+    let x = uniform_mat(&mut rng, 12, 9, 0.0, 1.0);
+    let mut fa = Feedback::none(depth);
+    let mut tr = Feedback::none(depth);
+    for i in 1..depth {
+        let w = &net.layers[i].w;
+        fa.b[i] = Some(uniform_mat(&mut rng, w.ncols(), w.nrows(), -0.5, 0.5));
+        tr.b[i] = Some(dinv_core::feedback::neg_transpose(w.as_ref(), 1.0));
+    }
+    // NDI away from Tr-Init too, where it differs from PBP.
+    let mut perturbed = tr.clone();
+    for b in perturbed.b.iter_mut().flatten() {
+        let noise = uniform_mat(&mut rng, b.nrows(), b.ncols(), -0.2, 0.2);
+        *b = &*b + &noise;
+    }
+    let cases = [
+        (Credit::new(Method::Bp, 0.0), &tr),
+        (Credit::new(Method::Fa, 0.0), &fa),
+        (Credit::new(Method::Pbp, 0.0), &tr),
+        (Credit::new(Method::Ndi, 0.0), &tr),
+        (Credit::new(Method::Ndi, 0.01), &tr),
+        (Credit::new(Method::Ndi, 0.0), &perturbed),
+        (Credit::new(Method::Ndi, 0.01), &perturbed),
+    ];
+    for (credit, fb) in cases {
+        let mut trace = batch::BatchTrace::default();
+        batch::forward(&net, x.as_ref(), &mut trace);
+        let delta_out = batch::output_delta(&trace, &x);
+        let mut inverter = Inverter::new(&credit, &net);
+        let deltas = batch::backward(&credit, &net, &trace, fb, &mut inverter, delta_out).unwrap();
+        assert_matches_per_example(&credit, &net, fb, &x, &deltas, 1e-9);
+    }
+}
+
+/// Compares every column of `deltas` with the per-example backward pass.
+fn assert_matches_per_example(
+    credit: &Credit,
+    net: &Network,
+    fb: &Feedback,
+    x: &faer::Mat<f64>,
+    deltas: &[faer::Mat<f64>],
+    tol: f64,
+) {
+    for j in 0..x.ncols() {
+        let xj: Vec<f64> = (0..x.nrows()).map(|i| x[(i, j)]).collect();
+        let t = net.forward(&xj);
+        let mut d_out = Vec::new();
+        Loss::SquaredError.output_delta(&t, &xj, &mut d_out);
+        let per = credit.backward(net, &t, fb, &d_out).unwrap();
+        for (l, (batch_d, d)) in deltas.iter().zip(&per.deltas).enumerate() {
+            let scale = d.iter().fold(1e-12_f64, |m, v| m.max(v.abs()));
+            for (i, v) in d.iter().enumerate() {
+                let diff = (batch_d[(i, j)] - v).abs();
+                assert!(
+                    diff <= tol * scale,
+                    "{:?} α={}: δ_{} [{i}, {j}] batch {} vs per-example {v}",
+                    credit.method,
+                    credit.alpha,
+                    l + 1,
+                    batch_d[(i, j)]
+                );
+            }
+        }
+    }
+}
+
+/// PBP and NDI keep the matrices they factorise up to date through the weight updates
+/// instead of recomputing them: after many updates (across exact refreshes) the kept
+/// products still equal the direct ones, and the error signals the per-example ones.
+#[test]
+fn kept_products_follow_the_updates() {
+    use dinv_experiments::autoencoder::inverse::REFRESH;
+    use dinv_experiments::autoencoder::train::Learner;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let net = small_network(&mut rng);
+    let update = dinv_core::UpdateRule {
+        learning_rate: 2e-3,
+        weight_decay: 1e-4,
+        delta_cap: None,
+        fixed_norm: false,
+        decay: dinv_core::DecayMode::PerUpdate,
+    };
+    for (method, alpha) in [(Method::Pbp, 0.0), (Method::Ndi, 0.0), (Method::Ndi, 0.01)] {
+        let mut fb = Feedback::none(net.depth());
+        for i in 1..net.depth() {
+            fb.b[i] = Some(dinv_core::feedback::neg_transpose(
+                net.layers[i].w.as_ref(),
+                1.0,
+            ));
+        }
+        let credit = Credit::new(method, alpha);
+        let mut learner = Learner::new(net.clone(), fb, credit, update);
+        let w0 = learner.net().layers[5].w.clone();
+        for k in 0..(2 * REFRESH + REFRESH / 2) {
+            let x = uniform_mat(&mut rng, 12, 7, 0.0, 1.0);
+            learner.step(&x).unwrap();
+            if k % 25 == 24 {
+                let drift = learner.drift().unwrap();
+                assert!(
+                    drift < 1e-12,
+                    "{method:?} α={alpha}, update {k}: drift {drift:e}"
+                );
+            }
+        }
+        // The weights moved, so the check is not vacuous.
+        let moved = (&learner.net().layers[5].w - &w0).norm_l2() / w0.norm_l2();
+        assert!(moved > 0.05, "{method:?}: weights moved by only {moved}");
+        let x = uniform_mat(&mut rng, 12, 9, 0.0, 1.0);
+        let deltas = learner.backward(&x).unwrap();
+        assert_matches_per_example(
+            &credit,
+            learner.net(),
+            learner.feedback(),
+            &x,
+            &deltas,
+            1e-8,
+        );
+    }
+}
+
+// ---- bad input -------------------------------------------------------------
+
+fn base() -> String {
+    std::fs::read_to_string(workspace().join(format!("pipelines/{NAME}.toml"))).unwrap()
+}
+
+fn expect(text: String, needles: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad_autoencoder.toml");
+    std::fs::write(&path, &text).unwrap();
+    let err = match load_pipeline(&path, Scale::Smoke) {
+        Ok(_) => panic!("expected an error for:\n{text}"),
+        Err(e) => e,
+    };
+    assert!(
+        err.contains("bad_autoencoder.toml"),
+        "error does not name the file: {err}"
+    );
+    for n in needles {
+        assert!(err.contains(n), "error should mention `{n}`: {err}");
+    }
+}
+
+#[test]
+fn unknown_method_is_named() {
+    expect(
+        base().replacen("method = \"pbp\"", "method = \"pseudo\"", 1),
+        &["pseudo", "method"],
+    );
+}
+
+#[test]
+fn dynamic_inversion_is_rejected() {
+    expect(
+        base().replacen("method = \"ndi\"", "method = \"di\"", 1),
+        &["NDI-Tr-0-orthogonal", "ndi"],
+    );
+}
+
+#[test]
+fn unknown_init_is_named() {
+    expect(
+        base().replacen("init = \"random\"", "init = \"gaussian\"", 1),
+        &["gaussian", "init"],
+    );
+}
+
+#[test]
+fn non_positive_learning_rate_is_rejected() {
+    expect(
+        base().replace("learning_rate = 1e-6", "learning_rate = 0.0"),
+        &["learning_rate", "training.update"],
+    );
+}
+
+#[test]
+fn zero_batch_size_is_rejected() {
+    expect(
+        base().replace("batch_size = 100", "batch_size = 0"),
+        &["training.batch_size"],
+    );
+}
+
+#[test]
+fn negative_batch_size_is_rejected() {
+    expect(
+        base().replace("batch_size = 100", "batch_size = -100"),
+        &["batch_size"],
+    );
+}
+
+#[test]
+fn unknown_detail_model_is_rejected() {
+    expect(
+        base().replace("\"NDI-Tr-0-random\"]", "\"NDI-random\"]"),
+        &["detail.models", "NDI-random"],
+    );
+}
+
+#[test]
+fn too_many_training_images_are_rejected() {
+    expect(
+        base().replace("paper = 60000", "paper = 70000"),
+        &["data.train_examples", "70000"],
+    );
+}
+
+/// A learning rate that makes training blow up: the stage fails with a message naming
+/// the model and the epoch, and leaves nothing in the cache.
+#[test]
+fn divergence_is_an_error_and_not_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("diverge.toml");
+    std::fs::write(
+        &path,
+        base().replace("learning_rate = 1e-6", "learning_rate = 1e50"),
+    )
+    .unwrap();
+    let p = load_pipeline(&path, Scale::Smoke).unwrap();
+    let g = p
+        .graph
+        .select(&[format!("{NAME}/s1/train/BP-orthogonal")])
+        .unwrap();
+    let cache = dir.path().join("cache");
+    let err = Executor::new(cache.clone())
+        .quiet(true)
+        .run(&g)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("BP-orthogonal") && err.contains("epoch") && err.contains("diverged"),
+        "{err}"
+    );
+    let entries = std::fs::read_dir(cache.join("autoencoder_train"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(entries, 0, "a failed stage left files in the cache");
+}
+
+/// With no MNIST anywhere, a training stage fails with the data layer's message (which
+/// says where it looked and what to do) and caches nothing. Runs in a child process so
+/// that `$DINV_DATA_DIR` can point at an empty folder.
+#[test]
+fn missing_mnist_is_a_clear_error() {
+    if workspace().join("data/mnist").exists() {
+        eprintln!("skipped: <workspace>/data/mnist exists, so MNIST cannot be missing");
+        return;
+    }
+    let empty = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "missing_mnist_child", "--ignored", "--nocapture"])
+        .env("DINV_DATA_DIR", empty.path())
+        .env("AUTOENCODER_MISSING_MNIST_CHILD", "1")
+        .current_dir(empty.path())
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "child failed:\n{text}");
+    assert!(text.contains("child checked the error"), "{text}");
+}
+
+#[test]
+#[ignore = "run by missing_mnist_is_a_clear_error in a child process"]
+fn missing_mnist_child() {
+    if std::env::var_os("AUTOENCODER_MISSING_MNIST_CHILD").is_none() {
+        return;
+    }
+    let p = pipeline(NAME, Scale::Smoke);
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let g = p
+        .graph
+        .select(&[format!("{NAME}/s1/train/BP-random")])
+        .unwrap();
+    let err = Executor::new(cache.clone())
+        .quiet(true)
+        .run(&g)
+        .unwrap_err()
+        .to_string();
+    for needle in ["train-images-idx3-ubyte", "DINV_DATA_DIR", "BP-random"] {
+        assert!(
+            err.contains(needle),
+            "error should mention `{needle}`: {err}"
+        );
+    }
+    let entries = std::fs::read_dir(cache.join("autoencoder_train"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(entries, 0, "a failed stage left files in the cache");
+    println!("child checked the error: {err}");
+}
+
+/// Times the mini-batch steps of every method at the paper's size on MNIST batches in
+/// a random order (the dev profile optimises the numeric crates, so a test build is
+/// fair). 60 batches per method, or a whole epoch of 600 with `AE_EPOCH=1`; `AE_METHOD`
+/// picks one method (`BP`, `FA`, `PBP`, `NDI`):
+/// `cargo test -p dinv-experiments --test fig4_autoencoder -- --ignored --nocapture time_paper`.
+#[test]
+#[ignore = "timing, run by hand"]
+fn time_paper_scale_batches() {
+    use dinv_data::mnist::SplitName;
+    use dinv_data::preprocess::Normaliser;
+    use dinv_experiments::autoencoder::train::{epoch_order, Images, Learner};
+    use std::time::Instant;
+    dinv_core::fp::flush_subnormals();
+    let split = dinv_experiments::mnist_data::Dataset::Mnist
+        .load(SplitName::Train)
+        .unwrap();
+    let normaliser = Normaliser::unit_interval(784);
+    let images = Images {
+        split: &split,
+        n: split.n,
+        normaliser: &normaliser,
+    };
+    let order = epoch_order(1, 1, split.n);
+    let batches = if std::env::var_os("AE_EPOCH").is_some() {
+        600
+    } else {
+        60
+    };
+    let dims = [784, 500, 250, 30, 250, 500, 784];
+    let acts = [
+        Activation::Tanh,
+        Activation::Tanh,
+        Activation::Linear,
+        Activation::Tanh,
+        Activation::Tanh,
+        Activation::Linear,
+    ];
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let update = dinv_core::UpdateRule {
+        learning_rate: 1e-6,
+        weight_decay: 1e-10,
+        delta_cap: None,
+        fixed_norm: false,
+        decay: dinv_core::DecayMode::PerUpdate,
+    };
+    for init in ["random", "orthogonal"] {
+        let layers: Vec<Layer> = (1..dims.len())
+            .map(|l| Layer {
+                w: if init == "random" {
+                    uniform_mat(&mut rng, dims[l], dims[l - 1], -0.01, 0.01)
+                } else {
+                    dinv_core::init::orthogonal_mat(&mut rng, dims[l], dims[l - 1], 1.0)
+                },
+                b: Some(vec![0.0; dims[l]]),
+                act: acts[l - 1],
+            })
+            .collect();
+        let net = Network::new(layers).unwrap();
+        for (method, alpha) in [
+            (Method::Bp, 0.0),
+            (Method::Fa, 0.0),
+            (Method::Pbp, 0.0),
+            (Method::Ndi, 0.0),
+            (Method::Ndi, 0.01),
+        ] {
+            if std::env::var("AE_METHOD").is_ok_and(|m| m != method.name()) {
+                continue;
+            }
+            let mut fb = Feedback::none(net.depth());
+            for i in 1..net.depth() {
+                let w = &net.layers[i].w;
+                fb.b[i] = Some(match method {
+                    Method::Fa => uniform_mat(&mut rng, w.ncols(), w.nrows(), -0.5, 0.5),
+                    _ => dinv_core::feedback::neg_transpose(w.as_ref(), 1.0),
+                });
+            }
+            let mut learner = Learner::new(net.clone(), fb, Credit::new(method, alpha), update);
+            let (wall, cpu) = (Instant::now(), thread_cpu_ns());
+            for idx in order.chunks(100).take(batches) {
+                learner.step(&images.batch(idx)).unwrap();
+            }
+            let wall = wall.elapsed().as_secs_f64() * 1e3 / batches as f64;
+            let cpu = (thread_cpu_ns() - cpu) as f64 * 1e-6 / batches as f64;
+            println!(
+                "{init:>10} {:>4} α={alpha:<5}: {cpu:6.2} ms CPU ({wall:6.2} ms wall) per batch of 100 over {batches} batches = {:5.1} s CPU per epoch; drift {:.1e}",
+                method.name(),
+                cpu * 0.6,
+                learner.drift().unwrap()
+            );
+        }
+    }
+}
+
+/// Runs the paper-scale pipeline into `<workspace>/results/paper/cache` (so that
+/// `cargo xtask reproduce` later finds it cached), without publishing, and prints
+/// every stage's time and the summary.
+#[test]
+#[ignore = "paper scale: about an hour on two cores"]
+fn paper_scale_pipeline() {
+    let p = pipeline(NAME, Scale::Paper);
+    let cache = workspace().join("results/paper/cache");
+    let report = Executor::new(cache)
+        .threads(2)
+        .quiet(false)
+        .run(&p.graph)
+        .unwrap_or_else(|e| panic!("{e}"));
+    for st in p.graph.stages() {
+        if let Some(r) = report.record(&st.id) {
+            println!("{:<60} {:>9.1} s {:?}", st.id, r.seconds, r.status);
+        }
+    }
+    let s = summary(&p, &report);
+    println!("{}", serde_json::to_string_pretty(&s).unwrap());
+    let figs = report.outputs(&p.figures_stage).unwrap();
+    println!("figures: {}", figs.dir().display());
+}
+
+/// CPU time of the calling thread in nanoseconds (Linux), robust to other processes
+/// competing for the cores while timing.
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
