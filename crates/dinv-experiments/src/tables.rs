@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use dinv_pipeline::{StageError, Table};
+use dinv_pipeline::{StageError, StageResultExt, Table};
 use faer::Mat;
 
 /// Matrices in long format: columns `name`, `row`, `col`, `value`.
@@ -63,4 +63,38 @@ pub fn take(
     mats.get(name)
         .cloned()
         .ok_or_else(|| StageError::msg(format!("matrix `{name}` missing from {source}")))
+}
+
+/// Name of the random feedback draw for `B_l` (1-based `layer`) with half-width `h`,
+/// as the data stages store it.
+pub fn feedback_draw_name(layer: usize, h: f64) -> String {
+    format!("B{layer}_U{h}")
+}
+
+/// Every feedback matrix `B_2 … B_L` of `net` built by `init`, the random kinds taking
+/// their draw from `draws` (read from `source`); errors name `model` and the layer.
+pub fn build_feedback(
+    init: &dinv_core::FeedbackInit,
+    net: &dinv_core::Network,
+    draws: &BTreeMap<String, Mat<f64>>,
+    source: &str,
+    model: &str,
+) -> Result<dinv_core::Feedback, StageError> {
+    let depth = net.depth();
+    let mut feedback = dinv_core::Feedback::none(depth);
+    for i in 1..depth {
+        let random = match init.random_half_width() {
+            Some(h) => Some(take(draws, &feedback_draw_name(i + 1, h), source)?),
+            None => None,
+        };
+        let (b, _ssa) = init
+            .build(
+                net.layers[i].w.as_ref(),
+                random.as_ref().map(Mat::as_ref),
+                i + 1,
+            )
+            .with_context(|| format!("model `{model}`: feedback initialisation of B_{}", i + 1))?;
+        feedback.b[i] = Some(b);
+    }
+    Ok(feedback)
 }

@@ -21,7 +21,7 @@ use super::train::{activities, train, Images, Learner, TrainSetup};
 use super::weights;
 use crate::mnist_data::Dataset;
 use crate::spec::{NetworkSpec, Scale};
-use crate::tables::take;
+use crate::tables::{build_feedback, feedback_draw_name, take};
 use crate::tsne::{tsne, TsneConfig};
 
 /// Bumped whenever a stage's code changes what it computes.
@@ -83,11 +83,6 @@ pub(crate) struct AnalysisParams {
 /// Name of the initial `W_l` of an initialisation in the data stage's `init` table.
 fn weight_name(init: WeightInit, layer: usize) -> String {
     format!("{}_W{layer}", init.name())
-}
-
-/// Name of a random feedback draw for `B_l` with half-width `h`.
-fn draw_name(layer: usize, h: f64) -> String {
-    format!("B{layer}_U{h}")
 }
 
 fn add(graph: &mut Graph, spec: StageSpec) -> Result<(), String> {
@@ -243,7 +238,7 @@ fn data_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
         let mut rng = ctx.rng_for(&format!("feedback-U{h}"));
         for l in 2..dims.len() {
             draws.push((
-                draw_name(l, h),
+                feedback_draw_name(l, h),
                 uniform_mat(&mut rng, dims[l - 1], dims[l], -h, h),
             ));
         }
@@ -272,33 +267,16 @@ fn initial_state(
         });
     }
     let net = Network::new(layers).context("initial network")?;
-    let mut feedback = Feedback::none(depth);
-    if let Some(fi) = &model.feedback {
-        let draws = match fi.random_half_width() {
-            Some(_) => weights::read(input, "feedback")?,
-            None => BTreeMap::new(),
-        };
-        for i in 1..depth {
-            let random = match fi.random_half_width() {
-                Some(h) => Some(take(&draws, &draw_name(i + 1, h), &source)?),
-                None => None,
+    let feedback = match &model.feedback {
+        Some(fi) => {
+            let draws = match fi.random_half_width() {
+                Some(_) => weights::read(input, "feedback")?,
+                None => BTreeMap::new(),
             };
-            let (b, _) = fi
-                .build(
-                    net.layers[i].w.as_ref(),
-                    random.as_ref().map(Mat::as_ref),
-                    i + 1,
-                )
-                .with_context(|| {
-                    format!(
-                        "model `{}`: feedback initialisation of B_{}",
-                        model.name,
-                        i + 1
-                    )
-                })?;
-            feedback.b[i] = Some(b);
+            build_feedback(fi, &net, &draws, &source, &model.name)?
         }
-    }
+        None => Feedback::none(depth),
+    };
     Ok((net, feedback))
 }
 

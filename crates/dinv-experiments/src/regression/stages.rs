@@ -17,7 +17,9 @@ use serde_json::json;
 use super::config::{RegressionConfig, RunSpec, TeacherSpec};
 use super::train::{train, ErrorEval, EvalSchedule, TrainSetup};
 use crate::spec::{ModelSpec, NetworkSpec, Scale, Scaled};
-use crate::tables::{matrices_to_table, table_to_matrices, take};
+use crate::tables::{
+    build_feedback, feedback_draw_name, matrices_to_table, table_to_matrices, take,
+};
 
 /// Bumped whenever a stage's code changes what it computes.
 const DATA_VERSION: u32 = 1;
@@ -45,11 +47,6 @@ struct TrainParams {
     run: RunSpec,
     ssa: dinv_core::SsaConfig,
     restabilise: bool,
-}
-
-/// Name of a random feedback draw for `B_l` with half-width `h`.
-fn draw_name(layer: usize, h: f64) -> String {
-    format!("B{layer}_U{h}")
 }
 
 pub(crate) struct StageIds {
@@ -261,7 +258,7 @@ fn data_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
         let mut rng = ctx.rng_for(&format!("feedback-U{h}"));
         for l in 2..=net.depth() {
             init.push((
-                draw_name(l, h),
+                feedback_draw_name(l, h),
                 uniform_mat(&mut rng, net.dims[l - 1], net.dims[l], -h, h),
             ));
         }
@@ -365,26 +362,7 @@ fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
 
     let mut feedback = Feedback::none(depth);
     if let Some(fi) = &p.model.feedback {
-        for i in 1..depth {
-            let random = match fi.random_half_width() {
-                Some(h) => Some(take(&init, &draw_name(i + 1, h), &source)?),
-                None => None,
-            };
-            let (b, _ssa) = fi
-                .build(
-                    net.layers[i].w.as_ref(),
-                    random.as_ref().map(Mat::as_ref),
-                    i + 1,
-                )
-                .with_context(|| {
-                    format!(
-                        "model `{}`: feedback initialisation of B_{}",
-                        p.model.name,
-                        i + 1
-                    )
-                })?;
-            feedback.b[i] = Some(b);
-        }
+        feedback = build_feedback(fi, &net, &init, &source, &p.model.name)?;
         if p.model.method == Method::Sdi {
             feedback.loop_b = Some(loop_feedback(&feedback, depth));
         }
