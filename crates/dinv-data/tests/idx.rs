@@ -644,3 +644,23 @@ fn fitting_identical_images_is_an_error_not_a_nan() {
         "{err}"
     );
 }
+
+/// Fashion-MNIST has MNIST's file names and format: its own folder under the same data
+/// root loads through the same reader, and a root without it names the folder it wanted.
+#[test]
+fn fashion_mnist_loads_from_its_own_folder() {
+    use dinv_data::mnist::FASHION_MNIST;
+    let root = tiny_root(&LABELS);
+    let err = load(&FASHION_MNIST, &DataDirs::new([root.path()])).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("fashion-mnist") && text.contains("train-images-idx3-ubyte"),
+        "{text}"
+    );
+    std::fs::rename(root.path().join("tiny"), root.path().join("fashion-mnist")).unwrap();
+    let data = load(&FASHION_MNIST, &DataDirs::new([root.path()])).unwrap();
+    assert_eq!(data.train.images, pixels());
+    assert_eq!(data.test.labels, LABELS);
+    assert_eq!((data.test.rows, data.test.cols), (ROWS, COLS));
+    assert!(data.train.files.iter().all(|f| !f.verified));
+}
