@@ -45,3 +45,42 @@ fn smoke_summary_properties_and_snapshot() {
         insta::assert_yaml_snapshot!("fig4_classification_smoke_summary", rounded(&s, 4));
     });
 }
+
+/// At paper scale DI trains for fewer epochs than the other models, so the analysis must
+/// also read every model's test error after DI's last example (3 epochs of 60000), or
+/// the report would set DI beside a fully trained NDI.
+#[test]
+fn paper_scale_compares_di_with_ndi_at_di_budget() {
+    let p = pipeline("fig4_mnist_classification", Scale::Paper);
+    let analysis = p
+        .graph
+        .stages()
+        .iter()
+        .find(|s| s.id.ends_with("/analysis"))
+        .expect("an analysis stage");
+    let cfg: dinv_experiments::classification::ClassificationConfig =
+        dinv_pipeline::load_toml(&workspace().join("pipelines/fig4_mnist_classification.toml"))
+            .unwrap();
+    let per_epoch = cfg.data.train_examples.at(Scale::Paper) as i64;
+    let di_epochs = cfg.training.di_epochs.as_ref().unwrap().at(Scale::Paper) as i64;
+    let epochs = cfg.training.epochs.at(Scale::Paper) as i64;
+    assert!(
+        di_epochs < epochs,
+        "the test assumes DI trains for fewer epochs"
+    );
+    assert_eq!(
+        analysis.params["compare_at"].as_i64(),
+        Some(di_epochs * per_epoch),
+        "{}",
+        analysis.params
+    );
+    // At smoke scale every model trains as long as DI: nothing extra to read.
+    let smoke = pipeline("fig4_mnist_classification", Scale::Smoke);
+    let a = smoke
+        .graph
+        .stages()
+        .iter()
+        .find(|s| s.id.ends_with("/analysis"))
+        .unwrap();
+    assert!(a.params.get("compare_at").is_none(), "{}", a.params);
+}

@@ -122,6 +122,20 @@ pub(crate) fn add_stages(
             .iter()
             .map(|m| json!({"name": m.name, "method": m.method}))
             .collect();
+        // When DI trains for fewer epochs than the others, every model's test error is
+        // also read after DI's last example, so DI is compared with NDI at equal budgets.
+        let epochs = cfg.training.epochs.at(scale);
+        let di_budget = cfg
+            .training
+            .di_epochs
+            .as_ref()
+            .map(|e| e.at(scale).min(epochs))
+            .filter(|&e| e < epochs && cfg.models.iter().any(|m| m.method == Method::Di))
+            .map(|e| e * cfg.data.train_examples.at(scale));
+        let mut analysis_params = json!({ "models": models });
+        if let Some(at) = di_budget {
+            analysis_params["compare_at"] = json!(at);
+        }
         graph
             .add(
                 StageSpec::new(
@@ -130,7 +144,7 @@ pub(crate) fn add_stages(
                     ANALYSIS_VERSION,
                     Arc::new(analysis_stage),
                 )
-                .with_params(json!({ "models": models }))
+                .with_params(analysis_params)
                 .with_inputs(train_ids)
                 .with_master_seed(seed),
             )
