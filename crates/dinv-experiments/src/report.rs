@@ -538,8 +538,9 @@ const AUTHORS_TIMING: &[(&str, &str)] = &[
 fn performance(timings: &Value) -> String {
     let mut md = String::from(
         "## Performance\n\nWall time of the stages on the machine that last ran them (each stage runs \
-         single-threaded; independent stages run in parallel on all cores).\n\n\
-         | Pipeline | Stages | Sum of stage times | Slowest stage | Training time per model | Authors' code |\n\
+         single-threaded; independent stages run in parallel on all cores, so stages that ran \
+         beside another took longer than alone: `cargo xtask bench` measures one at a time).\n\n\
+         | Pipeline | Stages | Sum of stage times | Slowest stage | Training time per model, summed over seeds and runs (s) | Authors' code |\n\
          |---|---|---|---|---|---|\n",
     );
     let Some(pipes) = timings.as_object().filter(|p| !p.is_empty()) else {
@@ -572,7 +573,7 @@ fn performance(timings: &Value) -> String {
             if per_model.is_empty() {
                 "–".into()
             } else {
-                format!("{per_model} (s)")
+                per_model
             },
         );
     }
