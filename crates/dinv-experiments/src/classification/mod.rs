@@ -1,5 +1,15 @@
 //! Fig. 4a: online MNIST classification with a 784-1000-10 network (supp. 7.5.4), and
 //! true dynamic inversion on MNIST (beyond the paper, which used NDI as a proxy).
+//!
+//! Metrics of this pipeline's entry in `summary.json` (run `online`, per model; the
+//! schema is the regression one, see `regression/summary.rs`): `final_test_error`,
+//! `best_test_error`, `final_test_loss`, `final_train_error_online` (fractions, not %),
+//! `examples_trained`, `test_error_at_di_budget` (after DI's last example, when DI
+//! trains for fewer epochs); with feedback `final_angle_b_negwt_deg`; NDI/DI
+//! `final_max_eig`, `max_eig_over_training` (spectral abscissa of Eq. S9); DI
+//! `mean_angle_di_ndi_deg`, `final_angle_di_ndi_deg`, `mean_di_steps`,
+//! `euler_fraction`, `final_euler_fraction` (share of examples where Newton found no
+//! fixed point and Euler ran), `mean_angle_euler_vs_ndi_deg`, `mean_angle_euler_vs_solver_deg`.
 
 pub mod config;
 pub mod stages;
