@@ -187,7 +187,9 @@ pub fn autoencoder_throughput(root: &Path, tmp: &Path) -> Result<()> {
         .run(&pipe.graph)
         .map_err(|e| anyhow!("{e}"))?;
     println!();
-    println!("MNIST autoencoder, one epoch of {n} images per model (batches of 100, one stage at a time, incl. loading and the epoch's train/test evaluation):");
+    println!("MNIST autoencoder, one epoch of {n} images per model (batches of 100, one stage at a time).");
+    println!("Includes loading and two evaluations of the training and test images (before and after the epoch, several seconds each);");
+    println!("the batches alone: `cargo test -p dinv-experiments --test fig4_autoencoder -- --ignored --nocapture time_paper`.");
     println!(
         "{:<24} {:>12} {:>14} {:>26}",
         "model", "s / epoch", "examples / s", "authors' code (s/epoch)"
