@@ -124,35 +124,19 @@ pub fn mnist_throughput(root: &Path, tmp: &Path) -> Result<()> {
     cfg.figures.clear();
     let n = cfg.data.train_examples.at(Scale::Paper);
     let pipe = build_classification(cfg, Scale::Paper).map_err(|e| anyhow!(e))?;
-    let cache = tmp.join("mnist-throughput");
-    let report = Executor::new(cache.clone())
-        .threads(1)
-        .quiet(true)
-        .run(&pipe.graph)
-        .map_err(|e| anyhow!("{e}"))?;
-    println!();
-    println!("MNIST classification, one epoch of {n} examples per model (one stage at a time, incl. loading and one test evaluation):");
-    println!(
-        "{:<16} {:>12} {:>14} {:>22}",
-        "model", "s / epoch", "examples / s", "authors' code (s/epoch)"
-    );
-    for rec in report.stages.iter().filter(|r| r.id.contains("/train/")) {
-        let model = rec.id.rsplit('/').next().unwrap_or("");
-        let authors = if model.starts_with("DI") {
-            "≈ 6200 (DI, 10000 steps)"
-        } else {
-            "≈ 190"
-        };
-        println!(
-            "{:<16} {:>12.1} {:>14.0} {:>22}",
-            model,
-            rec.seconds,
-            n as f64 / rec.seconds,
-            authors
-        );
-    }
-    let _ = std::fs::remove_dir_all(&cache);
-    Ok(())
+    epoch_table(
+        &pipe.graph,
+        &tmp.join("mnist-throughput"),
+        &[&format!("MNIST classification, one epoch of {n} examples per model (one stage at a time, incl. loading and one test evaluation):")],
+        n,
+        |model| {
+            if model.starts_with("DI") {
+                "≈ 6200 (DI, 10000 steps)"
+            } else {
+                "≈ 190"
+            }
+        },
+    )
 }
 
 /// Examples per second of every autoencoder algorithm over one paper-scale epoch
@@ -180,36 +164,57 @@ pub fn autoencoder_throughput(root: &Path, tmp: &Path) -> Result<()> {
         .map_err(|e| anyhow!("{}: {e}", path.display()))?;
     let n = cfg.data.train_examples.at(Scale::Paper);
     let pipe = build_autoencoder(cfg, Scale::Paper).map_err(|e| anyhow!(e))?;
-    let cache = tmp.join("autoencoder-throughput");
-    let report = Executor::new(cache.clone())
+    epoch_table(
+        &pipe.graph,
+        &tmp.join("autoencoder-throughput"),
+        &[
+            &format!("MNIST autoencoder, one epoch of {n} images per model (batches of 100, one stage at a time)."),
+            "Includes loading and two evaluations of the training and test images (before and after the epoch, several seconds each);",
+            "the batches alone: `cargo test -p dinv-experiments --test fig4_autoencoder -- --ignored --nocapture time_paper`.",
+        ],
+        n,
+        |model| match model.split('-').next() {
+            Some("BP") | Some("FA") => "≈ 10 (16 ms/batch)",
+            Some("NDI") => "≈ 50 (84 ms/batch)",
+            Some("PBP") => "≈ 75 (126 ms/batch)",
+            _ => "–",
+        },
+    )
+}
+
+/// Runs `graph` one stage at a time in a fresh cache under `cache` and prints, after
+/// the `heading` lines, each training stage's seconds and examples per second (`n`
+/// examples per stage) beside the authors' figure for that model.
+fn epoch_table(
+    graph: &dinv_pipeline::Graph,
+    cache: &Path,
+    heading: &[&str],
+    n: usize,
+    authors: impl Fn(&str) -> &'static str,
+) -> Result<()> {
+    let report = Executor::new(cache.to_path_buf())
         .threads(1)
         .quiet(true)
-        .run(&pipe.graph)
+        .run(graph)
         .map_err(|e| anyhow!("{e}"))?;
     println!();
-    println!("MNIST autoencoder, one epoch of {n} images per model (batches of 100, one stage at a time).");
-    println!("Includes loading and two evaluations of the training and test images (before and after the epoch, several seconds each);");
-    println!("the batches alone: `cargo test -p dinv-experiments --test fig4_autoencoder -- --ignored --nocapture time_paper`.");
+    for line in heading {
+        println!("{line}");
+    }
     println!(
         "{:<24} {:>12} {:>14} {:>26}",
         "model", "s / epoch", "examples / s", "authors' code (s/epoch)"
     );
     for rec in report.stages.iter().filter(|r| r.id.contains("/train/")) {
         let model = rec.id.rsplit('/').next().unwrap_or("");
-        let authors = match model.split('-').next() {
-            Some("BP") | Some("FA") => "≈ 10 (16 ms/batch)",
-            Some("NDI") => "≈ 50 (84 ms/batch)",
-            Some("PBP") => "≈ 75 (126 ms/batch)",
-            _ => "–",
-        };
         println!(
             "{:<24} {:>12.1} {:>14.0} {:>26}",
             model,
             rec.seconds,
             n as f64 / rec.seconds,
-            authors
+            authors(model)
         );
     }
-    let _ = std::fs::remove_dir_all(&cache);
+    let _ = std::fs::remove_dir_all(cache);
     Ok(())
 }
