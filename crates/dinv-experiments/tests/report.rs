@@ -95,3 +95,24 @@ fn claims_are_counted_per_seed() {
     let line = md.lines().find(|l| l.starts_with("| 3d |")).unwrap();
     assert!(line.contains("| 1/2 |"), "{line}");
 }
+
+/// A claim the seed means meet but fewer than half of the seeds meet alone is not
+/// robust: "partly", not "holds". Half or more keeps "holds".
+#[test]
+fn claims_held_by_a_minority_of_seeds_are_partly() {
+    let with_seeds = |a: [f64; 3]| {
+        let mut s = linear_summary(2.0);
+        s["fig3_linear"]["seeds"] = json!(3);
+        s["fig3_linear"]["seed_values"] = json!({ "fixed_lr": {
+            "DI-a": { "mean_angle_di_ndi_deg": a },
+            "DI-b": { "mean_angle_di_ndi_deg": [1.0, 1.0, 1.0] },
+        } });
+        render(&s, Scale::Paper)
+    };
+    let md = with_seeds([1.0, 30.0, 30.0]);
+    assert_eq!(verdict_of(&md, "3d"), "partly");
+    let line = md.lines().find(|l| l.starts_with("| 3d |")).unwrap();
+    assert!(line.contains("| 1/3 |"), "{line}");
+    let md = with_seeds([1.0, 1.0, 30.0]);
+    assert_eq!(verdict_of(&md, "3d"), "holds");
+}
