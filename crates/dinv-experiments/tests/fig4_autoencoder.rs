@@ -502,7 +502,7 @@ fn missing_mnist_child() {
 /// picks one method (`BP`, `FA`, `PBP`, `NDI`):
 /// `cargo test -p dinv-experiments --test fig4_autoencoder -- --ignored --nocapture time_paper`.
 #[test]
-#[ignore = "timing, run by hand"]
+#[ignore = "timing on the real MNIST, not a check: run by hand as the README's bench section says"]
 fn time_paper_scale_batches() {
     use dinv_data::mnist::SplitName;
     use dinv_data::preprocess::Normaliser;
@@ -587,30 +587,6 @@ fn time_paper_scale_batches() {
             );
         }
     }
-}
-
-/// Runs the paper-scale pipeline into `<workspace>/results/paper/cache` (so that
-/// `cargo xtask reproduce` later finds it cached), without publishing, and prints
-/// every stage's time and the summary.
-#[test]
-#[ignore = "paper scale: about an hour on two cores"]
-fn paper_scale_pipeline() {
-    let p = pipeline(NAME, Scale::Paper);
-    let cache = workspace().join("results/paper/cache");
-    let report = Executor::new(cache)
-        .threads(2)
-        .quiet(false)
-        .run(&p.graph)
-        .unwrap_or_else(|e| panic!("{e}"));
-    for st in p.graph.stages() {
-        if let Some(r) = report.record(&st.id) {
-            println!("{:<60} {:>9.1} s {:?}", st.id, r.seconds, r.status);
-        }
-    }
-    let s = summary(&p, &report);
-    println!("{}", serde_json::to_string_pretty(&s).unwrap());
-    let figs = report.outputs(&p.figures_stage).unwrap();
-    println!("figures: {}", figs.dir().display());
 }
 
 /// CPU time of the calling thread in nanoseconds (Linux), robust to other processes
