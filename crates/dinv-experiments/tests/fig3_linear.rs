@@ -4,15 +4,9 @@
 
 mod common;
 
+use common::run_metric as metric;
 use common::*;
 use dinv_experiments::Scale;
-use serde_json::Value;
-
-fn metric(s: &Value, run: &str, model: &str, key: &str) -> f64 {
-    s.pointer(&format!("/runs/{run}/{model}/{key}"))
-        .and_then(Value::as_f64)
-        .unwrap_or_else(|| panic!("missing {run}/{model}/{key} in {s:#}"))
-}
 
 #[test]
 fn smoke_summary_properties_and_snapshot() {

@@ -8,9 +8,7 @@ use dinv_experiments::Scale;
 use serde_json::Value;
 
 fn metric(s: &Value, model: &str, key: &str) -> f64 {
-    s.pointer(&format!("/runs/fixed_lr/{model}/{key}"))
-        .and_then(Value::as_f64)
-        .unwrap_or_else(|| panic!("missing {model}/{key}"))
+    run_metric(s, "fixed_lr", model, key)
 }
 
 #[test]

@@ -16,9 +16,7 @@ use serde_json::Value;
 const NAME: &str = "fig4_mnist_autoencoder";
 
 fn metric(s: &Value, model: &str, key: &str) -> f64 {
-    s.pointer(&format!("/runs/train/{model}/{key}"))
-        .and_then(Value::as_f64)
-        .unwrap_or_else(|| panic!("missing {model}/{key}"))
+    run_metric(s, "train", model, key)
 }
 
 #[test]

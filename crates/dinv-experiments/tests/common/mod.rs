@@ -70,3 +70,10 @@ pub fn files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     }
     out
 }
+
+/// A summary metric `runs → run → model → key`; panics naming what is missing.
+pub fn run_metric(s: &Value, run: &str, model: &str, key: &str) -> f64 {
+    s.pointer(&format!("/runs/{run}/{model}/{key}"))
+        .and_then(Value::as_f64)
+        .unwrap_or_else(|| panic!("missing {run}/{model}/{key} in {s:#}"))
+}
