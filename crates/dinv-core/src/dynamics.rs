@@ -29,6 +29,12 @@ use crate::error::{CoreError, Result};
 use crate::inverse::{check_feedback_shape, ndi_control};
 use crate::vecops::{matvec, mul, norm};
 
+/// Revision of the DI solvers' numbers: part of the cache key of every stage that
+/// runs DI, so that a change here recomputes those stages and nothing else. Bump it
+/// whenever a solver's results change. (2: the fused Euler kernel, whose sums are
+/// ordered differently; `SteadyStateOrEuler` rejects unstable fixed points.)
+pub const SOLVER_REVISION: u32 = 2;
+
 /// What the controlled layer's readout applies to its state `δ_{l-1}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -65,9 +71,12 @@ pub enum Solver {
     PoweredEuler,
     /// Damped Newton on the steady-state equations.
     SteadyState,
-    /// The steady state when Newton finds one; otherwise (e.g. tanh dynamics with
-    /// `α = 0` and small weights, which have no fixed point) the prescribed Euler
-    /// simulation, as the paper does. [`Inversion::solved_by`] says which ran.
+    /// The steady state when Newton finds one and the dynamics are stable around it
+    /// ([`LayerSystem::stable_at`]); otherwise (no fixed point, e.g. tanh dynamics
+    /// with `α = 0` and small weights, or an unstable one, which the dynamics leave)
+    /// the prescribed Euler simulation, as the paper does. [`Inversion::solved_by`]
+    /// says which ran. (The multi-layer chains of `chain.rs` do not yet check
+    /// stability.)
     SteadyStateOrEuler,
 }
 
@@ -223,6 +232,22 @@ impl LayerSystem<'_> {
         s.sqrt()
     }
 
+    /// Whether the dynamics, linearised at the state `δ_{l-1}` of a fixed point, are
+    /// stable: Eq. (S9)'s system matrix with `W` replaced by `W diag(φ'(δ_{l-1}))`, by
+    /// the reduced eigenproblem of [`crate::stability`]. Newton converges to unstable
+    /// fixed points as readily as to stable ones, but the dynamics never settle there.
+    pub fn stable_at(&self, delta: &[f64]) -> Result<bool> {
+        let mut slope = vec![0.0; delta.len()];
+        self.readout_slope(delta, &mut slope);
+        let mut wd = self.w.to_owned();
+        for (j, s) in slope.iter().enumerate() {
+            for v in wd.col_as_slice_mut(j) {
+                *v *= s;
+            }
+        }
+        Ok(crate::stability::spectral_abscissa(wd.as_ref(), self.b, self.alpha)? < 0.0)
+    }
+
     /// Inverts the layer for the target `δ_l` with the chosen solver.
     pub fn invert(&self, target: &[f64], solver: Solver, int: &Integration) -> Result<Inversion> {
         self.check(target)?;
@@ -241,8 +266,8 @@ impl LayerSystem<'_> {
             }
             Solver::SteadyState => self.steady_state(target, int)?,
             Solver::SteadyStateOrEuler => match self.steady_state(target, int) {
-                Ok(inv) => inv,
-                Err(CoreError::NoSteadyState { .. }) => self.euler(target, int),
+                Ok(inv) if self.stable_at(&inv.delta)? => inv,
+                Ok(_) | Err(CoreError::NoSteadyState { .. }) => self.euler(target, int),
                 Err(e) => return Err(e),
             },
         };
@@ -260,37 +285,10 @@ impl LayerSystem<'_> {
         Ok(out)
     }
 
-    /// Algorithm 1, step by step.
+    /// Algorithm 1, step by step (the fused kernel of [`crate::simulate`]).
     pub fn euler(&self, target: &[f64], int: &Integration) -> Inversion {
-        let (n1, n2) = (self.w.ncols(), self.w.nrows());
-        let dt = int.dt;
-        let mut delta = vec![0.0; n1];
-        let mut u = vec![0.0; n2];
-        let mut bu = vec![0.0; n1];
-        let mut phi = vec![0.0; n1];
-        let mut wphi = vec![0.0; n2];
         let scale = norm(target).max(f64::MIN_POSITIVE);
-        let mut steps = 0;
-        for _ in 0..int.steps {
-            steps += 1;
-            let mut change = 0.0;
-            match int.order {
-                EulerOrder::StateFirst => {
-                    change += self.step_state(&mut delta, &u, &mut bu, dt);
-                    change += self.step_control(&delta, &mut u, target, &mut phi, &mut wphi, dt);
-                }
-                EulerOrder::ControlFirst => {
-                    change += self.step_control(&delta, &mut u, target, &mut phi, &mut wphi, dt);
-                    change += self.step_state(&mut delta, &u, &mut bu, dt);
-                }
-            }
-            if let Some(tol) = int.tol {
-                // `change` is ‖Δx‖² = dt²‖ẋ‖² (with the freshest values).
-                if change.sqrt() / dt <= tol * scale {
-                    break;
-                }
-            }
-        }
+        let (delta, u, steps) = crate::simulate::simulate(self, target, int);
         let residual = self.derivative_norm(&delta, &u, target) / scale;
         Inversion {
             delta,
@@ -299,37 +297,6 @@ impl LayerSystem<'_> {
             residual,
             solved_by: Solver::Euler,
         }
-    }
-
-    fn step_state(&self, delta: &mut [f64], u: &[f64], bu: &mut [f64], dt: f64) -> f64 {
-        matvec(self.b, u, bu);
-        let mut change = 0.0;
-        for (d, b) in delta.iter_mut().zip(bu.iter()) {
-            let inc = dt * (-*d + b);
-            *d += inc;
-            change += inc * inc;
-        }
-        change
-    }
-
-    fn step_control(
-        &self,
-        delta: &[f64],
-        u: &mut [f64],
-        target: &[f64],
-        phi: &mut [f64],
-        wphi: &mut [f64],
-        dt: f64,
-    ) -> f64 {
-        self.readout_input(delta, phi);
-        matvec(self.w, phi, wphi);
-        let mut change = 0.0;
-        for i in 0..u.len() {
-            let inc = dt * (-self.alpha * u[i] + wphi[i] - target[i]);
-            u[i] += inc;
-            change += inc * inc;
-        }
-        change
     }
 
     /// The Euler map `x ↦ A x + c` for affine readouts, state `x = (δ_{l-1}, u_l)`.

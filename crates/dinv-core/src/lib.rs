@@ -26,6 +26,7 @@ pub mod inverse;
 pub mod learn;
 pub mod metrics;
 pub mod net;
+mod simulate;
 pub mod stability;
 pub mod tanh;
 pub mod vecops;

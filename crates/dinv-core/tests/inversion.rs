@@ -331,3 +331,45 @@ fn batched_inversions_match_per_example() {
         assert!(rel_diff(&pj, &min_norm_lstsq(a.as_ref(), &col).unwrap()) < 1e-8);
     }
 }
+
+/// A fixed point the dynamics leave is not DI's answer. With positive feedback
+/// `B = +c Wᵀ`, `W B` has positive eigenvalues and the linear dynamics are unstable;
+/// Newton still finds the fixed point (the NDI closed form), so `SteadyStateOrEuler`
+/// must hand over to the simulation. With `B = −Wᵀ` the same fixed-point solve is
+/// stable and kept. Stability is checked independently with the dense eigenvalues of
+/// the full block matrix `[[−I, B], [W, −αI]]`.
+#[test]
+fn unstable_fixed_points_go_to_the_simulation() {
+    let w = random(71, 6, 15, 0.3);
+    let t: Vec<f64> = (0..6).map(|i| 0.1 * (i as f64 - 2.5)).collect();
+    let gp = vec![1.0; 15];
+    let int = Integration {
+        dt: 0.1,
+        steps: 40,
+        order: EulerOrder::StateFirst,
+        tol: None,
+    };
+    for (sign, stable) in [(-1.0, true), (1.0, false)] {
+        let b = neg_transpose(w.as_ref(), -sign);
+        let sys = system(&w, &b, 0.1, Dynamics::Linear, &gp);
+        // Independent check of the premise on the full (n1 + n2)-dimensional matrix.
+        let n = 21;
+        let full = Mat::from_fn(n, n, |i, j| match (i < 15, j < 15) {
+            (true, true) => -f64::from(u8::from(i == j)),
+            (true, false) => b[(i, j - 15)],
+            (false, true) => w[(i - 15, j)],
+            (false, false) => -0.1 * f64::from(u8::from(i == j)),
+        });
+        let abscissa = dinv_core::stability::spectral_abscissa_dense(full.as_ref()).unwrap();
+        assert_eq!(abscissa < 0.0, stable, "premise: abscissa {abscissa}");
+        let newton = sys.invert(&t, Solver::SteadyState, &int).unwrap();
+        assert_eq!(sys.stable_at(&newton.delta).unwrap(), stable);
+        let chosen = sys.invert(&t, Solver::SteadyStateOrEuler, &int).unwrap();
+        if stable {
+            assert_eq!(chosen, newton);
+        } else {
+            assert_eq!(chosen.solved_by, Solver::Euler);
+            assert_eq!(chosen, sys.invert(&t, Solver::Euler, &int).unwrap());
+        }
+    }
+}

@@ -51,6 +51,10 @@ struct TrainParams {
     init_seed: u64,
     feedback_seed: u64,
     order_seed: u64,
+    /// [`dinv_core::dynamics::SOLVER_REVISION`] for models that run DI (absent for the
+    /// others, whose cache entries a change to the DI solvers must not touch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    di_solver_revision: Option<u32>,
 }
 
 /// Adds data, training and analysis stages of every seed; returns the analysis ids.
@@ -99,6 +103,7 @@ pub(crate) fn add_stages(
                 init_seed: derive_seed(seed, &format!("{base}/init")),
                 feedback_seed: derive_seed(seed, &format!("{base}/feedback")),
                 order_seed: derive_seed(seed, &format!("{base}/order")),
+                di_solver_revision: crate::regression::stages::di_revision(model.method),
             };
             let id = format!("{base}/train/{}", model.name);
             graph

@@ -47,6 +47,10 @@ struct TrainParams {
     run: RunSpec,
     ssa: dinv_core::SsaConfig,
     restabilise: bool,
+    /// [`dinv_core::dynamics::SOLVER_REVISION`] for models that run DI (absent for the
+    /// others, whose cache entries a change to the DI solvers must not touch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    di_solver_revision: Option<u32>,
 }
 
 pub(crate) struct StageIds {
@@ -134,6 +138,7 @@ pub(crate) fn add_stages(
             )?;
             for (model, id) in cfg.models.iter().zip(&ids.train) {
                 let model = resolved_model(cfg, model);
+                let model_method = model.method;
                 let params = TrainParams {
                     network: cfg.network.clone(),
                     model,
@@ -146,6 +151,7 @@ pub(crate) fn add_stages(
                     },
                     ssa: cfg.training.ssa,
                     restabilise: cfg.training.restabilise,
+                    di_solver_revision: di_revision(model_method),
                 };
                 add(
                     graph,
@@ -509,4 +515,10 @@ fn checkpoint_table(cps: &[super::train::Checkpoint]) -> Result<Table, StageErro
         .with_i64("row", row)?
         .with_i64("col", col)?
         .with_f64("value", value)?)
+}
+
+/// The DI solvers' revision for a model that runs them.
+pub(crate) fn di_revision(method: dinv_core::Method) -> Option<u32> {
+    matches!(method, dinv_core::Method::Di | dinv_core::Method::Sdi)
+        .then_some(dinv_core::dynamics::SOLVER_REVISION)
 }
