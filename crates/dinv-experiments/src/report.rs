@@ -500,7 +500,7 @@ const PROTOCOL: &str = "\
 |---|---|---|---|
 | DI integration | 10000 Euler steps of dt = 0.1 (sec. 5) | same in `sim_tools.py` | the same Euler iterate; for linear dynamics computed exactly through powers of the constant iteration matrix (tested against step-by-step Euler) |
 | Euler update order | Alg. 1: δ, then u | u, then δ | Alg. 1 (`order = \"control_first\"` reproduces the code) |
-| DI on the tanh network | tanh dynamics (Eq. 14); DI's signal is the steady state (sec. 4.2) | later version: linear dynamics times g′ | tanh dynamics; the steady state by Newton, falling back to the 10000 Euler steps when there is no fixed point |
+| DI on the tanh network | tanh dynamics (Eq. 14); DI's signal is the steady state (sec. 4.2) | later version: linear dynamics times g′ | tanh dynamics; the steady state by Newton when the dynamics are stable around it, else the 10000 Euler steps (no fixed point, or an unstable one) |
 | Learning rate, nonlinear task | 1e-3 (supp. 7.5.3) but 1e-2 (Fig. 3 caption) | 1e-2 | 1e-2 |
 | Leak α of the inversion variants | Tr-Init and R-Init; the text discusses α = 0 | linear: Tr 0, Tr 0.001, R 0.01; nonlinear: Tr 0.01, Tr 0.001, R 0.01 | linear: Tr 0, 0.001, 0.01 and R 0.01 (covers both); nonlinear: Tr 0.01, 0.001, R 0.01 (tanh DI at α = 0 has no fixed point with small weights) |
 | SSA | smoothed spectral abscissa (Vanbiervliet 2009) | shift at the exact abscissa (a singular Lyapunov equation), fixed step | the ε-smoothed abscissa (ε = 1e-3) with an adaptive step; failure is an error, never a silent re-draw of W |

@@ -45,7 +45,7 @@ fn smoke_summary_properties_and_snapshot() {
 }
 
 /// At paper scale DI trains for fewer epochs than the other models, so the analysis must
-/// also read every model's test error after DI's last example (3 epochs of 60000), or
+/// also read every model's test error after DI's last example (`di_epochs` of 60000), or
 /// the report would set DI beside a fully trained NDI.
 #[test]
 fn paper_scale_compares_di_with_ndi_at_di_budget() {
