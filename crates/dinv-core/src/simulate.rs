@@ -43,11 +43,6 @@ struct Layout {
     readout: Readout,
 }
 
-/// Work vectors of the wide side.
-struct Scratch {
-    phi: Vec<f64>,
-}
-
 impl Layout {
     fn new(sys: &LayerSystem<'_>) -> Self {
         let (n1, n2) = (sys.w.ncols(), sys.w.nrows());
@@ -80,12 +75,6 @@ impl Layout {
         }
     }
 
-    fn scratch(&self) -> Scratch {
-        Scratch {
-            phi: vec![0.0; self.n1p],
-        }
-    }
-
     /// `δ ← δ + dt (−δ + B u)`, then `wphi = W φ(δ)` (`delta` is padded). Returns
     /// `‖Δδ‖²` when `measure` is set (else 0). With `dt = 0` only `W φ` is computed.
     #[inline(always)]
@@ -95,7 +84,7 @@ impl Layout {
         dt: f64,
         measure: bool,
         delta: &mut [f64],
-        s: &mut Scratch,
+        phi: &mut [f64],
         wphi: &mut [f64],
     ) -> f64 {
         let n1p = self.n1p;
@@ -117,23 +106,23 @@ impl Layout {
         }
         match self.readout {
             Readout::Identity | Readout::Act(Activation::Linear) => {
-                s.phi.copy_from_slice(delta);
+                phi.copy_from_slice(delta);
             }
             Readout::Act(Activation::Tanh) => {
-                let (ps, _) = s.phi.as_chunks_mut::<LANES>();
+                let (ps, _) = phi.as_chunks_mut::<LANES>();
                 let (ds, _) = delta.as_chunks::<LANES>();
                 for (p, d) in ps.iter_mut().zip(ds) {
                     *p = crate::tanh::tanh_lanes(*d);
                 }
             }
             Readout::Scaled => {
-                for ((p, &d), &g) in s.phi.iter_mut().zip(delta.iter()).zip(&self.gain) {
+                for ((p, &d), &g) in phi.iter_mut().zip(delta.iter()).zip(&self.gain) {
                     *p = g * d;
                 }
             }
         }
         // W φ: each row's dot product in eight lanes (lane i mod 8), four rows at once.
-        let (ps, _) = s.phi.as_chunks::<LANES>();
+        let (ps, _) = phi.as_chunks::<LANES>();
         let (wr, _) = self.w_rows.as_chunks::<LANES>();
         let chunks = n1p / LANES;
         let row = |k: usize| &wr[k * chunks..(k + 1) * chunks];
@@ -284,24 +273,24 @@ fn simulate_body<V: Lanes>(
     let mut delta = vec![0.0; lay.n1p];
     let mut u = vec![0.0; n2];
     let mut wphi = vec![0.0; n2];
-    let mut scratch = lay.scratch();
+    let mut phi = vec![0.0; lay.n1p];
     let measure = int.tol.is_some();
     let scale = crate::vecops::norm(target).max(f64::MIN_POSITIVE);
     if int.order == EulerOrder::ControlFirst {
         // The control update reads W φ(δ) of the current state.
-        lay.state_pass::<V>(&u, 0.0, false, &mut delta, &mut scratch, &mut wphi);
+        lay.state_pass::<V>(&u, 0.0, false, &mut delta, &mut phi, &mut wphi);
     }
     let mut steps = 0;
     for _ in 0..int.steps {
         steps += 1;
         let change = match int.order {
             EulerOrder::StateFirst => {
-                let c = lay.state_pass::<V>(&u, dt, measure, &mut delta, &mut scratch, &mut wphi);
+                let c = lay.state_pass::<V>(&u, dt, measure, &mut delta, &mut phi, &mut wphi);
                 c + control_update(&mut u, &wphi, target, sys.alpha, dt)
             }
             EulerOrder::ControlFirst => {
                 let c = control_update(&mut u, &wphi, target, sys.alpha, dt);
-                c + lay.state_pass::<V>(&u, dt, measure, &mut delta, &mut scratch, &mut wphi)
+                c + lay.state_pass::<V>(&u, dt, measure, &mut delta, &mut phi, &mut wphi)
             }
         };
         if let Some(tol) = int.tol {
