@@ -44,41 +44,41 @@ fn smoke_summary_properties_and_snapshot() {
     });
 }
 
-/// At paper scale DI trains for fewer epochs than the other models, so the analysis must
-/// also read every model's test error after DI's last example (`di_epochs` of 60000), or
-/// the report would set DI beside a fully trained NDI.
+/// When DI trains for fewer epochs than the other models (`di_epochs`), the analysis
+/// must also read every model's test error after DI's last example, or the report would
+/// set DI beside a fully trained NDI.
 #[test]
 fn paper_scale_compares_di_with_ndi_at_di_budget() {
-    let p = pipeline("fig4_mnist_classification", Scale::Paper);
-    let analysis = p
-        .graph
-        .stages()
-        .iter()
-        .find(|s| s.id.ends_with("/analysis"))
-        .expect("an analysis stage");
-    let cfg: dinv_experiments::classification::ClassificationConfig =
+    use dinv_experiments::classification::{build_from, ClassificationConfig};
+    use dinv_experiments::spec::Scaled;
+    let mut cfg: ClassificationConfig =
         dinv_pipeline::load_toml(&workspace().join("pipelines/fig4_mnist_classification.toml"))
             .unwrap();
-    let per_epoch = cfg.data.train_examples.at(Scale::Paper) as i64;
-    let di_epochs = cfg.training.di_epochs.as_ref().unwrap().at(Scale::Paper) as i64;
-    let epochs = cfg.training.epochs.at(Scale::Paper) as i64;
-    assert!(
-        di_epochs < epochs,
-        "the test assumes DI trains for fewer epochs"
-    );
+    let analysis_params = |cfg: &ClassificationConfig, scale: Scale| {
+        let p = build_from(cfg.clone(), scale).unwrap();
+        p.graph
+            .stages()
+            .iter()
+            .find(|s| s.id.ends_with("/analysis"))
+            .expect("an analysis stage")
+            .params
+            .clone()
+    };
+    // The committed pipeline trains DI for all epochs: nothing extra to read.
+    assert!(analysis_params(&cfg, Scale::Paper)
+        .get("compare_at")
+        .is_none());
+    // Cut DI short at paper scale: the analysis reads every model after DI's budget.
+    let per_epoch = cfg.data.train_examples.at(Scale::Paper);
+    cfg.training.di_epochs = Some(Scaled::PerScale { smoke: 1, paper: 2 });
+    assert!(cfg.training.epochs.at(Scale::Paper) > 2);
+    let paper = analysis_params(&cfg, Scale::Paper);
     assert_eq!(
-        analysis.params["compare_at"].as_i64(),
-        Some(di_epochs * per_epoch),
-        "{}",
-        analysis.params
+        paper["compare_at"].as_u64(),
+        Some(2 * per_epoch as u64),
+        "{paper}"
     );
-    // At smoke scale every model trains as long as DI: nothing extra to read.
-    let smoke = pipeline("fig4_mnist_classification", Scale::Smoke);
-    let a = smoke
-        .graph
-        .stages()
-        .iter()
-        .find(|s| s.id.ends_with("/analysis"))
-        .unwrap();
-    assert!(a.params.get("compare_at").is_none(), "{}", a.params);
+    // At smoke scale every model trains as long as DI.
+    let smoke = analysis_params(&cfg, Scale::Smoke);
+    assert!(smoke.get("compare_at").is_none(), "{smoke}");
 }

@@ -1,6 +1,6 @@
 //! The TOML schema of the MNIST classification pipeline (Fig. 4a).
 
-use dinv_core::{Activation, DiSettings, Integration, UpdateRule};
+use dinv_core::{Activation, DiSettings, Integration, SsaConfig, UpdateRule};
 use serde::{Deserialize, Serialize};
 
 use crate::mnist_data::{Dataset, Normalisation};
@@ -60,6 +60,12 @@ pub struct TrainingSpec {
     pub euler_check_every: Scaled<usize>,
     #[serde(default)]
     pub euler_reference: Integration,
+    /// DI models only: whenever the spectral abscissa of Eq. (S9) turns positive,
+    /// re-stabilise `B_2` by SSA descent before the next example (the regression
+    /// protocol, supp. 7.5.1; the SSA is taken of the reduced 20 × 20 system). Absent:
+    /// `B_2` stays fixed and DI simulates wherever its fixed point is unstable.
+    #[serde(default)]
+    pub restabilise: Option<SsaConfig>,
     /// Examples per block of the exact online update (see `train.rs`); any value gives
     /// online SGD, larger blocks trade memory for matrix-product speed.
     #[serde(default = "default_window")]

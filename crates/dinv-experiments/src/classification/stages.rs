@@ -55,6 +55,9 @@ struct TrainParams {
     /// others, whose cache entries a change to the DI solvers must not touch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     di_solver_revision: Option<u32>,
+    /// DI models' re-stabilisation (absent for the others, and when not configured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    restabilise: Option<dinv_core::SsaConfig>,
 }
 
 /// Adds data, training and analysis stages of every seed; returns the analysis ids.
@@ -104,6 +107,10 @@ pub(crate) fn add_stages(
                 feedback_seed: derive_seed(seed, &format!("{base}/feedback")),
                 order_seed: derive_seed(seed, &format!("{base}/order")),
                 di_solver_revision: crate::regression::stages::di_revision(model.method),
+                restabilise: cfg
+                    .training
+                    .restabilise
+                    .filter(|_| model.method == Method::Di),
             };
             let id = format!("{base}/train/{}", model.name);
             graph
@@ -250,6 +257,7 @@ fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
             window: p.window,
             euler_check_every: p.euler_check_every,
             euler_reference: p.euler_reference,
+            restabilise: p.restabilise,
         },
         |k| progress.inc(k),
     )
@@ -385,6 +393,15 @@ fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
                 mean("euler_vs_solver_deg", 1),
             );
             put("mean_angle_euler_vs_ndi_deg", mean("euler_vs_ndi_deg", 1));
+            put(
+                "restabilisations",
+                Some(
+                    curves
+                        .get("ssa_iterations")
+                        .map_or(0, |x| x.get(&2).map_or(0, |(s, _)| s.len()))
+                        as f64,
+                ),
+            );
         }
         summary.insert(model.name.clone(), Value::Object(s));
     }

@@ -20,7 +20,7 @@
 use dinv_core::dynamics::{Dynamics, Integration, LayerSystem, Solver};
 use dinv_core::metrics::{angle_deg, feedback_alignment_deg};
 use dinv_core::net::softmax_into;
-use dinv_core::stability::spectral_abscissa;
+use dinv_core::stability::{spectral_abscissa, ssa_stabilise_reduced, SsaConfig, SsaOutcome};
 use dinv_core::vecops::{matvec, matvec_t};
 use dinv_core::{Activation, Credit, Method, UpdateRule};
 use dinv_data::mnist::Split;
@@ -60,6 +60,10 @@ pub struct Setup<'a> {
     /// Simulate DI with `euler_reference` every this many examples (0 = never).
     pub euler_check_every: usize,
     pub euler_reference: Integration,
+    /// DI only: before each example, if the linearised dynamics (Eq. S9) are unstable,
+    /// re-stabilise `B_2` by SSA descent (through the reduced system), as the
+    /// regression protocol does (supp. 7.5.1).
+    pub restabilise: Option<SsaConfig>,
 }
 
 pub struct Output {
@@ -132,6 +136,25 @@ struct Interval {
     angle_n: usize,
     di_steps: f64,
     di_euler: f64,
+}
+
+/// Re-stabilises `B_2` when the spectral abscissa of Eq. (S9) is positive; returns the
+/// SSA run if there was one. Checking costs one `10 × 1000 × 10` product and a 10 × 10
+/// eigenproblem, small beside DI's solve.
+fn keep_stable(
+    m: &mut Classifier,
+    alpha: f64,
+    cfg: &SsaConfig,
+) -> Result<Option<SsaOutcome>, String> {
+    let b = m.b_fb.as_ref().ok_or("DI needs feedback weights B_2")?;
+    let a = spectral_abscissa(m.w2.as_ref(), b.as_ref(), alpha).map_err(|e| e.to_string())?;
+    if a <= 0.0 {
+        return Ok(None);
+    }
+    let out = ssa_stabilise_reduced(m.w2.as_ref(), b.as_ref(), alpha, cfg, 2)
+        .map_err(|e| format!("re-stabilising B_2: {e}"))?;
+    m.b_fb = Some(out.b.clone());
+    Ok(Some(out))
 }
 
 /// `δ_1`, and DI's steps and solver when DI ran.
@@ -329,6 +352,15 @@ pub fn train(mut s: Setup<'_>, mut progress: impl FnMut(u64)) -> Result<Output, 
                 if best != label {
                     iv.wrong += 1;
                 }
+                if let (Some(cfg), Method::Di) = (&s.restabilise, s.credit.method) {
+                    if let Some(out) = keep_stable(&mut s.model, s.credit.alpha, cfg)
+                        .map_err(|e| fail(step, &e))?
+                    {
+                        log.push(step, "restabilised_from", 2, out.abscissa_before);
+                        log.push(step, "restabilised_to", 2, out.abscissa_after);
+                        log.push(step, "ssa_iterations", 2, out.iterations as f64);
+                    }
+                }
                 let (d1, record) =
                     hidden_error(&s.model, &s.credit, &delta2, &gp).map_err(|e| fail(step, &e))?;
                 if d1.iter().any(|v| !v.is_finite()) {
@@ -485,6 +517,7 @@ mod tests {
                         window,
                         euler_check_every: 0,
                         euler_reference: Integration::default(),
+                        restabilise: None,
                     },
                     |_| {},
                 )
@@ -553,5 +586,77 @@ mod tests {
                 assert_eq!(evals.len(), 1 + 2 * 3, "{evals:?}");
             }
         }
+    }
+
+    /// DI with re-stabilisation, started from feedback `B = +W_2^T` (`W B` positive
+    /// definite, so the dynamics are unstable): `B_2` is re-stabilised before the first
+    /// example, and the final `(W_2, B_2)` is stable by the dense eigenvalues of the
+    /// full block matrix of Eq. (S9). Without re-stabilisation the same run keeps its
+    /// unstable feedback.
+    #[test]
+    fn di_restabilises_its_feedback() {
+        let train_set = split(40, 4);
+        let test_set = split(10, 5);
+        let norm = PixelStats::fit(&train_set)
+            .unwrap()
+            .normaliser(Centering::PerPixel);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(6);
+        let (h, c, d) = (30, 10, 16);
+        let w1 = uniform_mat(&mut rng, h, d, -0.3, 0.3);
+        let w2 = uniform_mat(&mut rng, c, h, -0.3, 0.3);
+        let orders: Vec<Vec<usize>> = vec![(0..40).collect()];
+        let alpha = 0.05;
+        let credit = Credit::new(Method::Di, alpha).with_di(DiSettings {
+            dynamics: Dynamics::Nonlinear,
+            solver: Solver::SteadyStateOrEuler,
+            integration: Integration {
+                dt: 0.1,
+                steps: 2000,
+                ..Integration::default()
+            },
+            ..DiSettings::default()
+        });
+        let b_unstable = dinv_core::feedback::neg_transpose(w2.as_ref(), -1.0);
+        assert!(spectral_abscissa(w2.as_ref(), b_unstable.as_ref(), alpha).unwrap() > 0.0);
+        let cfg = SsaConfig::default();
+        let run = |restabilise: Option<SsaConfig>| {
+            train(
+                Setup {
+                    name: "t",
+                    model: Classifier {
+                        w1: w1.clone(),
+                        b1: vec![0.0; h],
+                        w2: w2.clone(),
+                        b2: vec![0.0; c],
+                        b_fb: Some(b_unstable.clone()),
+                        act: Activation::Tanh,
+                    },
+                    credit,
+                    update: UpdateRule::sgd(0.01),
+                    train: &train_set,
+                    test: &test_set,
+                    normaliser: &norm,
+                    orders: &orders,
+                    evaluations_per_epoch: 2,
+                    window: 8,
+                    euler_check_every: 0,
+                    euler_reference: Integration::default(),
+                    restabilise,
+                },
+                |_| {},
+            )
+            .unwrap()
+        };
+        let out = run(Some(cfg));
+        let before = out.log.series("restabilised_from", 2);
+        assert!(!before.is_empty() && before[0].0 == 1, "{before:?}");
+        assert!(before.iter().all(|&(_, a)| a > 0.0));
+        let (m, b) = (&out.model.w2, out.model.b_fb.as_ref().unwrap());
+        let full = dinv_core::stability::system_matrix(m.as_ref(), b.as_ref(), alpha).unwrap();
+        let dense = dinv_core::stability::spectral_abscissa_dense(full.as_ref()).unwrap();
+        assert!(dense < 0.0, "final abscissa {dense}");
+        let without = run(None);
+        assert!(without.log.series("restabilised_from", 2).is_empty());
+        assert_eq!(without.model.b_fb.as_ref().unwrap(), &b_unstable);
     }
 }
