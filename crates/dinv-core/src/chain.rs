@@ -22,6 +22,12 @@ use crate::error::{CoreError, Result};
 use crate::inverse::{check_feedback_shape, min_norm_lstsq, solve_square};
 use crate::vecops::{matvec, mul, norm};
 
+/// Revision of the whole-network solvers' numbers (repeat layer, single loop): part of
+/// the cache key of the stages that run them, beside
+/// [`crate::dynamics::SOLVER_REVISION`]. (1: `SteadyStateOrEuler` rejects fixed points
+/// where the linearised dynamics are unstable.)
+pub const CHAIN_SOLVER_REVISION: u32 = 1;
+
 /// One layer of a chain: `W_l`, the transfer function of the layer below (`g_{l-1}`)
 /// and `g'(a_{l-1})` from the forward pass.
 #[derive(Clone, Copy)]
@@ -201,10 +207,10 @@ impl RepeatLayer<'_> {
                 }
                 run_powered(self, int)
             }
-            Solver::SteadyState => return self.steady_state(int),
+            Solver::SteadyState => return self.steady_state(int).map(|(inv, _)| inv),
             Solver::SteadyStateOrEuler => match self.steady_state(int) {
-                Ok(inv) => return Ok(inv),
-                Err(CoreError::NoSteadyState { .. }) => {
+                Ok((inv, true)) => return Ok(inv),
+                Ok((_, false)) | Err(CoreError::NoSteadyState { .. }) => {
                     let (x, steps) = run_euler(self, int, scale);
                     return self.finish(&x, steps, scale, Solver::Euler);
                 }
@@ -245,12 +251,16 @@ impl RepeatLayer<'_> {
         })
     }
 
-    /// The fixed point is the sequential one: invert layer by layer.
-    fn steady_state(&self, int: &Integration) -> Result<ChainInversion> {
+    /// The fixed point is the sequential one: invert layer by layer. Also returns
+    /// whether the dynamics are stable there: each controller sees only the layer above,
+    /// so the linearisation is block-triangular and stable exactly when every layer's
+    /// block is ([`LayerSystem::stable_at`]).
+    fn steady_state(&self, int: &Integration) -> Result<(ChainInversion, bool)> {
         let mut target = self.target.to_vec();
         let mut deltas = Vec::new();
         let mut steps = 0;
         let mut residual: f64 = 0.0;
+        let mut stable = true;
         for (j, l) in self.layers.iter().enumerate() {
             let sys = LayerSystem {
                 w: l.w,
@@ -261,18 +271,20 @@ impl RepeatLayer<'_> {
                 gprime: l.gprime_below,
             };
             let inv = sys.steady_state(&target, int)?;
+            stable = stable && sys.stable_at(&inv.delta)?;
             steps += inv.steps;
             residual = residual.max(inv.residual);
             target = self.post(j, &inv.delta);
             deltas.push(target.clone());
         }
         deltas.reverse();
-        Ok(ChainInversion {
+        let inv = ChainInversion {
             deltas,
             steps,
             residual,
             solved_by: Solver::SteadyState,
-        })
+        };
+        Ok((inv, stable))
     }
 }
 
@@ -425,8 +437,8 @@ impl SingleLoop<'_> {
             }
             Solver::SteadyState => self.steady_state(int)?,
             Solver::SteadyStateOrEuler => match self.steady_state(int) {
-                Ok(r) => r,
-                Err(CoreError::NoSteadyState { .. }) => {
+                Ok(r) if self.stable_at(&r.0)? => r,
+                Ok(_) | Err(CoreError::NoSteadyState { .. }) => {
                     let (x, steps) = run_euler(self, int, scale);
                     (x, steps, Solver::Euler)
                 }
@@ -610,13 +622,39 @@ impl SingleLoop<'_> {
     /// `S_k` the readout slopes), so each eigenvalue `μ` of `P` yields the `L` roots of
     /// `(λ+1)^{L−1}(λ+α) = μ`, and the remaining eigenvalues sit at `−1`.
     pub fn reduced_eigenvalues(&self) -> Result<Vec<(f64, f64)>> {
+        self.reduced_eigenvalues_at(None)
+    }
+
+    /// Whether the dynamics, linearised at the state `x` (`δ_1, …, δ_{L-1}, u`) of a
+    /// fixed point, are stable: the reduced eigenproblem with the readout slopes taken
+    /// there instead of at the origin. Newton converges to unstable fixed points too.
+    pub fn stable_at(&self, x: &[f64]) -> Result<bool> {
+        let (hidden, _) = self.sizes();
+        let mut states = Vec::with_capacity(hidden.len());
+        let mut off = 0;
+        for &n in &hidden {
+            states.push(&x[off..off + n]);
+            off += n;
+        }
+        let max = self
+            .reduced_eigenvalues_at(Some(&states))?
+            .iter()
+            .map(|z| z.0)
+            .fold(f64::NEG_INFINITY, f64::max);
+        Ok(max < 0.0)
+    }
+
+    /// [`Self::reduced_eigenvalues`] linearised at the hidden `states` (the origin if
+    /// `None`).
+    fn reduced_eigenvalues_at(&self, states: Option<&[&[f64]]>) -> Result<Vec<(f64, f64)>> {
         self.check_structure()?;
         let (hidden, nu) = self.sizes();
         let mut p = self.b.to_owned();
         for (k, l) in self.layers.iter().enumerate() {
             let zero = vec![0.0; hidden[k]];
+            let at = states.map_or(zero.as_slice(), |s| s[k]);
             let mut slope = vec![0.0; hidden[k]];
-            phi_slope(self.dynamics, l, &zero, &mut slope);
+            phi_slope(self.dynamics, l, at, &mut slope);
             for i in 0..p.nrows() {
                 for j in 0..p.ncols() {
                     p[(i, j)] *= slope[i];

@@ -396,3 +396,73 @@ fn single_loop_reduced_spectrum_matches_dense() {
         }
     }
 }
+
+/// Newton finds the fixed point of the repeat-layer chain and of the single loop
+/// whether or not the dynamics are stable there. With positive feedback (`B = +Wᵀ`,
+/// and the loop's `+(W_3 W_2)ᵀ`) they are not, so `SteadyStateOrEuler` must run the
+/// simulation instead; with Tr-Init it keeps Newton's answer. The premise is checked
+/// with dense eigenvalues: per layer for the chain (each controller sees only the layer
+/// above, so its linearisation is block-triangular), the full loop matrix for SDI.
+#[test]
+fn chains_reject_unstable_fixed_points() {
+    use dinv_core::chain::{ChainLayer, SingleLoop};
+    use dinv_core::stability::system_matrix;
+    let n = net(&[12, 10, 8, 6], Activation::Linear, 0.4, 40);
+    let trace = n.forward(&random_vec(41, 12));
+    let d_out = random_vec(42, 6);
+    let alpha = 0.05;
+    let stable_fb = tr_feedback(&n);
+    let mut unstable_fb = stable_fb.clone();
+    for b in unstable_fb.b.iter_mut().flatten() {
+        *b = -&*b;
+    }
+    let loop_b = unstable_fb.loop_b.take().unwrap();
+    unstable_fb.loop_b = Some(-&loop_b);
+    let ones: Vec<Vec<f64>> = [10, 8].iter().map(|&k| vec![1.0; k]).collect();
+    for (fb, stable) in [(&stable_fb, true), (&unstable_fb, false)] {
+        // Premise, independently of the solver code under test.
+        let per_layer = (1..3).all(|i| {
+            let m = system_matrix(n.layers[i].w.as_ref(), fb.get(i).unwrap(), alpha).unwrap();
+            spectral_abscissa_dense(m.as_ref()).unwrap() < 0.0
+        });
+        let sl = SingleLoop {
+            layers: (1..3)
+                .map(|i| ChainLayer {
+                    w: n.layers[i].w.as_ref(),
+                    act_below: Activation::Linear,
+                    gprime_below: &ones[i - 1],
+                })
+                .collect(),
+            b: fb.loop_b.as_ref().unwrap().as_ref(),
+            alpha,
+            dynamics: Dynamics::Linear,
+            target: &d_out,
+        };
+        let loop_stable =
+            spectral_abscissa_dense(sl.system_matrix().unwrap().as_ref()).unwrap() < 0.0;
+        assert_eq!((per_layer, loop_stable), (stable, stable), "premise");
+        for (method, chain) in [
+            (Method::Di, Chain::RepeatLayer),
+            (Method::Sdi, Chain::Sequential),
+        ] {
+            let run = |solver| {
+                di(method, alpha, chain, Dynamics::Linear, solver, 40)
+                    .backward(&n, &trace, fb, &d_out)
+                    .unwrap()
+            };
+            let chosen = run(Solver::SteadyStateOrEuler);
+            let reference = run(if stable {
+                Solver::SteadyState
+            } else {
+                Solver::Euler
+            });
+            let expected = if stable {
+                Solver::SteadyState
+            } else {
+                Solver::Euler
+            };
+            assert_eq!(chosen.chain.unwrap().2, expected, "{method:?} {chain:?}");
+            assert_eq!(chosen.deltas, reference.deltas, "{method:?} {chain:?}");
+        }
+    }
+}

@@ -51,6 +51,10 @@ struct TrainParams {
     /// others, whose cache entries a change to the DI solvers must not touch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     di_solver_revision: Option<u32>,
+    /// [`dinv_core::chain::CHAIN_SOLVER_REVISION`] for models that simulate the whole
+    /// network at once (SDI, repeat-layer DI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    chain_solver_revision: Option<u32>,
 }
 
 pub(crate) struct StageIds {
@@ -139,6 +143,7 @@ pub(crate) fn add_stages(
             for (model, id) in cfg.models.iter().zip(&ids.train) {
                 let model = resolved_model(cfg, model);
                 let model_method = model.method;
+                let chain_solver_revision = chain_revision(&model);
                 let params = TrainParams {
                     network: cfg.network.clone(),
                     model,
@@ -152,6 +157,7 @@ pub(crate) fn add_stages(
                     ssa: cfg.training.ssa,
                     restabilise: cfg.training.restabilise,
                     di_solver_revision: di_revision(model_method),
+                    chain_solver_revision,
                 };
                 add(
                     graph,
@@ -515,6 +521,16 @@ fn checkpoint_table(cps: &[super::train::Checkpoint]) -> Result<Table, StageErro
         .with_i64("row", row)?
         .with_i64("col", col)?
         .with_f64("value", value)?)
+}
+
+/// The whole-network solvers' revision for a model that runs one (SDI, or DI with the
+/// repeat-layer chain).
+fn chain_revision(model: &ModelSpec) -> Option<u32> {
+    let repeat = model
+        .di
+        .is_some_and(|d| d.chain == dinv_core::Chain::RepeatLayer);
+    (model.method == dinv_core::Method::Sdi || (model.method == dinv_core::Method::Di && repeat))
+        .then_some(dinv_core::chain::CHAIN_SOLVER_REVISION)
 }
 
 /// The DI solvers' revision for a model that runs them.
