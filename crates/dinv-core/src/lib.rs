@@ -27,6 +27,7 @@ pub mod learn;
 pub mod metrics;
 pub mod net;
 mod simulate;
+pub mod split;
 pub mod stability;
 pub mod tanh;
 pub mod vecops;

@@ -4,10 +4,9 @@
 //! replaces one per example; the result equals the per-example
 //! [`dinv_core::Credit::backward`] column by column (tested).
 
-use dinv_core::vecops::mul;
+use dinv_core::split::{matmul_halves, mul_halves, Halve};
 use dinv_core::{CoreError, Credit, Feedback, Method, Network};
-use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par};
+use faer::{Accum, Mat, MatRef};
 
 use super::inverse::Inverter;
 
@@ -24,18 +23,19 @@ impl BatchTrace {
     }
 }
 
-/// `A_l = W_l H_{l-1} + b_l 1^T`, `H_l = g(A_l)` for one layer (sequential product).
+/// `A_l = W_l H_{l-1} + b_l 1^T`, `H_l = g(A_l)` for one layer (the product in two
+/// halves of the batch, as two tasks; bitwise the sequential product).
 pub fn layer_forward(layer: &dinv_core::Layer, input: MatRef<'_, f64>, out: &mut Mat<f64>) {
     if out.nrows() != layer.d_out() || out.ncols() != input.ncols() {
         *out = Mat::zeros(layer.d_out(), input.ncols());
     }
-    matmul(
+    matmul_halves(
         out.as_mut(),
         Accum::Replace,
         layer.w.as_ref(),
         input,
         1.0,
-        Par::Seq,
+        Halve::Columns,
     );
     for j in 0..out.ncols() {
         let col = out.col_as_slice_mut(j);
@@ -100,11 +100,11 @@ fn feedback_product(
 ) -> Result<Mat<f64>, CoreError> {
     let w = net.layers[i].w.as_ref();
     match credit.method {
-        Method::Bp => Ok(mul(w.transpose(), delta)),
+        Method::Bp => Ok(mul_halves(w.transpose(), delta)),
         Method::Fa => {
             let b = fb.get(i)?;
             dinv_core::inverse::check_feedback_shape(w, b)?;
-            Ok(mul(b, delta))
+            Ok(mul_halves(b, delta))
         }
         Method::Pbp | Method::Ndi => inverter.apply(net, fb, credit.alpha, i, delta),
         Method::Di | Method::Sdi => Err(CoreError::Feedback(format!(

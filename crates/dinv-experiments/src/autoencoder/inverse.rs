@@ -12,9 +12,9 @@
 //! factorisation that is numerically singular falls back to dinv-core's solvers.
 
 use dinv_core::inverse::{check_feedback_shape, ndi_apply, pinv_apply, LayerShape};
+use dinv_core::split::{for_column_halves, matmul_halves, mul_halves, Halve};
 use dinv_core::vecops::mul;
 use dinv_core::{CoreError, Credit, Feedback, Method, Network};
-use faer::linalg::matmul::matmul;
 use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, Mat, MatRef, Par};
 
@@ -43,6 +43,9 @@ struct Kept {
     rhs: Mat<f64>,
     /// The factorisation, reused from batch to batch.
     factor: Factor,
+    /// Whether `factor` holds the factorisation of the current `product` (`Some(false)`:
+    /// it was attempted and is numerically singular; `None`: not yet factorised).
+    factored: Option<bool>,
 }
 
 /// Storage for factorising a kept product in place (no allocation per batch).
@@ -83,14 +86,28 @@ impl Inverter {
                     product: Mat::new(),
                     rhs: Mat::new(),
                     factor: Factor::default(),
+                    factored: None,
                 })
             })
             .collect();
         Inverter { kept, updates: 0 }
     }
 
+    /// Factorises every kept product for the next backward pass. It does not depend on
+    /// the batch, so [`super::train::Learner`] runs it beside the forward pass;
+    /// [`Inverter::apply`] factorises any product not prepared here itself.
+    pub fn prepare(&mut self, net: &Network, fb: &Feedback, alpha: f64) -> Result<(), CoreError> {
+        for (i, k) in self.kept.iter_mut().enumerate() {
+            if let Some(k) = k {
+                k.factorise(net.layers[i].w.as_ref(), fb, i, alpha)?;
+            }
+        }
+        Ok(())
+    }
+
     /// `M_l Δ` for `layers[i]` (before the `g'` factor): `W^+ Δ` (PBP) or Eq. (10)'s
-    /// closed form (NDI, leak `alpha`).
+    /// closed form (NDI, leak `alpha`). The solves and products run in two halves of
+    /// the batch (bitwise the same as one).
     pub fn apply(
         &mut self,
         net: &Network,
@@ -106,40 +123,32 @@ impl Inverter {
                 i + 1
             )));
         };
-        let b = match k.form {
-            Form::Gram | Form::Direct => None,
-            _ => {
-                let b = fb.get(i)?;
-                check_feedback_shape(w, b)?;
-                Some(b)
-            }
-        };
-        if k.product.nrows() == 0 {
-            k.product = direct_product(k.form, w, b);
-        }
+        let b = k.factorise(w, fb, i, alpha)?;
+        let ok = k.factored == Some(true);
         match (k.form, b) {
             (Form::Direct, _) => pinv_apply(w, delta),
             (Form::Gram, _) => {
-                k.rhs = mul(w.transpose(), delta);
-                match k.factor.cholesky_solve(k.product.as_ref(), k.rhs.clone()) {
-                    Some(x) => Ok(x),
-                    None => pinv_apply(w, delta),
+                k.rhs = mul_halves(w.transpose(), delta);
+                if ok {
+                    Ok(k.factor.cholesky_solve(k.rhs.clone()))
+                } else {
+                    pinv_apply(w, delta)
                 }
             }
             (Form::NdiExpanding, Some(b)) => {
-                k.rhs = mul(b, delta);
-                match k.factor.lu_solve(k.product.as_ref(), alpha, k.rhs.clone()) {
-                    Some(x) => Ok(x),
-                    None => ndi_apply(w, b, alpha, delta),
+                k.rhs = mul_halves(b, delta);
+                if ok {
+                    Ok(k.factor.lu_solve(k.rhs.clone()))
+                } else {
+                    ndi_apply(w, b, alpha, delta)
                 }
             }
             (Form::NdiContracting, Some(b)) => {
-                match k
-                    .factor
-                    .lu_solve(k.product.as_ref(), alpha, delta.to_owned())
-                {
-                    Some(u) => Ok(mul(b, u.as_ref())),
-                    None => ndi_apply(w, b, alpha, delta),
+                if ok {
+                    let u = k.factor.lu_solve(delta.to_owned());
+                    Ok(mul_halves(b, u.as_ref()))
+                } else {
+                    ndi_apply(w, b, alpha, delta)
                 }
             }
             _ => unreachable!("NDI forms carry their feedback matrix"),
@@ -165,6 +174,7 @@ impl Inverter {
             if k.form == Form::Direct || k.product.nrows() == 0 {
                 continue;
             }
+            k.factored = None;
             let w = net.layers[i].w.as_ref();
             let b = match k.form {
                 Form::Gram => None,
@@ -183,13 +193,13 @@ impl Inverter {
                     let s = mul(d.transpose(), d);
                     let mut y = k.rhs.clone();
                     scale(&mut y, decay);
-                    matmul(
+                    matmul_halves(
                         y.as_mut(),
                         Accum::Add,
                         h,
                         s.as_ref(),
                         -0.5 * learning_rate,
-                        Par::Seq,
+                        Halve::Rows,
                     );
                     // Only the lower triangle is kept: Cholesky reads nothing else.
                     scale(p, decay * decay);
@@ -210,13 +220,13 @@ impl Inverter {
                 Form::NdiExpanding => {
                     // (B W)' = c B W − η (B Δ) H^T.
                     scale(p, decay);
-                    matmul(
+                    matmul_halves(
                         p.as_mut(),
                         Accum::Add,
                         k.rhs.as_ref(),
                         h.transpose(),
                         -learning_rate,
-                        Par::Seq,
+                        Halve::Rows,
                     );
                 }
                 Form::NdiContracting => {
@@ -224,13 +234,13 @@ impl Inverter {
                     let b = b.expect("NDI keeps its feedback");
                     let htb = mul(h.transpose(), b);
                     scale(p, decay);
-                    matmul(
+                    matmul_halves(
                         p.as_mut(),
                         Accum::Add,
                         d,
                         htb.as_ref(),
                         -learning_rate,
-                        Par::Seq,
+                        Halve::Rows,
                     );
                 }
                 Form::Direct => {}
@@ -265,6 +275,38 @@ impl Inverter {
             worst = worst.max(diff.norm_l2() / exact.norm_l2());
         }
         Ok(worst)
+    }
+}
+
+impl Kept {
+    /// Builds the product if it is missing and factorises it unless that was done for
+    /// the current product; returns the layer's feedback matrix for the NDI forms.
+    fn factorise<'f>(
+        &mut self,
+        w: MatRef<'_, f64>,
+        fb: &'f Feedback,
+        i: usize,
+        alpha: f64,
+    ) -> Result<Option<MatRef<'f, f64>>, CoreError> {
+        let b = match self.form {
+            Form::Gram | Form::Direct => None,
+            _ => {
+                let b = fb.get(i)?;
+                check_feedback_shape(w, b)?;
+                Some(b)
+            }
+        };
+        if self.form == Form::Direct || self.factored.is_some() {
+            return Ok(b);
+        }
+        if self.product.nrows() == 0 {
+            self.product = direct_product(self.form, w, b);
+        }
+        self.factored = Some(match self.form {
+            Form::Gram => self.factor.cholesky(self.product.as_ref()),
+            _ => self.factor.lu(self.product.as_ref(), alpha),
+        });
+        Ok(b)
     }
 }
 
@@ -306,13 +348,12 @@ impl Factor {
         self.lu.copy_from(p);
     }
 
-    /// `G^{-1} Y` (in place in `y`) for a symmetric positive definite `G` of which only
-    /// the lower triangle is read, by Cholesky; `None` when the factorisation fails or
-    /// its pivots collapse (cond(G) beyond ~1e12, as [`pinv_apply`] judges), so the
-    /// caller can fall back to the SVD.
-    fn cholesky_solve(&mut self, g: MatRef<'_, f64>, mut y: Mat<f64>) -> Option<Mat<f64>> {
+    /// Cholesky factorisation of a symmetric positive definite `G` of which only the
+    /// lower triangle is read; `false` when it fails or its pivots collapse (cond(G)
+    /// beyond ~1e12, as [`pinv_apply`] judges), so the caller falls back to the SVD.
+    fn cholesky(&mut self, g: MatRef<'_, f64>) -> bool {
         use faer::dyn_stack::{MemBuffer, MemStack};
-        use faer::linalg::cholesky::llt::{factor, solve};
+        use faer::linalg::cholesky::llt::factor;
         let n = g.nrows();
         self.load(g);
         let params: factor::LltParams = faer::auto!(f64);
@@ -321,14 +362,17 @@ impl Factor {
             Par::Seq,
             params.into(),
         ));
-        factor::cholesky_in_place(
+        if factor::cholesky_in_place(
             self.lu.as_mut(),
             Default::default(),
             Par::Seq,
             MemStack::new(&mut mem),
             params.into(),
         )
-        .ok()?;
+        .is_err()
+        {
+            return false;
+        }
         let l = &self.lu;
         let (lo, hi) = (0..n)
             .map(|i| l[(i, i)] * l[(i, i)])
@@ -336,29 +380,35 @@ impl Factor {
                 (lo.min(v), hi.max(v))
             });
         // (written so that a NaN pivot also counts as collapsed)
-        if lo.is_nan() || lo <= 1e-12 * hi {
-            return None;
-        }
-        solve::solve_in_place_with_conj(
-            self.lu.as_ref(),
-            faer::Conj::No,
-            y.as_mut(),
-            Par::Seq,
-            MemStack::new(&mut MemBuffer::new(faer::dyn_stack::StackReq::EMPTY)),
-        );
-        Some(y)
+        !(lo.is_nan() || lo <= 1e-12 * hi)
     }
 
-    /// `(P − αI)^{-1} Y` (in place in `y`) by LU with partial pivoting, factorised in
-    /// reused storage (a third faster than `Mat::partial_piv_lu`, which copies the
-    /// factors out); `None` when `P − αI` is numerically singular (smallest pivot below
-    /// `1e3 · ε · n · max|P − αI|`, as [`ndi_apply`] judges).
-    fn lu_solve(&mut self, p: MatRef<'_, f64>, alpha: f64, mut y: Mat<f64>) -> Option<Mat<f64>> {
+    /// `G^{-1} Y` after [`Factor::cholesky`], in two halves of the columns.
+    fn cholesky_solve(&self, mut y: Mat<f64>) -> Mat<f64> {
+        use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
+        use faer::linalg::cholesky::llt::solve;
+        for_column_halves(y.as_mut(), |half| {
+            solve::solve_in_place_with_conj(
+                self.lu.as_ref(),
+                faer::Conj::No,
+                half,
+                Par::Seq,
+                MemStack::new(&mut MemBuffer::new(StackReq::EMPTY)),
+            )
+        });
+        y
+    }
+
+    /// LU factorisation with partial pivoting of `P − αI`, in reused storage (a third
+    /// faster than `Mat::partial_piv_lu`, which copies the factors out); `false` when
+    /// `P − αI` is numerically singular (smallest pivot below `1e3 · ε · n · max|P − αI|`,
+    /// as [`ndi_apply`] judges).
+    fn lu(&mut self, p: MatRef<'_, f64>, alpha: f64) -> bool {
         use faer::dyn_stack::{MemBuffer, MemStack};
-        use faer::linalg::lu::partial_pivoting::{factor, solve};
+        use faer::linalg::lu::partial_pivoting::factor;
         let n = p.nrows();
         if n == 0 {
-            return None;
+            return false;
         }
         self.load(p);
         let lu = &mut self.lu;
@@ -371,12 +421,13 @@ impl Factor {
         self.perm.resize(n, 0);
         self.perm_inv.resize(n, 0);
         let params: factor::PartialPivLuParams = faer::auto!(f64);
-        let mut mem = MemBuffer::new(
-            factor::lu_in_place_scratch::<usize, f64>(n, n, Par::Seq, params.into()).or(
-                solve::solve_in_place_scratch::<usize, f64>(n, y.ncols(), Par::Seq),
-            ),
-        );
-        let (_, perm) = factor::lu_in_place(
+        let mut mem = MemBuffer::new(factor::lu_in_place_scratch::<usize, f64>(
+            n,
+            n,
+            Par::Seq,
+            params.into(),
+        ));
+        factor::lu_in_place(
             lu.as_mut(),
             &mut self.perm,
             &mut self.perm_inv,
@@ -387,18 +438,31 @@ impl Factor {
         let min_pivot = (0..n)
             .map(|i| lu[(i, i)].abs())
             .fold(f64::INFINITY, f64::min);
-        if min_pivot.is_nan() || min_pivot <= 1e3 * f64::EPSILON * max * n as f64 {
-            return None;
-        }
-        solve::solve_in_place_with_conj(
-            lu.as_ref(),
-            lu.as_ref(),
-            perm,
-            faer::Conj::No,
-            y.as_mut(),
-            Par::Seq,
-            MemStack::new(&mut mem),
-        );
-        Some(y)
+        !(min_pivot.is_nan() || min_pivot <= 1e3 * f64::EPSILON * max * n as f64)
+    }
+
+    /// `(P − αI)^{-1} Y` after [`Factor::lu`], in two halves of the columns.
+    fn lu_solve(&self, mut y: Mat<f64>) -> Mat<f64> {
+        use faer::dyn_stack::{MemBuffer, MemStack};
+        use faer::linalg::lu::partial_pivoting::solve;
+        let n = self.lu.nrows();
+        let perm = faer::perm::PermRef::new_checked(&self.perm, &self.perm_inv, n);
+        for_column_halves(y.as_mut(), |half| {
+            let mut mem = MemBuffer::new(solve::solve_in_place_scratch::<usize, f64>(
+                n,
+                half.ncols(),
+                Par::Seq,
+            ));
+            solve::solve_in_place_with_conj(
+                self.lu.as_ref(),
+                self.lu.as_ref(),
+                perm,
+                faer::Conj::No,
+                half,
+                Par::Seq,
+                MemStack::new(&mut mem),
+            );
+        });
+        y
     }
 }

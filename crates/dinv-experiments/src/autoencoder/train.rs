@@ -142,7 +142,15 @@ impl Learner {
     /// Forward and backward pass of the batch `x` (its own target): every layer's error
     /// signals, `deltas[i] = Δ_{i+1}`.
     pub fn backward(&mut self, x: &Mat<f64>) -> Result<Vec<Mat<f64>>, dinv_core::CoreError> {
-        batch::forward(&self.net, x.as_ref(), &mut self.trace);
+        // PBP's and NDI's factorisations do not depend on the batch: they run beside
+        // the forward pass (two tasks; each computes what it would alone).
+        let (net, fb, alpha) = (&self.net, &self.feedback, self.credit.alpha);
+        let (trace, inverter) = (&mut self.trace, &mut self.inverter);
+        let ((), prepared) = dinv_core::split::join(
+            || batch::forward(net, x.as_ref(), trace),
+            || inverter.prepare(net, fb, alpha),
+        );
+        prepared?;
         let delta_out = batch::output_delta(&self.trace, x);
         batch::backward(
             &self.credit,

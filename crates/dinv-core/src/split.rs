@@ -1,0 +1,174 @@
+//! Matrix products split into two fixed halves that run as two tasks.
+//!
+//! Every entry of `C = A B` is computed by exactly one half, by the same sequential
+//! faer product it would get in the whole product, so the result does not depend on
+//! how many threads run the halves (one thread runs them one after the other). This
+//! is how one mini-batch uses both cores and stays bitwise reproducible: faer's own
+//! parallel products may change the last bits with the thread count.
+//!
+//! Every task flushes subnormals on its thread first ([`crate::fp`]): a worker thread
+//! that steals a half must compute as the stage thread would, and as fast.
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatMut, MatRef, Par};
+
+/// Below this many multiply-adds one task does the whole product.
+const MIN_SPLIT: usize = 1 << 18;
+
+/// `rayon::join` with subnormals flushed on whichever threads run `a` and `b`.
+pub fn join<A: Send, B: Send>(
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    rayon::join(
+        || {
+            crate::fp::flush_subnormals();
+            a()
+        },
+        || {
+            crate::fp::flush_subnormals();
+            b()
+        },
+    )
+}
+
+/// Which dimension of `C` is halved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Halve {
+    /// Columns of `C` (and of `B`): for products over a batch's examples.
+    Columns,
+    /// Rows of `C` (and of `A`): for weight updates `W += α Δ H^T`.
+    Rows,
+}
+
+/// `C = α A B` (`Accum::Replace`) or `C += α A B` (`Accum::Add`), in two halves.
+pub fn matmul_halves(
+    c: MatMut<'_, f64>,
+    accum: Accum,
+    a: MatRef<'_, f64>,
+    b: MatRef<'_, f64>,
+    alpha: f64,
+    halve: Halve,
+) {
+    let work = a.nrows() * a.ncols() * b.ncols();
+    let len = match halve {
+        Halve::Columns => c.ncols(),
+        Halve::Rows => c.nrows(),
+    };
+    if work < MIN_SPLIT || len < 2 {
+        matmul(c, accum, a, b, alpha, Par::Seq);
+        return;
+    }
+    let mid = len / 2;
+    match halve {
+        Halve::Columns => {
+            let (c0, c1) = c.split_at_col_mut(mid);
+            let (b0, b1) = b.split_at_col(mid);
+            join(
+                || matmul(c0, accum, a, b0, alpha, Par::Seq),
+                || matmul(c1, accum, a, b1, alpha, Par::Seq),
+            );
+        }
+        Halve::Rows => {
+            let (c0, c1) = c.split_at_row_mut(mid);
+            let (a0, a1) = a.split_at_row(mid);
+            join(
+                || matmul(c0, accum, a0, b, alpha, Par::Seq),
+                || matmul(c1, accum, a1, b, alpha, Par::Seq),
+            );
+        }
+    }
+}
+
+/// `A B` as a new matrix, in two halves of its columns (see [`matmul_halves`]).
+pub fn mul_halves(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
+    let mut c = Mat::zeros(a.nrows(), b.ncols());
+    matmul_halves(c.as_mut(), Accum::Replace, a, b, 1.0, Halve::Columns);
+    c
+}
+
+/// Runs `f` on the two column halves of `y` as two tasks (for solves with many
+/// right-hand sides, whose columns are independent).
+pub fn for_column_halves(y: MatMut<'_, f64>, f: impl Fn(MatMut<'_, f64>) + Sync) {
+    if y.ncols() < 2 {
+        f(y);
+        return;
+    }
+    let mid = y.ncols() / 2;
+    let (y0, y1) = y.split_at_col_mut(mid);
+    join(|| f(y0), || f(y1));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faer::Mat;
+    use rand::{RngExt, SeedableRng};
+
+    fn random(seed: u64, r: usize, c: usize) -> Mat<f64> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        Mat::from_fn(r, c, |_, _| rng.random_range(-1.0..1.0))
+    }
+
+    /// The halves give the bits of the whole sequential product, for the shapes of
+    /// the MNIST autoencoder's batches of 100 (forward, backward and update), with a
+    /// one- and a two-thread pool.
+    #[test]
+    fn halves_equal_the_whole_product_bitwise() {
+        let shapes = [
+            (500, 784, 100),
+            (784, 500, 100),
+            (250, 500, 100),
+            (500, 250, 100),
+            (30, 250, 100),
+            (250, 30, 100),
+            (500, 100, 784),
+            (784, 100, 500),
+            (30, 100, 250),
+            (500, 100, 500),
+            (101, 77, 33),
+        ];
+        for (k, &(m, inner, n)) in shapes.iter().enumerate() {
+            let a = random(2 * k as u64, m, inner);
+            let b = random(2 * k as u64 + 1, inner, n);
+            let c0 = random(99, m, n);
+            for accum in [Accum::Replace, Accum::Add] {
+                let mut whole = c0.clone();
+                matmul(
+                    whole.as_mut(),
+                    accum,
+                    a.as_ref(),
+                    b.as_ref(),
+                    -0.3,
+                    Par::Seq,
+                );
+                for halve in [Halve::Columns, Halve::Rows] {
+                    for threads in [1, 2] {
+                        let pool = rayon::ThreadPoolBuilder::new()
+                            .num_threads(threads)
+                            .build()
+                            .unwrap();
+                        let mut split = c0.clone();
+                        pool.install(|| {
+                            matmul_halves(
+                                split.as_mut(),
+                                accum,
+                                a.as_ref(),
+                                b.as_ref(),
+                                -0.3,
+                                halve,
+                            )
+                        });
+                        let same = (0..n).all(|j| {
+                            (0..m).all(|i| whole[(i, j)].to_bits() == split[(i, j)].to_bits())
+                        });
+                        assert!(
+                            same,
+                            "{m}x{inner}x{n} {halve:?} {accum:?} on {threads} threads"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
