@@ -70,6 +70,8 @@ pub fn tanh(x: f64) -> f64 {
 /// the compiler vectorises it (`2^n` is built from the bits of `n + 1.5·2^52` rather
 /// than a saturating float-to-integer cast, which does not vectorise). The same
 /// operations in the same order as [`tanh`]: bit-identical lane by lane (tested).
+/// (One shared `e^y` for both was measured: 6 % slower Euler steps and 34 % slower
+/// Newton solves on the MNIST read-out, `cargo bench -p dinv-core`.)
 #[inline(always)]
 pub fn tanh_lanes(x: [f64; 8]) -> [f64; 8] {
     const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5·2^52: its ulp is 1
