@@ -41,7 +41,10 @@ fn euler_tanh(c: &mut Criterion) {
         bench.iter(|| sys.invert(black_box(&target), Solver::Euler, &int).unwrap())
     });
     c.bench_function("di_newton_tanh_10x1000", |bench| {
-        bench.iter(|| sys.invert(black_box(&target), Solver::SteadyState, &int).unwrap())
+        bench.iter(|| {
+            sys.invert(black_box(&target), Solver::SteadyState, &int)
+                .unwrap()
+        })
     });
 }
 
@@ -53,11 +56,27 @@ fn batch_product(c: &mut Criterion) {
     let x = random(3, 784, 100, 1.0);
     let mut out = Mat::<f64>::zeros(500, 100);
     c.bench_function("matmul_500x784x100_whole", |bench| {
-        bench.iter(|| matmul(out.as_mut(), Accum::Replace, w.as_ref(), x.as_ref(), 1.0, Par::Seq))
+        bench.iter(|| {
+            matmul(
+                out.as_mut(),
+                Accum::Replace,
+                w.as_ref(),
+                x.as_ref(),
+                1.0,
+                Par::Seq,
+            )
+        })
     });
     c.bench_function("matmul_500x784x100_halves", |bench| {
         bench.iter(|| {
-            matmul_halves(out.as_mut(), Accum::Replace, w.as_ref(), x.as_ref(), 1.0, Halve::Columns)
+            matmul_halves(
+                out.as_mut(),
+                Accum::Replace,
+                w.as_ref(),
+                x.as_ref(),
+                1.0,
+                Halve::Columns,
+            )
         })
     });
 }

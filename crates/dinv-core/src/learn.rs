@@ -124,27 +124,33 @@ impl UpdateRule {
         inputs: &[faer::Mat<f64>],
         deltas: &[faer::Mat<f64>],
     ) {
-        use crate::split::{matmul_halves, Halve};
-        use faer::Accum;
+        use crate::split::{for_halves, Halve};
+        use faer::linalg::matmul::matmul;
+        use faer::{Accum, Par};
         let decay = self.decay_factor();
         for (l, layer) in net.layers.iter_mut().enumerate() {
             let (h, d) = (&inputs[l], &deltas[l]);
-            if decay != 1.0 {
-                for j in 0..layer.w.ncols() {
-                    for v in layer.w.col_as_slice_mut(j) {
-                        *v *= decay;
+            // Two halves of W's rows as two tasks, decay and product in each: the same
+            // bits as one sequential pass.
+            for_halves(layer.w.as_mut(), Halve::Rows, |mut w, i0| {
+                let rows = w.nrows();
+                if decay != 1.0 {
+                    for j in 0..w.ncols() {
+                        let col = w.as_mut().col_mut(j).try_as_col_major_mut();
+                        for v in col.expect("unit row stride").as_slice_mut() {
+                            *v *= decay;
+                        }
                     }
                 }
-            }
-            // Two halves of W's rows as two tasks: the same bits as one product.
-            matmul_halves(
-                layer.w.as_mut(),
-                Accum::Add,
-                d.as_ref(),
-                h.transpose(),
-                -self.learning_rate,
-                Halve::Rows,
-            );
+                matmul(
+                    w,
+                    Accum::Add,
+                    d.as_ref().subrows(i0, rows),
+                    h.transpose(),
+                    -self.learning_rate,
+                    Par::Seq,
+                );
+            });
             if let Some(b) = &mut layer.b {
                 for (i, bi) in b.iter_mut().enumerate() {
                     let sum: f64 = (0..d.ncols()).map(|j| d[(i, j)]).sum();

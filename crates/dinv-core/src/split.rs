@@ -87,16 +87,24 @@ pub fn mul_halves(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
     c
 }
 
-/// Runs `f` on the two column halves of `y` as two tasks (for solves with many
-/// right-hand sides, whose columns are independent).
-pub fn for_column_halves(y: MatMut<'_, f64>, f: impl Fn(MatMut<'_, f64>) + Sync) {
-    if y.ncols() < 2 {
-        f(y);
+/// Runs `f` on the two halves of `m` (its columns or rows) as two tasks, with the
+/// offset of each half's first column or row. For work whose entries are independent
+/// (solves with many right-hand sides, products followed by elementwise functions).
+pub fn for_halves(m: MatMut<'_, f64>, halve: Halve, f: impl Fn(MatMut<'_, f64>, usize) + Sync) {
+    let len = match halve {
+        Halve::Columns => m.ncols(),
+        Halve::Rows => m.nrows(),
+    };
+    if len < 2 {
+        f(m, 0);
         return;
     }
-    let mid = y.ncols() / 2;
-    let (y0, y1) = y.split_at_col_mut(mid);
-    join(|| f(y0), || f(y1));
+    let mid = len / 2;
+    let (m0, m1) = match halve {
+        Halve::Columns => m.split_at_col_mut(mid),
+        Halve::Rows => m.split_at_row_mut(mid),
+    };
+    join(|| f(m0, 0), || f(m1, mid));
 }
 
 #[cfg(test)]

@@ -4,9 +4,10 @@
 //! replaces one per example; the result equals the per-example
 //! [`dinv_core::Credit::backward`] column by column (tested).
 
-use dinv_core::split::{matmul_halves, mul_halves, Halve};
+use dinv_core::split::{for_halves, mul_halves, Halve};
 use dinv_core::{CoreError, Credit, Feedback, Method, Network};
-use faer::{Accum, Mat, MatRef};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Par};
 
 use super::inverse::Inverter;
 
@@ -23,29 +24,37 @@ impl BatchTrace {
     }
 }
 
-/// `A_l = W_l H_{l-1} + b_l 1^T`, `H_l = g(A_l)` for one layer (the product in two
-/// halves of the batch, as two tasks; bitwise the sequential product).
+/// `A_l = W_l H_{l-1} + b_l 1^T`, `H_l = g(A_l)` for one layer, in two halves of the
+/// batch as two tasks (bitwise the sequential computation).
 pub fn layer_forward(layer: &dinv_core::Layer, input: MatRef<'_, f64>, out: &mut Mat<f64>) {
     if out.nrows() != layer.d_out() || out.ncols() != input.ncols() {
         *out = Mat::zeros(layer.d_out(), input.ncols());
     }
-    matmul_halves(
-        out.as_mut(),
-        Accum::Replace,
-        layer.w.as_ref(),
-        input,
-        1.0,
-        Halve::Columns,
-    );
-    for j in 0..out.ncols() {
-        let col = out.col_as_slice_mut(j);
-        if let Some(b) = &layer.b {
-            for (a, bi) in col.iter_mut().zip(b) {
-                *a += bi;
+    for_halves(out.as_mut(), Halve::Columns, |mut half, j0| {
+        let cols = half.ncols();
+        matmul(
+            half.as_mut(),
+            Accum::Replace,
+            layer.w.as_ref(),
+            input.subcols(j0, cols),
+            1.0,
+            Par::Seq,
+        );
+        for j in 0..cols {
+            let col = half
+                .as_mut()
+                .col_mut(j)
+                .try_as_col_major_mut()
+                .expect("contiguous column")
+                .as_slice_mut();
+            if let Some(b) = &layer.b {
+                for (a, bi) in col.iter_mut().zip(b) {
+                    *a += bi;
+                }
             }
+            layer.act.apply_in_place(col);
         }
-        layer.act.apply_in_place(col);
-    }
+    });
 }
 
 /// Forward pass of Eq. (1) for the batch `x` (one example per column), keeping what the
@@ -63,11 +72,15 @@ pub fn forward(net: &Network, x: MatRef<'_, f64>, trace: &mut BatchTrace) {
         if gp.nrows() != h.nrows() || gp.ncols() != h.ncols() {
             *gp = Mat::zeros(h.nrows(), h.ncols());
         }
-        for j in 0..h.ncols() {
-            for (g, &v) in gp.col_as_slice_mut(j).iter_mut().zip(h.col_as_slice(j)) {
-                *g = layer.act.derivative_from_output(v);
+        for_halves(gp.as_mut(), Halve::Columns, |mut half, j0| {
+            for j in 0..half.ncols() {
+                let col = half.as_mut().col_mut(j).try_as_col_major_mut();
+                let col = col.expect("contiguous column").as_slice_mut();
+                for (g, &v) in col.iter_mut().zip(h.col_as_slice(j0 + j)) {
+                    *g = layer.act.derivative_from_output(v);
+                }
             }
-        }
+        });
     }
 }
 

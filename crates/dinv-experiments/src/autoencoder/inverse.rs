@@ -12,7 +12,7 @@
 //! factorisation that is numerically singular falls back to dinv-core's solvers.
 
 use dinv_core::inverse::{check_feedback_shape, ndi_apply, pinv_apply, LayerShape};
-use dinv_core::split::{for_column_halves, matmul_halves, mul_halves, Halve};
+use dinv_core::split::{for_halves, matmul_halves, mul_halves, Halve};
 use dinv_core::vecops::mul;
 use dinv_core::{CoreError, Credit, Feedback, Method, Network};
 use faer::linalg::matmul::triangular::{self, BlockStructure};
@@ -387,7 +387,7 @@ impl Factor {
     fn cholesky_solve(&self, mut y: Mat<f64>) -> Mat<f64> {
         use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
         use faer::linalg::cholesky::llt::solve;
-        for_column_halves(y.as_mut(), |half| {
+        for_halves(y.as_mut(), Halve::Columns, |half, _| {
             solve::solve_in_place_with_conj(
                 self.lu.as_ref(),
                 faer::Conj::No,
@@ -447,7 +447,7 @@ impl Factor {
         use faer::linalg::lu::partial_pivoting::solve;
         let n = self.lu.nrows();
         let perm = faer::perm::PermRef::new_checked(&self.perm, &self.perm_inv, n);
-        for_column_halves(y.as_mut(), |half| {
+        for_halves(y.as_mut(), Halve::Columns, |half, _| {
             let mut mem = MemBuffer::new(solve::solve_in_place_scratch::<usize, f64>(
                 n,
                 half.ncols(),
