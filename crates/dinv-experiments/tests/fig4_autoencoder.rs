@@ -321,6 +321,28 @@ fn kept_products_follow_the_updates() {
     }
 }
 
+/// The autoencoder's methods and leaks.
+const METHODS: [(Method, f64); 5] = [
+    (Method::Bp, 0.0),
+    (Method::Fa, 0.0),
+    (Method::Pbp, 0.0),
+    (Method::Ndi, 0.0),
+    (Method::Ndi, 0.01),
+];
+
+/// The pipeline's feedback for `method`: FA's `U(−0.5, 0.5)`, Tr-Init otherwise.
+fn feedback_for(method: Method, net: &Network, rng: &mut rand_chacha::ChaCha8Rng) -> Feedback {
+    let mut fb = Feedback::none(net.depth());
+    for i in 1..net.depth() {
+        let w = &net.layers[i].w;
+        fb.b[i] = Some(match method {
+            Method::Fa => uniform_mat(rng, w.ncols(), w.nrows(), -0.5, 0.5),
+            _ => dinv_core::feedback::neg_transpose(w.as_ref(), 1.0),
+        });
+    }
+    fb
+}
+
 /// A mini-batch uses both cores (products and solves in two fixed halves, the
 /// factorisations beside the forward pass), and the weights after several updates are
 /// bitwise the same on a one-thread and a two-thread pool, for every method. The
@@ -352,21 +374,8 @@ fn batch_updates_do_not_depend_on_the_thread_count() {
         fixed_norm: false,
         decay: dinv_core::DecayMode::PerUpdate,
     };
-    for (method, alpha) in [
-        (Method::Bp, 0.0),
-        (Method::Fa, 0.0),
-        (Method::Pbp, 0.0),
-        (Method::Ndi, 0.0),
-        (Method::Ndi, 0.01),
-    ] {
-        let mut fb = Feedback::none(net.depth());
-        for i in 1..net.depth() {
-            let w = &net.layers[i].w;
-            fb.b[i] = Some(match method {
-                Method::Fa => uniform_mat(&mut rng, w.ncols(), w.nrows(), -0.5, 0.5),
-                _ => dinv_core::feedback::neg_transpose(w.as_ref(), 1.0),
-            });
-        }
+    for (method, alpha) in METHODS {
+        let fb = feedback_for(method, &net, &mut rng);
         let weights = |threads: usize| {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
@@ -630,24 +639,11 @@ fn time_paper_scale_batches() {
             })
             .collect();
         let net = Network::new(layers).unwrap();
-        for (method, alpha) in [
-            (Method::Bp, 0.0),
-            (Method::Fa, 0.0),
-            (Method::Pbp, 0.0),
-            (Method::Ndi, 0.0),
-            (Method::Ndi, 0.01),
-        ] {
+        for (method, alpha) in METHODS {
             if std::env::var("AE_METHOD").is_ok_and(|m| m != method.name()) {
                 continue;
             }
-            let mut fb = Feedback::none(net.depth());
-            for i in 1..net.depth() {
-                let w = &net.layers[i].w;
-                fb.b[i] = Some(match method {
-                    Method::Fa => uniform_mat(&mut rng, w.ncols(), w.nrows(), -0.5, 0.5),
-                    _ => dinv_core::feedback::neg_transpose(w.as_ref(), 1.0),
-                });
-            }
+            let fb = feedback_for(method, &net, &mut rng);
             let mut learner = Learner::new(net.clone(), fb, Credit::new(method, alpha), update);
             let (wall, cpu) = (Instant::now(), process_cpu_ns());
             for idx in order.chunks(100).take(batches) {
