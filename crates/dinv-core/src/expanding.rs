@@ -20,6 +20,11 @@ use crate::error::{CoreError, Result};
 use crate::inverse::{check_feedback_shape, min_norm_lstsq, ndi_inverse, solve_square};
 use crate::vecops::{matvec, mul, norm};
 
+/// Revision of this controller's solver numbers: part of the cache key of the stages
+/// that use it, beside [`crate::dynamics::SOLVER_REVISION`]. (1: `SteadyStateOrEuler`
+/// rejects fixed points where the linearised dynamics are unstable.)
+pub const SOLVER_REVISION: u32 = 1;
+
 /// One layer under the S1–S2 controller.
 #[derive(Clone, Copy)]
 pub struct ExpandingSystem<'a> {
@@ -112,8 +117,8 @@ impl ExpandingSystem<'_> {
             }
             Solver::SteadyState => self.steady_state(target, int)?,
             Solver::SteadyStateOrEuler => match self.steady_state(target, int) {
-                Ok(inv) => inv,
-                Err(CoreError::NoSteadyState { .. }) => self.euler(target, int),
+                Ok(inv) if self.stable_at(&inv.delta)? => inv,
+                Ok(_) | Err(CoreError::NoSteadyState { .. }) => self.euler(target, int),
                 Err(e) => return Err(e),
             },
         };
@@ -267,6 +272,20 @@ impl ExpandingSystem<'_> {
             residual,
             solved_by: Solver::PoweredEuler,
         }
+    }
+
+    /// Whether the dynamics, linearised at the state `δ_{l-1}` of a fixed point, are
+    /// stable: the S1–S2 system matrix with `W diag(φ'(δ_{l-1}))` in place of `W`.
+    pub fn stable_at(&self, delta: &[f64]) -> Result<bool> {
+        let mut slope = vec![0.0; delta.len()];
+        self.phi_slope(delta, &mut slope);
+        let mut wd = self.w.to_owned();
+        for (j, s) in slope.iter().enumerate() {
+            for v in wd.col_as_slice_mut(j) {
+                *v *= s;
+            }
+        }
+        Ok(crate::stability::expanding_abscissa(wd.as_ref(), self.b, self.alpha)? < 0.0)
     }
 
     /// Newton on `B (W φ(δ) − δ_l) − α δ = 0`.

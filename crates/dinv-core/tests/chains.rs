@@ -466,3 +466,41 @@ fn chains_reject_unstable_fixed_points() {
         }
     }
 }
+
+/// The S1–S2 controller with positive feedback (`B = +Wᵀ`, so `B W` is positive
+/// definite) has an unstable fixed point that Newton (here the closed form) still
+/// returns: `SteadyStateOrEuler` must simulate instead. With Tr-Init it keeps the fixed
+/// point. The premise is checked with the dense eigenvalues of the S1–S2 matrix.
+#[test]
+fn expanding_controller_rejects_unstable_fixed_points() {
+    let w = random(54, 20, 10, 0.4);
+    let t = random_vec(55, 20);
+    let int = Integration {
+        dt: 0.1,
+        steps: 40,
+        ..Integration::default()
+    };
+    for (sign, stable) in [(1.0, true), (-1.0, false)] {
+        let b = neg_transpose(w.as_ref(), sign);
+        let m = expanding_system_matrix(w.as_ref(), b.as_ref(), 0.05).unwrap();
+        let dense = spectral_abscissa_dense(m.as_ref()).unwrap();
+        assert_eq!(dense < 0.0, stable, "premise: abscissa {dense}");
+        let sys = ExpandingSystem {
+            w: w.as_ref(),
+            b: b.as_ref(),
+            alpha: 0.05,
+            dynamics: Dynamics::Linear,
+            act: Activation::Tanh,
+            gprime: &[],
+        };
+        let newton = sys.invert(&t, Solver::SteadyState, &int).unwrap();
+        assert_eq!(sys.stable_at(&newton.delta).unwrap(), stable);
+        let chosen = sys.invert(&t, Solver::SteadyStateOrEuler, &int).unwrap();
+        if stable {
+            assert_eq!(chosen, newton);
+        } else {
+            assert_eq!(chosen.solved_by, Solver::Euler);
+            assert_eq!(chosen, sys.invert(&t, Solver::Euler, &int).unwrap());
+        }
+    }
+}

@@ -55,6 +55,10 @@ struct TrainParams {
     /// network at once (SDI, repeat-layer DI).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     chain_solver_revision: Option<u32>,
+    /// [`dinv_core::expanding::SOLVER_REVISION`] for DI models with the S1–S2
+    /// controller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expanding_solver_revision: Option<u32>,
 }
 
 pub(crate) struct StageIds {
@@ -144,6 +148,7 @@ pub(crate) fn add_stages(
                 let model = resolved_model(cfg, model);
                 let model_method = model.method;
                 let chain_solver_revision = chain_revision(&model);
+                let expanding_solver_revision = expanding_revision(&model);
                 let params = TrainParams {
                     network: cfg.network.clone(),
                     model,
@@ -158,6 +163,7 @@ pub(crate) fn add_stages(
                     restabilise: cfg.training.restabilise,
                     di_solver_revision: di_revision(model_method),
                     chain_solver_revision,
+                    expanding_solver_revision,
                 };
                 add(
                     graph,
@@ -531,6 +537,15 @@ fn chain_revision(model: &ModelSpec) -> Option<u32> {
         .is_some_and(|d| d.chain == dinv_core::Chain::RepeatLayer);
     (model.method == dinv_core::Method::Sdi || (model.method == dinv_core::Method::Di && repeat))
         .then_some(dinv_core::chain::CHAIN_SOLVER_REVISION)
+}
+
+/// The S1–S2 controller's revision for a DI model that may use it.
+fn expanding_revision(model: &ModelSpec) -> Option<u32> {
+    let expanding = model
+        .di
+        .is_some_and(|d| d.controller != dinv_core::Controller::Standard);
+    (model.method == dinv_core::Method::Di && expanding)
+        .then_some(dinv_core::expanding::SOLVER_REVISION)
 }
 
 /// The DI solvers' revision for a model that runs them.
