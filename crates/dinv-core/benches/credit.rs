@@ -81,5 +81,20 @@ fn batch_product(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, euler_tanh, batch_product);
+/// NDI's closed form for one MNIST example (10 × 1000 read-out, α = 0.01): what online
+/// NDI pays per example on top of BP.
+fn ndi_one_example(c: &mut Criterion) {
+    dinv_core::fp::flush_subnormals();
+    let w = random(4, 10, 1000, 0.05);
+    let b = dinv_core::feedback::neg_transpose(w.as_ref(), 1.0);
+    let y = random(5, 10, 1, 1.0);
+    c.bench_function("ndi_apply_10x1000_one_example", |bench| {
+        bench.iter(|| {
+            dinv_core::inverse::ndi_apply(w.as_ref(), b.as_ref(), 0.01, black_box(y.as_ref()))
+                .unwrap()
+        })
+    });
+}
+
+criterion_group!(benches, euler_tanh, batch_product, ndi_one_example);
 criterion_main!(benches);
