@@ -1,7 +1,7 @@
 //! The executor: runs a graph's stages in dependency order on a thread pool, reusing
 //! verified cache entries and promoting new ones atomically.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -346,13 +346,22 @@ impl Executor {
                     let _ = tx.send((i, result));
                 });
             };
-            for &i in order {
-                if missing[i] == 0 {
+            // No more stages in the pool than it has threads: a stage that waits inside
+            // `rayon::join` (the autoencoder's split products) lets its thread steal
+            // queued work, and a queued *stage* would then run to completion inside
+            // that join, stalling the first stage for minutes. Ready stages wait here.
+            let slots = pool.current_num_threads().max(1);
+            let mut ready: VecDeque<usize> =
+                order.iter().copied().filter(|&i| missing[i] == 0).collect();
+            loop {
+                while running < slots {
+                    let Some(i) = ready.pop_front() else { break };
                     spawn(i, &done);
                     running += 1;
                 }
-            }
-            while running > 0 {
+                if running == 0 {
+                    break;
+                }
                 let Ok((i, result)) = rx.recv() else { break };
                 running -= 1;
                 match result {
@@ -363,8 +372,7 @@ impl Executor {
                             for &d in &dependents[i] {
                                 missing[d] -= 1;
                                 if missing[d] == 0 {
-                                    spawn(d, &done);
-                                    running += 1;
+                                    ready.push_back(d);
                                 }
                             }
                         }
