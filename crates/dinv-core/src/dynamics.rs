@@ -239,12 +239,7 @@ impl LayerSystem<'_> {
     pub fn stable_at(&self, delta: &[f64]) -> Result<bool> {
         let mut slope = vec![0.0; delta.len()];
         self.readout_slope(delta, &mut slope);
-        let mut wd = self.w.to_owned();
-        for (j, s) in slope.iter().enumerate() {
-            for v in wd.col_as_slice_mut(j) {
-                *v *= s;
-            }
-        }
+        let wd = crate::vecops::scale_columns(self.w, &slope);
         Ok(crate::stability::spectral_abscissa(wd.as_ref(), self.b, self.alpha)? < 0.0)
     }
 

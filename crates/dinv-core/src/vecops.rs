@@ -125,3 +125,16 @@ pub fn frobenius_dot(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> f64 {
 pub fn all_finite(a: MatRef<'_, f64>) -> bool {
     (0..a.ncols()).all(|j| (0..a.nrows()).all(|i| a[(i, j)].is_finite()))
 }
+
+/// `W diag(s)`: column `j` of `w` times `s[j]` (a layer's weights seen through the
+/// readout slopes of its input, for linearisations).
+pub fn scale_columns(w: MatRef<'_, f64>, s: &[f64]) -> Mat<f64> {
+    debug_assert_eq!(w.ncols(), s.len());
+    let mut out = w.to_owned();
+    for (j, sj) in s.iter().enumerate() {
+        for v in out.col_as_slice_mut(j) {
+            *v *= sj;
+        }
+    }
+    out
+}
