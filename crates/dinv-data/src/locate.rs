@@ -2,8 +2,10 @@
 //!
 //! A *data root* is a folder holding one sub-folder per dataset (`mnist/`,
 //! `fashion-mnist/`). [`DataDirs::from_env`] yields, in order: `$DINV_DATA_DIR` (if set
-//! and non-empty), `./data` under the current directory, and `<workspace>/data` (the
-//! workspace this crate was compiled in), skipping a root that is the same folder as an
+//! and non-empty), `./data` under the current directory, `<workspace>/data` (the
+//! workspace this crate was compiled in), and last `/usr/share/datasets`, where Debian's
+//! dataset packages install (`apt install dataset-fashion-mnist` puts Fashion-MNIST in
+//! `/usr/share/datasets/fashion-mnist/`), skipping a root that is the same folder as an
 //! earlier one. [`DataDirs::new`] takes an explicit list instead (tests, `--data-dir`).
 //! Each file is looked up on its own: the first root holding `<name>.gz` or `<name>`
 //! (in that order) wins.
@@ -17,6 +19,9 @@ use crate::error::DataError;
 /// Environment variable naming a data root; checked first by [`DataDirs::from_env`].
 pub const ENV_VAR: &str = "DINV_DATA_DIR";
 
+/// Where Debian's dataset packages (`dataset-fashion-mnist`) install; searched last.
+pub const SYSTEM_DATASETS: &str = "/usr/share/datasets";
+
 /// Why a root is on the list; shown in the not-found message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RootOrigin {
@@ -28,6 +33,8 @@ pub enum RootOrigin {
     CurrentDir,
     /// `data/` in the workspace this crate was compiled in.
     Workspace,
+    /// [`SYSTEM_DATASETS`], filled by Debian's dataset packages.
+    System,
 }
 
 impl fmt::Display for RootOrigin {
@@ -37,6 +44,7 @@ impl fmt::Display for RootOrigin {
             RootOrigin::EnvVar => "from $DINV_DATA_DIR",
             RootOrigin::CurrentDir => "./data",
             RootOrigin::Workspace => "workspace data/",
+            RootOrigin::System => "Debian's dataset packages",
         })
     }
 }
@@ -65,14 +73,20 @@ pub struct DataDirs {
 }
 
 impl DataDirs {
-    /// The default search order: `$DINV_DATA_DIR`, `./data`, `<workspace>/data`.
+    /// The default search order: `$DINV_DATA_DIR`, `./data`, `<workspace>/data`,
+    /// `/usr/share/datasets`.
     pub fn from_env() -> Self {
         let cwd = std::env::current_dir().ok();
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
             .parent()
             .and_then(Path::parent)
             .map(Path::to_path_buf);
-        Self::from_parts(std::env::var_os(ENV_VAR), cwd, workspace)
+        Self::from_parts(
+            std::env::var_os(ENV_VAR),
+            cwd,
+            workspace,
+            Some(PathBuf::from(SYSTEM_DATASETS)),
+        )
     }
 
     /// Exactly these roots, in this order (for tests and a `--data-dir` flag).
@@ -95,7 +109,12 @@ impl DataDirs {
 
     /// [`DataDirs::from_env`] with its inputs made explicit, so that it can be tested
     /// without touching the process environment.
-    fn from_parts(env: Option<OsString>, cwd: Option<PathBuf>, workspace: Option<PathBuf>) -> Self {
+    fn from_parts(
+        env: Option<OsString>,
+        cwd: Option<PathBuf>,
+        workspace: Option<PathBuf>,
+        system: Option<PathBuf>,
+    ) -> Self {
         let mut dirs = DataDirs {
             roots: Vec::new(),
             env: EnvStatus::Unset,
@@ -117,6 +136,9 @@ impl DataDirs {
         dirs.push(local, RootOrigin::CurrentDir);
         if let Some(ws) = workspace {
             dirs.push(ws.join("data"), RootOrigin::Workspace);
+        }
+        if let Some(system) = system {
+            dirs.push(system, RootOrigin::System);
         }
         dirs
     }
@@ -174,6 +196,13 @@ impl DataDirs {
                 "Set DINV_DATA_DIR to the folder that contains {dataset_dir}/, or copy the IDX files into ./data/{dataset_dir}/."
             ),
         };
+        let hint = match self.roots.iter().find(|r| r.origin == RootOrigin::System) {
+            Some(root) if dataset_dir == "fashion-mnist" => format!(
+                "{hint} On Debian, `apt install dataset-fashion-mnist` installs it in {}/fashion-mnist/.",
+                root.path.display()
+            ),
+            _ => hint,
+        };
         DataError::NotFound {
             dataset: dataset.to_owned(),
             file: file.to_owned(),
@@ -208,6 +237,7 @@ mod tests {
             Some("/srv/shared".into()),
             Some("/home/u/run".into()),
             Some("/nonexistent/ws".into()),
+            Some("/nonexistent/datasets".into()),
         );
         assert_eq!(
             paths(&d),
@@ -215,13 +245,32 @@ mod tests {
                 ("/srv/shared".into(), RootOrigin::EnvVar),
                 ("/home/u/run/data".into(), RootOrigin::CurrentDir),
                 ("/nonexistent/ws/data".into(), RootOrigin::Workspace),
+                ("/nonexistent/datasets".into(), RootOrigin::System),
             ]
         );
+        // Only Fashion-MNIST, which Debian packages, gets the apt hint.
+        let fashion = d
+            .find("Fashion-MNIST", "fashion-mnist", "t10k-labels-idx1-ubyte")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            fashion.contains("apt install dataset-fashion-mnist"),
+            "{fashion}"
+        );
+        assert!(
+            fashion.contains("/nonexistent/datasets/fashion-mnist"),
+            "{fashion}"
+        );
+        let mnist = d
+            .find("MNIST", "mnist", "t10k-labels-idx1-ubyte")
+            .unwrap_err()
+            .to_string();
+        assert!(!mnist.contains("apt install"), "{mnist}");
     }
 
     #[test]
     fn empty_env_var_is_ignored_and_reported() {
-        let d = DataDirs::from_parts(Some("".into()), Some("/a".into()), None);
+        let d = DataDirs::from_parts(Some("".into()), Some("/a".into()), None, None);
         assert_eq!(paths(&d), vec![("/a/data".into(), RootOrigin::CurrentDir)]);
         let msg = d
             .find("MNIST", "mnist", "x-idx1-ubyte")
@@ -232,13 +281,13 @@ mod tests {
 
     #[test]
     fn relative_env_var_is_resolved_against_cwd() {
-        let d = DataDirs::from_parts(Some("rel".into()), Some("/a".into()), None);
+        let d = DataDirs::from_parts(Some("rel".into()), Some("/a".into()), None, None);
         assert_eq!(d.roots()[0].path, PathBuf::from("/a/rel"));
     }
 
     #[test]
     fn workspace_equal_to_cwd_is_listed_once() {
-        let d = DataDirs::from_parts(None, Some("/w".into()), Some("/w".into()));
+        let d = DataDirs::from_parts(None, Some("/w".into()), Some("/w".into()), None);
         assert_eq!(paths(&d), vec![("/w/data".into(), RootOrigin::CurrentDir)]);
         let msg = d
             .find("MNIST", "mnist", "t10k-labels-idx1-ubyte")

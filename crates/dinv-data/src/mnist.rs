@@ -68,26 +68,28 @@ pub const MNIST: DatasetSpec = DatasetSpec {
     },
 };
 
-/// Fashion-MNIST (Xiao, Rasul, Vollgraf): same file names and format as MNIST. No
-/// checksums are known to us, so only the structure is validated.
+/// Fashion-MNIST (Xiao, Rasul, Vollgraf): same file names and format as MNIST. The
+/// SHA-256 are of the decompressed files as Debian ships them (`dataset-fashion-mnist`
+/// 0.0~git20200523.55506a9-1, from the authors' repository); upstream publishes only
+/// the MD5 of its gzip files, which Debian recompressed.
 pub const FASHION_MNIST: DatasetSpec = DatasetSpec {
     name: "Fashion-MNIST",
     dir: "fashion-mnist",
     train_images: FileSpec {
         name: "train-images-idx3-ubyte",
-        sha256: None,
+        sha256: Some("c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
     },
     train_labels: FileSpec {
         name: "train-labels-idx1-ubyte",
-        sha256: None,
+        sha256: Some("bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
     },
     test_images: FileSpec {
         name: "t10k-images-idx3-ubyte",
-        sha256: None,
+        sha256: Some("5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
     },
     test_labels: FileSpec {
         name: "t10k-labels-idx1-ubyte",
-        sha256: None,
+        sha256: Some("0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
     },
 };
 

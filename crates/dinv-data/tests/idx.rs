@@ -646,7 +646,8 @@ fn fitting_identical_images_is_an_error_not_a_nan() {
 }
 
 /// Fashion-MNIST has MNIST's file names and format: its own folder under the same data
-/// root loads through the same reader, and a root without it names the folder it wanted.
+/// root loads through the same reader, a root without it names the folder it wanted,
+/// and files that are not the published ones fail their checksum.
 #[test]
 fn fashion_mnist_loads_from_its_own_folder() {
     use dinv_data::mnist::FASHION_MNIST;
@@ -658,7 +659,29 @@ fn fashion_mnist_loads_from_its_own_folder() {
         "{text}"
     );
     std::fs::rename(root.path().join("tiny"), root.path().join("fashion-mnist")).unwrap();
-    let data = load(&FASHION_MNIST, &DataDirs::new([root.path()])).unwrap();
+    let err = load(&FASHION_MNIST, &DataDirs::new([root.path()])).unwrap_err();
+    assert!(matches!(err, DataError::ChecksumMismatch { .. }), "{err:?}");
+    // The same files under a spec without checksums: the structure alone is checked.
+    let unverified = DatasetSpec {
+        train_images: FileSpec {
+            sha256: None,
+            ..FASHION_MNIST.train_images
+        },
+        train_labels: FileSpec {
+            sha256: None,
+            ..FASHION_MNIST.train_labels
+        },
+        test_images: FileSpec {
+            sha256: None,
+            ..FASHION_MNIST.test_images
+        },
+        test_labels: FileSpec {
+            sha256: None,
+            ..FASHION_MNIST.test_labels
+        },
+        ..FASHION_MNIST
+    };
+    let data = load(&unverified, &DataDirs::new([root.path()])).unwrap();
     assert_eq!(data.train.images, pixels());
     assert_eq!(data.test.labels, LABELS);
     assert_eq!((data.test.rows, data.test.cols), (ROWS, COLS));

@@ -485,6 +485,7 @@ fn findings(name: &str, s: &PipelineSummary<'_>) -> Vec<Finding> {
             f
         }
         "fig4_mnist_classification" => crate::classification::claims(s),
+        "ext_fashion_mnist_classification" => crate::classification::fashion_claims(s),
         "fig4_mnist_autoencoder" => crate::autoencoder::claims(s),
         _ => Vec::new(),
     }

@@ -157,3 +157,20 @@ fn divergence_is_an_error_and_not_cached() {
         "failed stage left {entries:?} in the cache"
     );
 }
+
+/// A classification pipeline may leave out `training.di` only when no DI model needs it
+/// (the Fashion-MNIST extension does); a DI model without settings is named.
+#[test]
+fn di_model_without_di_settings_is_named() {
+    let fashion = std::fs::read_to_string(
+        workspace().join("pipelines/ext_fashion_mnist_classification.toml"),
+    )
+    .unwrap();
+    assert!(!fashion.contains("\ndi = "), "the extension runs no DI");
+    let with_di = fashion.replacen(
+        "[[figure]]",
+        "[[model]]\nname = \"DI-Tr-0.01\"\nlabel = \"DI\"\nmethod = \"di\"\nalpha = 0.01\nfeedback = { kind = \"neg_transpose\" }\n\n[[figure]]",
+        1,
+    );
+    expect(with_di, &["DI-Tr-0.01", "training.di"]);
+}

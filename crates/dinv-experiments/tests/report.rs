@@ -116,3 +116,31 @@ fn claims_held_by_a_minority_of_seeds_are_partly() {
     let md = with_seeds([1.0, 1.0, 30.0]);
     assert_eq!(verdict_of(&md, "3d"), "holds");
 }
+
+/// The Fashion-MNIST extension judges "PBP and NDI slightly worse than BP and FA" with
+/// "slightly" bounded at 2 points: below the best of BP/FA, or more than 2 points above
+/// it, does not count.
+#[test]
+fn fashion_claim_bounds_slightly_worse() {
+    let fashion = |pbp: f64, ndi: f64| {
+        json!({ "ext_fashion_mnist_classification": {
+            "title": "t", "figures": [], "seeds": 1,
+            "models": {
+                "BP": { "label": "BP", "method": "bp", "alpha": 0.0 },
+                "FA": { "label": "FA", "method": "fa", "alpha": 0.0 },
+                "PBP": { "label": "PBP", "method": "pbp", "alpha": 0.0 },
+                "NDI": { "label": "NDI", "method": "ndi", "alpha": 0.01 },
+            },
+            "runs": { "online": {
+                "BP": { "final_test_error": 0.12 },
+                "FA": { "final_test_error": 0.13 },
+                "PBP": { "final_test_error": pbp },
+                "NDI": { "final_test_error": ndi },
+            } }
+        } })
+    };
+    let verdict = |pbp, ndi| verdict_of(&render(&fashion(pbp, ndi), Scale::Paper), "4a*");
+    assert_eq!(verdict(0.13, 0.135), "holds");
+    assert_eq!(verdict(0.13, 0.145), "partly"); // NDI 2.5 points behind BP
+    assert_eq!(verdict(0.11, 0.15), "does not hold"); // PBP ahead, NDI 3 points behind
+}

@@ -36,7 +36,7 @@ fn stages_in_flight_never_exceed_the_threads() {
     for i in 0..16 {
         graph
             .add(
-                StageSpec::new(&format!("stage/{i}"), "joining", 1, runner.clone())
+                StageSpec::new(format!("stage/{i}"), "joining", 1, runner.clone())
                     .with_params(json!({ "i": i })),
             )
             .unwrap();

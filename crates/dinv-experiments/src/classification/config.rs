@@ -1,6 +1,6 @@
 //! The TOML schema of the MNIST classification pipeline (Fig. 4a).
 
-use dinv_core::{Activation, DiSettings, Integration, SsaConfig, UpdateRule};
+use dinv_core::{Activation, DiSettings, Integration, Method, SsaConfig, UpdateRule};
 use serde::{Deserialize, Serialize};
 
 use crate::mnist_data::{Dataset, Normalisation};
@@ -52,8 +52,9 @@ pub struct TrainingSpec {
     pub update: UpdateRule,
     /// Test-set evaluations per epoch (plus one before training).
     pub evaluations_per_epoch: usize,
-    /// DI settings (a model's own `di` overrides them).
-    pub di: DiSettings,
+    /// DI settings (a model's own `di` overrides them); needed only by DI models.
+    #[serde(default)]
+    pub di: Option<DiSettings>,
     /// Every this many examples, DI's inversion is also simulated with plain Euler
     /// (`euler_reference`) and compared with the solver's result. 0 = never.
     #[serde(default)]
@@ -98,11 +99,11 @@ impl ClassificationConfig {
         if self.training.evaluations_per_epoch == 0 {
             return Err("training.evaluations_per_epoch must be positive".into());
         }
-        self.training
-            .di
-            .integration
-            .validate()
-            .map_err(|e| format!("training.di.integration: {e}"))?;
+        if let Some(di) = &self.training.di {
+            di.integration
+                .validate()
+                .map_err(|e| format!("training.di.integration: {e}"))?;
+        }
         self.training
             .euler_reference
             .validate()
@@ -130,10 +131,16 @@ impl ClassificationConfig {
         let mut seen = std::collections::BTreeSet::new();
         for m in &self.models {
             m.validate()?;
+            if m.method == Method::Di && m.di.is_none() && self.training.di.is_none() {
+                return Err(format!(
+                    "model `{}`: method `di` needs DI settings, in `training.di` or the model's own `di`",
+                    m.name
+                ));
+            }
             if !seen.insert(&m.name) {
                 return Err(format!("model name `{}` is used twice", m.name));
             }
-            if m.method == dinv_core::Method::Sdi {
+            if m.method == Method::Sdi {
                 return Err(format!(
                     "model `{}`: single-loop DI needs two hidden layers; this network has one",
                     m.name

@@ -111,6 +111,65 @@ fn pct(s: &PipelineSummary<'_>, model: &str, metric: &str) -> Option<f64> {
     s.metric(RUN, model, metric).map(|v| 100.0 * v)
 }
 
+/// The finding "PBP and NDI end above the better of BP and FA" (and, with `slack`, by at
+/// most that many percentage points), listing every model's final test error.
+fn inversions_slightly_behind(
+    s: &PipelineSummary<'_>,
+    figure: &'static str,
+    claim: &'static str,
+    slack: Option<f64>,
+) -> Finding {
+    let first = s
+        .models(&["bp", "fa"])
+        .iter()
+        .filter_map(|(n, _)| pct(s, n, "final_test_error"))
+        .fold(f64::INFINITY, f64::min);
+    let inv = s.models(&["pbp", "ndi"]);
+    let ok = inv
+        .iter()
+        .filter(|(n, _)| {
+            pct(s, n, "final_test_error")
+                .is_some_and(|v| v > first && slack.is_none_or(|d| v - first <= d))
+        })
+        .count();
+    Finding {
+        figure,
+        claim,
+        ours: format!(
+            "final test error (%): {}",
+            s.models(&["bp", "fa", "pbp", "ndi", "di"])
+                .iter()
+                .map(|(n, l)| format!(
+                    "{l}: {}",
+                    pct(s, n, "final_test_error")
+                        .map(|v| format!("{v:.2}"))
+                        .unwrap_or("–".into())
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        verdict: Verdict::from_counts(ok, inv.len()),
+        criterion: match slack {
+            None => "each PBP/NDI model's final error above the better of BP and FA".into(),
+            Some(d) => format!(
+                "each PBP/NDI model's final error above the better of BP and FA, by at most {d} points"
+            ),
+        },
+    }
+}
+
+/// Beyond the paper: Fig. 4a's protocol on Fashion-MNIST, which has no published
+/// numbers. The paper's MNIST conclusion is judged on the harder dataset, with "slightly"
+/// made explicit as at most 2 points.
+pub fn fashion_claims(s: &PipelineSummary<'_>) -> Vec<Finding> {
+    vec![inversions_slightly_behind(
+        s,
+        "4a*",
+        "(Beyond the paper) On Fashion-MNIST as on MNIST: all algorithms perform similarly, PBP and NDI slightly worse.",
+        Some(2.0),
+    )]
+}
+
 /// Section 5.2's claims about Fig. 4a, and ours about DI on MNIST.
 pub fn claims(s: &PipelineSummary<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -143,32 +202,12 @@ pub fn claims(s: &PipelineSummary<'_>) -> Vec<Finding> {
         verdict: Verdict::from_counts(ok, parts.len()),
         criterion: "our final test error within ±0.5 percentage points of the paper's".into(),
     });
-    let best = |methods: &[&str]| {
-        s.models(methods)
-            .iter()
-            .filter_map(|(n, _)| pct(s, n, "final_test_error"))
-            .fold(f64::INFINITY, f64::min)
-    };
-    let first = best(&["bp", "fa"]);
-    let inv = s.models(&["pbp", "ndi"]);
-    let ok = inv
-        .iter()
-        .filter(|(n, _)| pct(s, n, "final_test_error").is_some_and(|v| v > first))
-        .count();
-    out.push(Finding {
-        figure: "4a",
-        claim: "All algorithms perform similarly, PBP and NDI slightly worse (possibly slower convergence).",
-        ours: format!(
-            "final test error (%): {}",
-            s.models(&["bp", "fa", "pbp", "ndi", "di"])
-                .iter()
-                .map(|(n, l)| format!("{l}: {}", pct(s, n, "final_test_error").map(|v| format!("{v:.2}")).unwrap_or("–".into())))
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-        verdict: Verdict::from_counts(ok, inv.len()),
-        criterion: "each PBP/NDI model's final error above the better of BP and FA".into(),
-    });
+    out.push(inversions_slightly_behind(
+        s,
+        "4a",
+        "All algorithms perform similarly, PBP and NDI slightly worse (possibly slower convergence).",
+        None,
+    ));
     // Beyond the paper: true DI on MNIST, compared with its NDI proxy after the same
     // number of examples (DI may train for fewer epochs than the others).
     let di = s.models(&["di"]);

@@ -85,7 +85,7 @@ pub(crate) fn add_stages(
         for model in &cfg.models {
             let mut model = model.clone();
             if model.method == Method::Di && model.di.is_none() {
-                model.di = Some(cfg.training.di);
+                model.di = cfg.training.di;
             }
             let params = TrainParams {
                 dataset: cfg.data.dataset,
