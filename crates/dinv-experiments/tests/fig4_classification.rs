@@ -44,6 +44,26 @@ fn smoke_summary_properties_and_snapshot() {
     });
 }
 
+/// The Fashion-MNIST extension at smoke scale (needs Debian's `dataset-fashion-mnist`,
+/// which `.ci/run` installs): every model learns, far from chance (90 % error), but the
+/// harder dataset keeps one pass over 3000 images well above MNIST's few percent.
+#[test]
+fn fashion_smoke_summary_properties_and_snapshot() {
+    let p = pipeline("ext_fashion_mnist_classification", Scale::Smoke);
+    let tmp = tempfile::tempdir().unwrap();
+    let report = run(&p, tmp.path(), 2);
+    let s = summary(&p, &report);
+    let models: Vec<String> = s["models"].as_object().unwrap().keys().cloned().collect();
+    assert_eq!(models.len(), 5);
+    for m in &models {
+        let e = metric(&s, m, "final_test_error");
+        assert!(e > 0.1 && e < 0.4, "{m}: test error {e}");
+    }
+    insta::with_settings!({snapshot_path => "../../../snapshots", prepend_module_to_snapshot => false}, {
+        insta::assert_yaml_snapshot!("ext_fashion_classification_smoke_summary", rounded(&s, 4));
+    });
+}
+
 /// When DI trains for fewer epochs than the other models (`di_epochs`), the analysis
 /// must also read every model's test error after DI's last example, or the report would
 /// set DI beside a fully trained NDI.
