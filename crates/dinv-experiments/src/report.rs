@@ -471,6 +471,10 @@ fn fig3_nonlinear(s: &PipelineSummary<'_>) -> Vec<Finding> {
     out
 }
 
+/// Pipelines whose name starts with this go beyond the paper; the report lists them
+/// after the paper's figures.
+pub const EXTENSION_PREFIX: &str = "ext_";
+
 /// The claims of each pipeline, by pipeline name.
 fn findings(name: &str, s: &PipelineSummary<'_>) -> Vec<Finding> {
     match name {
@@ -626,7 +630,11 @@ pub fn render(summary: &Value, scale: Scale) -> String {
          a claim the means meet but fewer than half of the seeds meet alone is marked **partly**. \
          Criteria are ours and stated beside each verdict.\n"
     );
-    for (name, v) in pipelines {
+    // The paper's figures first, then the extensions beyond it (`ext_*` pipelines).
+    let (paper, beyond): (Vec<_>, Vec<_>) = pipelines
+        .iter()
+        .partition(|(name, _)| !name.starts_with(EXTENSION_PREFIX));
+    for (name, v) in paper.into_iter().chain(beyond) {
         let s = PipelineSummary::new(name, v);
         let title = v.get("title").and_then(Value::as_str).unwrap_or(name);
         let _ = writeln!(md, "## {title}\n");

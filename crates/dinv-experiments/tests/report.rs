@@ -144,3 +144,14 @@ fn fashion_claim_bounds_slightly_worse() {
     assert_eq!(verdict(0.13, 0.145), "partly"); // NDI 2.5 points behind BP
     assert_eq!(verdict(0.11, 0.15), "does not hold"); // PBP ahead, NDI 3 points behind
 }
+
+/// Extensions (`ext_*` pipelines) come after the paper's figures, although their names
+/// sort first.
+#[test]
+fn extensions_follow_the_paper() {
+    let mut s = linear_summary(2.0);
+    s["ext_fashion_mnist_classification"] = json!({ "title": "Beyond", "models": {}, "runs": {} });
+    let md = render(&s, Scale::Paper);
+    let (paper, beyond) = (md.find("## t\n").unwrap(), md.find("## Beyond\n").unwrap());
+    assert!(paper < beyond, "{md}");
+}
