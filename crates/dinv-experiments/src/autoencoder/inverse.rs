@@ -6,17 +6,23 @@
 //! `B W` for the 784 × 500 output layer costs more than the rest of a batch; but after
 //! `W ← cW − η Δ H^T` the new product is a rank-`m` (NDI) or rank-`2m` (Gram)
 //! correction of the old one, built from `B Δ` or `W^T Δ`, which the backward pass has
-//! just computed anyway. The products are recomputed exactly every [`REFRESH`] updates,
-//! which bounds the rounding drift far below what the factorisations notice (tested).
-//! Wide PBP layers, whose Gram matrix is cheap, use [`pinv_apply`] directly; a
-//! factorisation that is numerically singular falls back to dinv-core's solvers.
+//! just computed anyway. Wide PBP layers keep `W W^T` the same way, corrected from
+//! `W H` (one product with the new weights). The products are recomputed exactly every
+//! [`REFRESH`] updates, which bounds the rounding drift far below what the
+//! factorisations notice (tested). A factorisation that is numerically singular falls
+//! back to dinv-core's solvers.
 
 use dinv_core::inverse::{check_feedback_shape, ndi_apply, pinv_apply, LayerShape};
 use dinv_core::split::{for_halves, matmul_halves, mul_halves, Halve};
 use dinv_core::vecops::mul;
 use dinv_core::{CoreError, Credit, Feedback, Method, Network};
 use faer::linalg::matmul::triangular::{self, BlockStructure};
-use faer::{Accum, Mat, MatRef, Par};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
+
+/// Revision of PBP's arithmetic, part of its stages' cache keys. 2: wide layers keep
+/// `W W^T` through the updates (1 recomputed it every batch), and the Gram updates run
+/// as two tasks.
+pub const PBP_REVISION: u32 = 2;
 
 /// Exact recomputation of every kept product after this many updates.
 pub const REFRESH: usize = 100;
@@ -26,12 +32,12 @@ pub const REFRESH: usize = 100;
 enum Form {
     /// PBP, tall `W`: `G = W^T W`, solved by Cholesky; the batch's `W^T Δ` is kept.
     Gram,
+    /// PBP, wide `W`: `G = W W^T`, solved by Cholesky (`W^+ = W^T G^{-1}`).
+    GramWide,
     /// NDI, expanding layer: `P = B W`; the batch's `B Δ` is kept.
     NdiExpanding,
     /// NDI, contracting layer: `P = W B`.
     NdiContracting,
-    /// Nothing kept: [`pinv_apply`] recomputes (wide PBP layers, cheap).
-    Direct,
 }
 
 #[derive(Clone, Debug)]
@@ -76,7 +82,7 @@ impl Inverter {
                 let form = match (credit.method, shape) {
                     _ if i == 0 => return None,
                     (Method::Pbp, _) if layer.d_out() >= layer.d_in() => Form::Gram,
-                    (Method::Pbp, _) => Form::Direct,
+                    (Method::Pbp, _) => Form::GramWide,
                     (Method::Ndi, LayerShape::Expanding) => Form::NdiExpanding,
                     (Method::Ndi, LayerShape::Contracting) => Form::NdiContracting,
                     _ => return None,
@@ -126,7 +132,14 @@ impl Inverter {
         let b = k.factorise(w, fb, i, alpha)?;
         let ok = k.factored == Some(true);
         match (k.form, b) {
-            (Form::Direct, _) => pinv_apply(w, delta),
+            (Form::GramWide, _) => {
+                if ok {
+                    let u = k.factor.cholesky_solve(delta.to_owned());
+                    Ok(mul_halves(w.transpose(), u.as_ref()))
+                } else {
+                    pinv_apply(w, delta)
+                }
+            }
             (Form::Gram, _) => {
                 k.rhs = mul_halves(w.transpose(), delta);
                 if ok {
@@ -171,13 +184,13 @@ impl Inverter {
         let refresh = self.updates.is_multiple_of(REFRESH);
         for (i, k) in self.kept.iter_mut().enumerate() {
             let Some(k) = k else { continue };
-            if k.form == Form::Direct || k.product.nrows() == 0 {
+            if k.product.nrows() == 0 {
                 continue;
             }
             k.factored = None;
             let w = net.layers[i].w.as_ref();
             let b = match k.form {
-                Form::Gram => None,
+                Form::Gram | Form::GramWide => None,
                 _ => Some(fb.get(i)?),
             };
             if refresh {
@@ -203,19 +216,24 @@ impl Inverter {
                     );
                     // Only the lower triangle is kept: Cholesky reads nothing else.
                     scale(p, decay * decay);
-                    for (lhs, rhs) in [(y.as_ref(), h), (h, y.as_ref())] {
-                        triangular::matmul(
-                            p.as_mut(),
-                            BlockStructure::TriangularLower,
-                            Accum::Add,
-                            lhs,
-                            BlockStructure::Rectangular,
-                            rhs.transpose(),
-                            BlockStructure::Rectangular,
-                            -learning_rate,
-                            Par::Seq,
-                        );
-                    }
+                    lower_rank2k_update(p.as_mut(), y.as_ref(), h, -learning_rate);
+                }
+                Form::GramWide => {
+                    // With the new weights' Z = W'H and S = H^T H:
+                    // G' = c²G − η(YΔ^T + ΔY^T), Y = Z + (η/2) Δ S
+                    // (expand (cW − ηΔH^T)(cW − ηΔH^T)^T with cWH = Z + ηΔS to check).
+                    let s = mul_halves(h.transpose(), h);
+                    let mut y = mul_halves(w, h);
+                    matmul_halves(
+                        y.as_mut(),
+                        Accum::Add,
+                        d,
+                        s.as_ref(),
+                        0.5 * learning_rate,
+                        Halve::Rows,
+                    );
+                    scale(p, decay * decay);
+                    lower_rank2k_update(p.as_mut(), y.as_ref(), d, -learning_rate);
                 }
                 Form::NdiExpanding => {
                     // (B W)' = c B W − η (B Δ) H^T.
@@ -232,7 +250,7 @@ impl Inverter {
                 Form::NdiContracting => {
                     // (W B)' = c W B − η Δ (H^T B).
                     let b = b.expect("NDI keeps its feedback");
-                    let htb = mul(h.transpose(), b);
+                    let htb = mul_halves(h.transpose(), b);
                     scale(p, decay);
                     matmul_halves(
                         p.as_mut(),
@@ -243,7 +261,6 @@ impl Inverter {
                         Halve::Rows,
                     );
                 }
-                Form::Direct => {}
             }
         }
         Ok(())
@@ -255,16 +272,16 @@ impl Inverter {
         let mut worst = 0.0_f64;
         for (i, k) in self.kept.iter().enumerate() {
             let Some(k) = k else { continue };
-            if k.form == Form::Direct || k.product.nrows() == 0 {
+            if k.product.nrows() == 0 {
                 continue;
             }
             let b = match k.form {
-                Form::Gram => None,
+                Form::Gram | Form::GramWide => None,
                 _ => Some(fb.get(i)?),
             };
             let exact = direct_product(k.form, net.layers[i].w.as_ref(), b);
             let mut diff = &k.product - &exact;
-            if k.form == Form::Gram {
+            if matches!(k.form, Form::Gram | Form::GramWide) {
                 // Only the lower triangle of a Gram matrix is kept.
                 for j in 0..diff.ncols() {
                     for r in 0..j {
@@ -289,21 +306,21 @@ impl Kept {
         alpha: f64,
     ) -> Result<Option<MatRef<'f, f64>>, CoreError> {
         let b = match self.form {
-            Form::Gram | Form::Direct => None,
+            Form::Gram | Form::GramWide => None,
             _ => {
                 let b = fb.get(i)?;
                 check_feedback_shape(w, b)?;
                 Some(b)
             }
         };
-        if self.form == Form::Direct || self.factored.is_some() {
+        if self.factored.is_some() {
             return Ok(b);
         }
         if self.product.nrows() == 0 {
             self.product = direct_product(self.form, w, b);
         }
         self.factored = Some(match self.form {
-            Form::Gram => self.factor.cholesky(self.product.as_ref()),
+            Form::Gram | Form::GramWide => self.factor.cholesky(self.product.as_ref()),
             _ => self.factor.lu(self.product.as_ref(), alpha),
         });
         Ok(b)
@@ -320,9 +337,59 @@ fn scale(m: &mut Mat<f64>, c: f64) {
     }
 }
 
+/// `P ← P + α (Y X^T + X Y^T)` on the lower triangle of the square `P` (the rest is
+/// not touched), as two tasks of equal work with fixed bounds, so the bits do not
+/// depend on the thread count: the two diagonal triangles, and the rectangle below the
+/// first.
+fn lower_rank2k_update(p: MatMut<'_, f64>, y: MatRef<'_, f64>, x: MatRef<'_, f64>, alpha: f64) {
+    let n = p.nrows();
+    let j0 = n / 2;
+    let (top_left, _, bottom_left, bottom_right) = p.split_at_mut(j0, j0);
+    let triangle = |mut t: MatMut<'_, f64>, rows: std::ops::Range<usize>| {
+        let (y, x) = (
+            y.subrows(rows.start, rows.len()),
+            x.subrows(rows.start, rows.len()),
+        );
+        for (lhs, rhs) in [(y, x), (x, y)] {
+            triangular::matmul(
+                t.as_mut(),
+                BlockStructure::TriangularLower,
+                Accum::Add,
+                lhs,
+                BlockStructure::Rectangular,
+                rhs.transpose(),
+                BlockStructure::Rectangular,
+                alpha,
+                Par::Seq,
+            );
+        }
+    };
+    dinv_core::split::join(
+        || {
+            triangle(top_left, 0..j0);
+            triangle(bottom_right, j0..n);
+        },
+        || {
+            let mut r = bottom_left;
+            let (below, above) = (j0..n, 0..j0);
+            for (lhs, rhs) in [(y, x), (x, y)] {
+                faer::linalg::matmul::matmul(
+                    r.as_mut(),
+                    Accum::Add,
+                    lhs.subrows(below.start, below.len()),
+                    rhs.subrows(above.start, above.len()).transpose(),
+                    alpha,
+                    Par::Seq,
+                );
+            }
+        },
+    );
+}
+
 fn direct_product(form: Form, w: MatRef<'_, f64>, b: Option<MatRef<'_, f64>>) -> Mat<f64> {
     match (form, b) {
         (Form::Gram, _) => mul(w.transpose(), w),
+        (Form::GramWide, _) => mul(w, w.transpose()),
         (Form::NdiExpanding, Some(b)) => mul(b, w),
         (Form::NdiContracting, Some(b)) => mul(w, b),
         _ => Mat::new(),

@@ -60,6 +60,10 @@ struct TrainParams {
     /// Seed of the per-epoch example orders, shared by every model of a replicate.
     order_seed: u64,
     detail: Option<DetailParams>,
+    /// [`super::inverse::PBP_REVISION`], for PBP models only (a change to PBP's
+    /// arithmetic must not touch the other models' cache entries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pbp_revision: Option<u32>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -151,6 +155,8 @@ pub(crate) fn add_stages(
                 detail: detail.then(|| DetailParams {
                     codes: cfg.detail.codes.at(scale),
                 }),
+                pbp_revision: (model.method == dinv_core::Method::Pbp)
+                    .then_some(super::inverse::PBP_REVISION),
             };
             let id = format!("{base}/train/{}", model.name);
             add(
