@@ -203,7 +203,7 @@ impl Inverter {
                 Form::Gram => {
                     // G' = c²G − η(Y'H^T + H Y'^T), Y' = c W^T Δ − (η/2) H (Δ^T Δ)
                     // (expand (cW − ηΔH^T)^T (cW − ηΔH^T) to check).
-                    let s = mul(d.transpose(), d);
+                    let s = mul_halves(d.transpose(), d);
                     let mut y = k.rhs.clone();
                     scale(&mut y, decay);
                     matmul_halves(
