@@ -103,6 +103,12 @@ pub struct DiSettings {
     pub chain: Chain,
     #[serde(default)]
     pub controller: Controller,
+    /// Multiply the steady state by `g'(a_{l-1})` afterwards, as Eq. (3) does, also for
+    /// nonlinear or linearised dynamics (linear dynamics always do). Off by default:
+    /// Eq. (14)'s error signal is the steady state itself. Sequential DI only; it
+    /// separates the gating from the rest of the nonlinear inversion.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gprime_after: bool,
 }
 
 impl Default for DiSettings {
@@ -113,11 +119,36 @@ impl Default for DiSettings {
             integration: Integration::default(),
             chain: Chain::Sequential,
             controller: Controller::Standard,
+            gprime_after: false,
         }
     }
 }
 
 impl DiSettings {
+    /// Whether `g'(a_{l-1})` multiplies the steady state: always for linear dynamics,
+    /// and for the others when [`DiSettings::gprime_after`] asks for it.
+    pub fn gates_steady_state(&self) -> bool {
+        self.dynamics == Dynamics::Linear || self.gprime_after
+    }
+
+    /// `gprime_after` is meaningful for sequential DI with nonlinear or linearised
+    /// dynamics only; elsewhere it would be silently ignored, so it is an error.
+    pub fn check_gprime_after(&self, method: Method) -> Result<(), String> {
+        if !self.gprime_after {
+            return Ok(());
+        }
+        if method != Method::Di || self.chain != Chain::Sequential {
+            return Err("`gprime_after` applies to sequential DI only".into());
+        }
+        if self.dynamics == Dynamics::Linear {
+            return Err(
+                "`gprime_after` has no effect with linear dynamics, which apply g' afterwards already"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
     /// Whether layer `W` (d_l × d_{l-1}) is inverted by the S1–S2 controller.
     pub fn expanding_controller(&self, w: MatRef<'_, f64>) -> bool {
         match self.controller {
@@ -477,7 +508,7 @@ impl Credit {
                 let inv = system.invert(delta, self.di.solver, &self.di.integration)?;
                 out.copy_from_slice(&inv.delta);
                 record = Some(inv);
-                self.di.dynamics == Dynamics::Linear
+                self.di.gates_steady_state()
             }
             Method::Di => {
                 let system = LayerSystem {
@@ -491,7 +522,7 @@ impl Credit {
                 let inv = system.invert(delta, self.di.solver, &self.di.integration)?;
                 out.copy_from_slice(&inv.delta);
                 record = Some(inv);
-                self.di.dynamics == Dynamics::Linear
+                self.di.gates_steady_state()
             }
         };
         if apply_gprime {

@@ -59,6 +59,7 @@ fn di(
         },
         chain,
         controller: Controller::Standard,
+        gprime_after: false,
     })
 }
 
@@ -503,4 +504,49 @@ fn expanding_controller_rejects_unstable_fixed_points() {
             assert_eq!(chosen, sys.invert(&t, Solver::Euler, &int).unwrap());
         }
     }
+}
+
+/// `gprime_after` separates the two ways tanh DI's hidden error differs from NDI's: for
+/// small output errors `tanh(δ) ≈ δ`, so the gated steady state `g'(a) ∘ B u` tends to
+/// NDI's `g'(a) ∘ B (W B − αI)^{-1} δ`, while the plain steady state `B u` lacks the
+/// `g'(a)` factor and stays at a finite angle from it.
+#[test]
+fn gated_tanh_di_tends_to_ndi_for_small_errors() {
+    let n = net(&[8, 12, 6, 5], Activation::Tanh, 0.8, 40);
+    let fb = tr_feedback(&n);
+    let trace = n.forward(&random_vec(41, 8));
+    let d_out: Vec<f64> = random_vec(42, 5).iter().map(|v| 1e-6 * v).collect();
+    let ndi = Credit::new(Method::Ndi, 0.01)
+        .backward(&n, &trace, &fb, &d_out)
+        .unwrap();
+    let tanh_di = |gated: bool| {
+        let mut c = di(
+            Method::Di,
+            0.01,
+            Chain::Sequential,
+            Dynamics::Nonlinear,
+            Solver::SteadyState,
+            1,
+        );
+        c.di.gprime_after = gated;
+        c.backward(&n, &trace, &fb, &d_out).unwrap()
+    };
+    let (gated, plain) = (tanh_di(true), tanh_di(false));
+    for l in 0..2 {
+        let d = rel_diff(&gated.deltas[l], &ndi.deltas[l]);
+        assert!(d < 1e-6, "gated: δ_{} differs from NDI by {d}", l + 1);
+        let d = rel_diff(&plain.deltas[l], &ndi.deltas[l]);
+        assert!(d > 1e-2, "ungated: δ_{} within {d} of NDI", l + 1);
+    }
+    // The setting is checked where it would otherwise be ignored.
+    let mut s = DiSettings {
+        gprime_after: true,
+        ..DiSettings::default()
+    };
+    assert!(s.check_gprime_after(Method::Di).is_err(), "linear dynamics");
+    s.dynamics = Dynamics::Nonlinear;
+    assert!(s.check_gprime_after(Method::Di).is_ok());
+    assert!(s.check_gprime_after(Method::Sdi).is_err());
+    s.chain = Chain::RepeatLayer;
+    assert!(s.check_gprime_after(Method::Di).is_err());
 }

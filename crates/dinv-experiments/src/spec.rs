@@ -170,6 +170,10 @@ impl ModelSpec {
                 self.name, self.alpha
             ));
         }
+        if let Some(di) = &self.di {
+            di.check_gprime_after(self.method)
+                .map_err(|e| format!("model `{}`: di: {e}", self.name))?;
+        }
         match (self.method.uses_feedback(), &self.feedback) {
             (true, None) => Err(format!(
                 "model `{}`: method {} needs a `feedback` initialisation (e.g. feedback = {{ kind = \"neg_transpose\" }})",

@@ -174,3 +174,19 @@ fn di_model_without_di_settings_is_named() {
     );
     expect(with_di, &["DI-Tr-0.01", "training.di"]);
 }
+
+/// `gprime_after` where it would be ignored (linear dynamics apply g' anyway) is an
+/// error naming the model and the setting.
+#[test]
+fn ignored_gprime_after_is_named() {
+    let mnist =
+        std::fs::read_to_string(workspace().join("pipelines/fig4_mnist_classification.toml"))
+            .unwrap();
+    let gated = "di = { dynamics = \"nonlinear\", solver = \"steady_state_or_euler\", integration = { dt = 0.1, steps = 10000 }, gprime_after = true }";
+    assert!(mnist.contains(gated));
+    let linear = mnist.replace(gated, &gated.replace("\"nonlinear\"", "\"linear\""));
+    expect(
+        linear,
+        &["DI-gated-Tr-0.01", "gprime_after", "linear dynamics"],
+    );
+}

@@ -19,7 +19,7 @@ fn smoke_summary_properties_and_snapshot() {
     let report = run(&p, tmp.path(), 2);
     let s = summary(&p, &report);
     let models: Vec<String> = s["models"].as_object().unwrap().keys().cloned().collect();
-    assert_eq!(models.len(), 6);
+    assert_eq!(models.len(), 7);
     for m in &models {
         // Chance is 90 % error; one pass over 3000 images must do far better.
         let e = metric(&s, m, "final_test_error");
@@ -38,6 +38,14 @@ fn smoke_summary_properties_and_snapshot() {
         );
         assert!((e_di - e_ndi).abs() < 0.02, "{di} {e_di} vs {ndi} {e_ndi}");
         assert!(metric(&s, di, "final_max_eig") < 0.0);
+        // With g'(a_1) applied after, as NDI's signal has it, DI's hidden error points
+        // much closer to NDI's: what is left is the tanh of the dynamics.
+        let gated = metric(&s, "DI-gated-Tr-0.01", "mean_angle_di_ndi_deg");
+        let plain = metric(&s, di, "mean_angle_di_ndi_deg");
+        assert!(
+            gated < 1.0 && gated < 0.5 * plain,
+            "gated {gated}° vs plain {plain}°"
+        );
     }
     insta::with_settings!({snapshot_path => "../../../snapshots", prepend_module_to_snapshot => false}, {
         insta::assert_yaml_snapshot!("fig4_classification_smoke_summary", rounded(&s, 4));

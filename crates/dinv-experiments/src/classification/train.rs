@@ -17,7 +17,7 @@
 //! mini-batch approximation: only the order of floating-point sums differs (tested
 //! against the example-by-example update).
 
-use dinv_core::dynamics::{Dynamics, Integration, LayerSystem, Solver};
+use dinv_core::dynamics::{Integration, LayerSystem, Solver};
 use dinv_core::metrics::{angle_deg, feedback_alignment_deg};
 use dinv_core::net::softmax_into;
 use dinv_core::stability::{spectral_abscissa, ssa_stabilise_reduced, SsaConfig, SsaOutcome};
@@ -220,7 +220,7 @@ fn hidden_error(
                 .map_err(|e| e.to_string())?;
             d1 = inv.delta;
             record = Some((inv.steps, inv.solved_by));
-            credit.di.dynamics == Dynamics::Linear
+            credit.di.gates_steady_state()
         }
         Method::Sdi => return Err("single-loop DI needs two hidden layers".into()),
     };
@@ -446,6 +446,7 @@ pub fn train(mut s: Setup<'_>, mut progress: impl FnMut(u64)) -> Result<Output, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dinv_core::dynamics::Dynamics;
     use dinv_core::init::uniform_mat;
     use dinv_core::{DecayMode, DiSettings, Feedback, Layer, Loss, Network};
     use dinv_data::preprocess::{Centering, PixelStats};
