@@ -50,34 +50,17 @@ pub fn matmul_halves(
     alpha: f64,
     halve: Halve,
 ) {
-    let work = a.nrows() * a.ncols() * b.ncols();
-    let len = match halve {
-        Halve::Columns => c.ncols(),
-        Halve::Rows => c.nrows(),
-    };
-    if work < MIN_SPLIT || len < 2 {
+    if a.nrows() * a.ncols() * b.ncols() < MIN_SPLIT {
         matmul(c, accum, a, b, alpha, Par::Seq);
         return;
     }
-    let mid = len / 2;
-    match halve {
-        Halve::Columns => {
-            let (c0, c1) = c.split_at_col_mut(mid);
-            let (b0, b1) = b.split_at_col(mid);
-            join(
-                || matmul(c0, accum, a, b0, alpha, Par::Seq),
-                || matmul(c1, accum, a, b1, alpha, Par::Seq),
-            );
-        }
-        Halve::Rows => {
-            let (c0, c1) = c.split_at_row_mut(mid);
-            let (a0, a1) = a.split_at_row(mid);
-            join(
-                || matmul(c0, accum, a0, b, alpha, Par::Seq),
-                || matmul(c1, accum, a1, b, alpha, Par::Seq),
-            );
-        }
-    }
+    for_halves(c, halve, |half, start| {
+        let (a, b) = match halve {
+            Halve::Columns => (a, b.subcols(start, half.ncols())),
+            Halve::Rows => (a.subrows(start, half.nrows()), b),
+        };
+        matmul(half, accum, a, b, alpha, Par::Seq);
+    });
 }
 
 /// `A B` as a new matrix, in two halves of its columns (see [`matmul_halves`]).
