@@ -35,7 +35,8 @@ pub(crate) struct RegressionFiguresParams {
 }
 
 /// Colour and line style of each model: BP black, FA grey, PBP green; inversion
-/// variants coloured by (feedback initialisation, α), NDI dashed, DI solid, SDI dotted.
+/// variants coloured by (feedback initialisation, α, DI's `gprime_after`), NDI dashed,
+/// DI solid, SDI dotted.
 pub(crate) fn model_styles(models: &[ModelSpec]) -> Vec<(Rgb, LineStyle)> {
     const VARIANTS: [Rgb; 6] = [
         Rgb(31, 120, 180),
@@ -53,11 +54,15 @@ pub(crate) fn model_styles(models: &[ModelSpec]) -> Vec<(Rgb, LineStyle)> {
             Method::Fa => (Rgb(150, 150, 150), LineStyle::Solid),
             Method::Pbp => (Rgb(51, 160, 44), LineStyle::Solid),
             Method::Ndi | Method::Di | Method::Sdi => {
-                let kind = match &m.feedback {
+                let mut kind = match &m.feedback {
                     Some(FeedbackInit::NegTranspose) => "tr".to_string(),
                     Some(other) => format!("{other:?}"),
                     None => String::new(),
                 };
+                // DI gated by g' afterwards is a different signal: its own colour.
+                if m.di.is_some_and(|d| d.gprime_after) {
+                    kind.push_str("-gated");
+                }
                 let key = (kind, m.alpha.to_bits());
                 let idx = variants.iter().position(|v| *v == key).unwrap_or_else(|| {
                     variants.push(key);
@@ -282,4 +287,35 @@ pub(crate) fn figures_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError
             .with_context(|| format!("rendering {}", p.pipeline))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod style_tests {
+    use super::*;
+
+    /// DI gated by g' shares α and feedback with plain DI but is a different signal: it
+    /// must not be drawn in the same colour and style. NDI and plain DI with the same
+    /// variant share the colour (dashed vs solid).
+    #[test]
+    fn gated_di_has_its_own_colour() {
+        let model = |name: &str, method, gated: bool| ModelSpec {
+            name: name.into(),
+            label: name.into(),
+            method,
+            alpha: 0.01,
+            feedback: Some(FeedbackInit::NegTranspose),
+            di: gated.then(|| dinv_core::DiSettings {
+                dynamics: dinv_core::Dynamics::Nonlinear,
+                gprime_after: true,
+                ..Default::default()
+            }),
+        };
+        let styles = model_styles(&[
+            model("NDI", Method::Ndi, false),
+            model("DI", Method::Di, false),
+            model("DI-gated", Method::Di, true),
+        ]);
+        assert_eq!(styles[0].0, styles[1].0);
+        assert_ne!(styles[1], styles[2]);
+    }
 }
