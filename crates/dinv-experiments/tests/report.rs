@@ -155,3 +155,35 @@ fn extensions_follow_the_paper() {
     let (paper, beyond) = (md.find("## t\n").unwrap(), md.find("## Beyond\n").unwrap());
     assert!(paper < beyond, "{md}");
 }
+
+/// Each DI model on MNIST gets its own row and verdict against the NDI model with its α.
+#[test]
+fn each_di_model_is_judged_against_its_ndi_twin() {
+    let s = json!({ "fig4_mnist_classification": {
+        "title": "t", "figures": [], "seeds": 1,
+        "models": {
+            "NDI": { "label": "NDI", "method": "ndi", "alpha": 0.01 },
+            "DI": { "label": "DI plain", "method": "di", "alpha": 0.01 },
+            "DI-g": { "label": "DI gated", "method": "di", "alpha": 0.01 },
+        },
+        "model_order": ["NDI", "DI", "DI-g"],
+        "runs": { "online": {
+            "NDI": { "final_test_error": 0.032, "examples_trained": 9.0e5 },
+            "DI": { "final_test_error": 0.089, "examples_trained": 9.0e5 },
+            "DI-g": { "final_test_error": 0.0322, "examples_trained": 9.0e5 },
+        } }
+    } });
+    let md = render(&s, Scale::Paper);
+    let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| 4a* |")).collect();
+    assert_eq!(rows.len(), 2, "{md}");
+    assert!(
+        rows[0].contains("DI plain") && rows[0].contains("**does not hold**"),
+        "{}",
+        rows[0]
+    );
+    assert!(
+        rows[1].contains("DI gated") && rows[1].contains("**holds**"),
+        "{}",
+        rows[1]
+    );
+}
