@@ -10,11 +10,7 @@ use dinv_experiments::Scale;
 
 #[test]
 fn smoke_summary_properties_and_snapshot() {
-    let p = pipeline("fig3_linear", Scale::Smoke);
-    let tmp = tempfile::tempdir().unwrap();
-    let report = run(&p, tmp.path(), 2);
-    let s = summary(&p, &report);
-    let models: Vec<String> = s["models"].as_object().unwrap().keys().cloned().collect();
+    let (s, models) = smoke_summary("fig3_linear");
     assert_eq!(models.len(), 11);
 
     for m in &models {

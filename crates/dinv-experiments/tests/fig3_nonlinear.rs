@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use dinv_experiments::Scale;
 use serde_json::Value;
 
 fn metric(s: &Value, model: &str, key: &str) -> f64 {
@@ -13,11 +12,7 @@ fn metric(s: &Value, model: &str, key: &str) -> f64 {
 
 #[test]
 fn smoke_summary_properties_and_snapshot() {
-    let p = pipeline("fig3_nonlinear", Scale::Smoke);
-    let tmp = tempfile::tempdir().unwrap();
-    let report = run(&p, tmp.path(), 2);
-    let s = summary(&p, &report);
-    let models: Vec<String> = s["models"].as_object().unwrap().keys().cloned().collect();
+    let (s, models) = smoke_summary("fig3_nonlinear");
     assert_eq!(models.len(), 12);
     for m in &models {
         let e = metric(&s, m, "final_nmse");

@@ -14,11 +14,7 @@ fn metric(s: &Value, model: &str, key: &str) -> f64 {
 
 #[test]
 fn smoke_summary_properties_and_snapshot() {
-    let p = pipeline("fig4_mnist_classification", Scale::Smoke);
-    let tmp = tempfile::tempdir().unwrap();
-    let report = run(&p, tmp.path(), 2);
-    let s = summary(&p, &report);
-    let models: Vec<String> = s["models"].as_object().unwrap().keys().cloned().collect();
+    let (s, models) = smoke_summary("fig4_mnist_classification");
     assert_eq!(models.len(), 7);
     for m in &models {
         // Chance is 90 % error; one pass over 3000 images must do far better.
@@ -57,11 +53,7 @@ fn smoke_summary_properties_and_snapshot() {
 /// harder dataset keeps one pass over 3000 images well above MNIST's few percent.
 #[test]
 fn fashion_smoke_summary_properties_and_snapshot() {
-    let p = pipeline("ext_fashion_mnist_classification", Scale::Smoke);
-    let tmp = tempfile::tempdir().unwrap();
-    let report = run(&p, tmp.path(), 2);
-    let s = summary(&p, &report);
-    let models: Vec<String> = s["models"].as_object().unwrap().keys().cloned().collect();
+    let (s, models) = smoke_summary("ext_fashion_mnist_classification");
     assert_eq!(models.len(), 5);
     for m in &models {
         let e = metric(&s, m, "final_test_error");

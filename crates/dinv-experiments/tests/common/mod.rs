@@ -33,6 +33,17 @@ pub fn summary(p: &Pipeline, report: &RunReport) -> Value {
         .expect("summary.json")
 }
 
+/// Runs pipeline `name` at smoke scale in a fresh cache on two threads: its summary and
+/// the names of its models.
+pub fn smoke_summary(name: &str) -> (Value, Vec<String>) {
+    let p = pipeline(name, Scale::Smoke);
+    let tmp = tempfile::tempdir().unwrap();
+    let report = run(&p, tmp.path(), 2);
+    let s = summary(&p, &report);
+    let models = s["models"].as_object().unwrap().keys().cloned().collect();
+    (s, models)
+}
+
 /// Rounds every number to `digits` significant digits (as strings in scientific
 /// notation), so snapshots ignore last-bit noise but show any real change.
 pub fn rounded(v: &Value, digits: usize) -> Value {
