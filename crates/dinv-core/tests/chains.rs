@@ -494,15 +494,11 @@ fn expanding_controller_rejects_unstable_fixed_points() {
             act: Activation::Tanh,
             gprime: &[],
         };
-        let newton = sys.invert(&t, Solver::SteadyState, &int).unwrap();
-        assert_eq!(sys.stable_at(&newton.delta).unwrap(), stable);
-        let chosen = sys.invert(&t, Solver::SteadyStateOrEuler, &int).unwrap();
-        if stable {
-            assert_eq!(chosen, newton);
-        } else {
-            assert_eq!(chosen.solved_by, Solver::Euler);
-            assert_eq!(chosen, sys.invert(&t, Solver::Euler, &int).unwrap());
-        }
+        assert_falls_back_to_euler_when_unstable(
+            stable,
+            |solver| sys.invert(&t, solver, &int).unwrap(),
+            |d| sys.stable_at(d).unwrap(),
+        );
     }
 }
 

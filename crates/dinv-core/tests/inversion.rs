@@ -362,14 +362,10 @@ fn unstable_fixed_points_go_to_the_simulation() {
         });
         let abscissa = dinv_core::stability::spectral_abscissa_dense(full.as_ref()).unwrap();
         assert_eq!(abscissa < 0.0, stable, "premise: abscissa {abscissa}");
-        let newton = sys.invert(&t, Solver::SteadyState, &int).unwrap();
-        assert_eq!(sys.stable_at(&newton.delta).unwrap(), stable);
-        let chosen = sys.invert(&t, Solver::SteadyStateOrEuler, &int).unwrap();
-        if stable {
-            assert_eq!(chosen, newton);
-        } else {
-            assert_eq!(chosen.solved_by, Solver::Euler);
-            assert_eq!(chosen, sys.invert(&t, Solver::Euler, &int).unwrap());
-        }
+        assert_falls_back_to_euler_when_unstable(
+            stable,
+            |solver| sys.invert(&t, solver, &int).unwrap(),
+            |d| sys.stable_at(d).unwrap(),
+        );
     }
 }

@@ -38,3 +38,23 @@ pub fn matvec(m: &Mat<f64>, x: &[f64]) -> Vec<f64> {
 pub fn transpose(m: &Mat<f64>) -> Mat<f64> {
     m.transpose().to_owned()
 }
+
+/// `SteadyStateOrEuler` keeps Newton's fixed point exactly when it is stable
+/// (`stable_at` agrees with the expected `stable`), and otherwise returns the Euler
+/// simulation itself. `invert` runs the system with the given solver.
+pub fn assert_falls_back_to_euler_when_unstable(
+    stable: bool,
+    invert: impl Fn(dinv_core::dynamics::Solver) -> dinv_core::dynamics::Inversion,
+    stable_at: impl Fn(&[f64]) -> bool,
+) {
+    use dinv_core::dynamics::Solver;
+    let newton = invert(Solver::SteadyState);
+    assert_eq!(stable_at(&newton.delta), stable);
+    let chosen = invert(Solver::SteadyStateOrEuler);
+    if stable {
+        assert_eq!(chosen, newton);
+    } else {
+        assert_eq!(chosen.solved_by, Solver::Euler);
+        assert_eq!(chosen, invert(Solver::Euler));
+    }
+}
