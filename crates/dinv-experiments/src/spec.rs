@@ -152,6 +152,17 @@ pub struct ModelSpec {
 }
 
 impl ModelSpec {
+    /// Checks the DI settings this model runs with (its own, else the pipeline's
+    /// `training.di`): `gprime_after` where it would be ignored is an error.
+    pub fn check_di_settings(&self, pipeline: Option<&DiSettings>) -> Result<(), String> {
+        match self.di.as_ref().or(pipeline) {
+            Some(di) if self.method.is_dynamic() => di
+                .check_gprime_after(self.method)
+                .map_err(|e| format!("model `{}`: di: {e}", self.name)),
+            _ => Ok(()),
+        }
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         if self.name.is_empty()
             || !self
@@ -169,10 +180,6 @@ impl ModelSpec {
                 "model `{}`: alpha must be >= 0, found {}",
                 self.name, self.alpha
             ));
-        }
-        if let Some(di) = &self.di {
-            di.check_gprime_after(self.method)
-                .map_err(|e| format!("model `{}`: di: {e}", self.name))?;
         }
         match (self.method.uses_feedback(), &self.feedback) {
             (true, None) => Err(format!(

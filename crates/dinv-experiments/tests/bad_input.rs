@@ -189,4 +189,11 @@ fn ignored_gprime_after_is_named() {
         linear,
         &["DI-gated-Tr-0.01", "gprime_after", "linear dynamics"],
     );
+    // Set for the whole pipeline, it reaches the single-loop models, which ignore it.
+    let nonlinear =
+        std::fs::read_to_string(workspace().join("pipelines/fig3_nonlinear.toml")).unwrap();
+    let pipeline_di = "steps = 10000 } }";
+    assert!(nonlinear.contains(pipeline_di));
+    let gated = nonlinear.replacen(pipeline_di, "steps = 10000 }, gprime_after = true }", 1);
+    expect(gated, &["SDI-", "gprime_after", "sequential DI only"]);
 }

@@ -131,6 +131,7 @@ impl ClassificationConfig {
         let mut seen = std::collections::BTreeSet::new();
         for m in &self.models {
             m.validate()?;
+            m.check_di_settings(self.training.di.as_ref())?;
             if m.method == Method::Di && m.di.is_none() && self.training.di.is_none() {
                 return Err(format!(
                     "model `{}`: method `di` needs DI settings, in `training.di` or the model's own `di`",

@@ -223,6 +223,7 @@ impl RegressionConfig {
         let mut seen = std::collections::BTreeSet::new();
         for m in &self.models {
             m.validate()?;
+            m.check_di_settings(Some(&self.training.di))?;
             if !seen.insert(&m.name) {
                 return Err(format!("model name `{}` is used twice", m.name));
             }
