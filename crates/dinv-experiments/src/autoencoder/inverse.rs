@@ -101,14 +101,41 @@ impl Inverter {
 
     /// Factorises every kept product for the next backward pass. It does not depend on
     /// the batch, so [`super::train::Learner`] runs it beside the forward pass;
-    /// [`Inverter::apply`] factorises any product not prepared here itself.
+    /// [`Inverter::apply`] factorises any product not prepared here itself. The largest
+    /// factorisation is one task and the others a second, so a core that finishes the
+    /// forward pass takes over the small ones (each factorisation stays sequential:
+    /// the same bits on any number of threads).
     pub fn prepare(&mut self, net: &Network, fb: &Feedback, alpha: f64) -> Result<(), CoreError> {
-        for (i, k) in self.kept.iter_mut().enumerate() {
-            if let Some(k) = k {
-                k.factorise(net.layers[i].w.as_ref(), fb, i, alpha)?;
-            }
-        }
-        Ok(())
+        let size = |i: usize| {
+            let layer = &net.layers[i];
+            layer.d_in().min(layer.d_out())
+        };
+        let largest = (0..self.kept.len())
+            .filter(|&i| self.kept[i].is_some())
+            .max_by_key(|&i| (size(i), i));
+        let Some(largest) = largest else {
+            return Ok(());
+        };
+        let factorise = |i: usize, k: &mut Option<Kept>| match k {
+            Some(k) => k
+                .factorise(net.layers[i].w.as_ref(), fb, i, alpha)
+                .map(|_| ()),
+            None => Ok(()),
+        };
+        let (below, rest) = self.kept.split_at_mut(largest);
+        let (top, above) = rest.split_first_mut().expect("largest is an index of kept");
+        let (first, others) = dinv_core::split::join(
+            || factorise(largest, top),
+            || {
+                let below = below.iter_mut().enumerate();
+                let above = above
+                    .iter_mut()
+                    .enumerate()
+                    .map(|(j, k)| (largest + 1 + j, k));
+                below.chain(above).try_for_each(|(i, k)| factorise(i, k))
+            },
+        );
+        first.and(others)
     }
 
     /// `M_l Δ` for `layers[i]` (before the `g'` factor): `W^+ Δ` (PBP) or Eq. (10)'s
