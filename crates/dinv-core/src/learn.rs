@@ -152,8 +152,15 @@ impl UpdateRule {
                 );
             });
             if let Some(b) = &mut layer.b {
-                for (i, bi) in b.iter_mut().enumerate() {
-                    let sum: f64 = (0..d.ncols()).map(|j| d[(i, j)]).sum();
+                // Row sums of Δ, column by column (contiguous), each in the order of
+                // the examples; -0.0 is the start `Iterator::sum` uses.
+                let mut sums = vec![-0.0; d.nrows()];
+                for j in 0..d.ncols() {
+                    for (s, v) in sums.iter_mut().zip(d.col_as_slice(j)) {
+                        *s += v;
+                    }
+                }
+                for (bi, sum) in b.iter_mut().zip(sums) {
                     *bi = decay * *bi - self.learning_rate * sum;
                 }
             }

@@ -98,6 +98,38 @@ pub fn for_halves(m: MatMut<'_, f64>, halve: Halve, f: impl Fn(MatMut<'_, f64>, 
     join(|| f(m0, 0), || f(m1, mid));
 }
 
+/// [`for_halves`] over two matrices of the same shape, halved alike: for work that
+/// writes two results per entry (a layer's activities and their derivatives).
+pub fn for_halves_pair(
+    a: MatMut<'_, f64>,
+    b: MatMut<'_, f64>,
+    halve: Halve,
+    f: impl Fn(MatMut<'_, f64>, MatMut<'_, f64>, usize) + Sync,
+) {
+    assert!(
+        a.nrows() == b.nrows() && a.ncols() == b.ncols(),
+        "for_halves_pair: {}x{} and {}x{}",
+        a.nrows(),
+        a.ncols(),
+        b.nrows(),
+        b.ncols()
+    );
+    let len = match halve {
+        Halve::Columns => a.ncols(),
+        Halve::Rows => a.nrows(),
+    };
+    if len < 2 {
+        f(a, b, 0);
+        return;
+    }
+    let mid = len / 2;
+    let ((a0, a1), (b0, b1)) = match halve {
+        Halve::Columns => (a.split_at_col_mut(mid), b.split_at_col_mut(mid)),
+        Halve::Rows => (a.split_at_row_mut(mid), b.split_at_row_mut(mid)),
+    };
+    join(|| f(a0, b0, 0), || f(a1, b1, mid));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

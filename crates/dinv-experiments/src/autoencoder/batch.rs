@@ -4,10 +4,10 @@
 //! replaces one per example; the result equals the per-example
 //! [`dinv_core::Credit::backward`] column by column (tested).
 
-use dinv_core::split::{for_halves, mul_halves, Halve};
+use dinv_core::split::{for_halves, for_halves_pair, mul_halves, Halve};
 use dinv_core::{CoreError, Credit, Feedback, Method, Network};
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
 
 use super::inverse::Inverter;
 
@@ -29,34 +29,80 @@ impl BatchTrace {
 /// rather than the batch gives each task half of `W_l` to stream and all examples as
 /// the product's width: a third faster for the 784 × 500 layer.
 pub fn layer_forward(layer: &dinv_core::Layer, input: MatRef<'_, f64>, out: &mut Mat<f64>) {
-    if out.nrows() != layer.d_out() || out.ncols() != input.ncols() {
-        *out = Mat::zeros(layer.d_out(), input.ncols());
-    }
-    for_halves(out.as_mut(), Halve::Rows, |mut half, i0| {
-        let rows = half.nrows();
-        matmul(
-            half.as_mut(),
-            Accum::Replace,
-            layer.w.as_ref().subrows(i0, rows),
-            input,
-            1.0,
-            Par::Seq,
-        );
-        for j in 0..half.ncols() {
-            let col = half
-                .as_mut()
-                .col_mut(j)
-                .try_as_col_major_mut()
-                .expect("contiguous column")
-                .as_slice_mut();
-            if let Some(b) = &layer.b {
-                for (a, bi) in col.iter_mut().zip(&b[i0..i0 + rows]) {
-                    *a += bi;
+    resize(out, layer.d_out(), input.ncols());
+    for_halves(out.as_mut(), Halve::Rows, |half, i0| {
+        layer_forward_rows(layer, input, half, i0)
+    });
+}
+
+/// [`layer_forward`] that also writes `g'(A_l)` into `gprime`, in the same tasks while
+/// each half of `H_l` is still in cache.
+fn layer_forward_with_gprime(
+    layer: &dinv_core::Layer,
+    input: MatRef<'_, f64>,
+    out: &mut Mat<f64>,
+    gprime: &mut Mat<f64>,
+) {
+    resize(out, layer.d_out(), input.ncols());
+    resize(gprime, layer.d_out(), input.ncols());
+    for_halves_pair(
+        out.as_mut(),
+        gprime.as_mut(),
+        Halve::Rows,
+        |mut half, mut gp, i0| {
+            layer_forward_rows(layer, input, half.as_mut(), i0);
+            for j in 0..half.ncols() {
+                let h = half
+                    .as_ref()
+                    .col(j)
+                    .try_as_col_major()
+                    .expect("contiguous column");
+                let g = gp.as_mut().col_mut(j).try_as_col_major_mut();
+                let g = g.expect("contiguous column").as_slice_mut();
+                for (g, &v) in g.iter_mut().zip(h.as_slice()) {
+                    *g = layer.act.derivative_from_output(v);
                 }
             }
-            layer.act.apply_in_place(col);
+        },
+    );
+}
+
+/// Rows `i0..` of `H_l` (as many as `half` has).
+fn layer_forward_rows(
+    layer: &dinv_core::Layer,
+    input: MatRef<'_, f64>,
+    mut half: MatMut<'_, f64>,
+    i0: usize,
+) {
+    let rows = half.nrows();
+    matmul(
+        half.as_mut(),
+        Accum::Replace,
+        layer.w.as_ref().subrows(i0, rows),
+        input,
+        1.0,
+        Par::Seq,
+    );
+    for j in 0..half.ncols() {
+        let col = half
+            .as_mut()
+            .col_mut(j)
+            .try_as_col_major_mut()
+            .expect("contiguous column")
+            .as_slice_mut();
+        if let Some(b) = &layer.b {
+            for (a, bi) in col.iter_mut().zip(&b[i0..i0 + rows]) {
+                *a += bi;
+            }
         }
-    });
+        layer.act.apply_in_place(col);
+    }
+}
+
+fn resize(m: &mut Mat<f64>, rows: usize, cols: usize) {
+    if m.nrows() != rows || m.ncols() != cols {
+        *m = Mat::zeros(rows, cols);
+    }
 }
 
 /// Forward pass of Eq. (1) for the batch `x` (one example per column), keeping what the
@@ -68,21 +114,12 @@ pub fn forward(net: &Network, x: MatRef<'_, f64>, trace: &mut BatchTrace) {
     trace.h[0] = x.to_owned();
     for (l, layer) in net.layers.iter().enumerate() {
         let (below, above) = trace.h.split_at_mut(l + 1);
-        layer_forward(layer, below[l].as_ref(), &mut above[0]);
-        let h = &above[0];
-        let gp = &mut trace.gprime[l];
-        if gp.nrows() != h.nrows() || gp.ncols() != h.ncols() {
-            *gp = Mat::zeros(h.nrows(), h.ncols());
-        }
-        for_halves(gp.as_mut(), Halve::Columns, |mut half, j0| {
-            for j in 0..half.ncols() {
-                let col = half.as_mut().col_mut(j).try_as_col_major_mut();
-                let col = col.expect("contiguous column").as_slice_mut();
-                for (g, &v) in col.iter_mut().zip(h.col_as_slice(j0 + j)) {
-                    *g = layer.act.derivative_from_output(v);
-                }
-            }
-        });
+        layer_forward_with_gprime(
+            layer,
+            below[l].as_ref(),
+            &mut above[0],
+            &mut trace.gprime[l],
+        );
     }
 }
 
