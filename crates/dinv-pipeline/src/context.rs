@@ -96,6 +96,7 @@ pub struct StageContext<'a> {
     inputs: Vec<StageOutputs>,
     progress: Progress,
     written: HashSet<String>,
+    phases: Vec<(String, f64)>,
 }
 
 impl<'a> StageContext<'a> {
@@ -112,7 +113,13 @@ impl<'a> StageContext<'a> {
             inputs,
             progress,
             written: HashSet::new(),
+            phases: Vec::new(),
         }
+    }
+
+    /// The seconds recorded with [`StageContext::add_phase_time`], in first-use order.
+    pub(crate) fn take_phases(&mut self) -> Vec<(String, f64)> {
+        std::mem::take(&mut self.phases)
     }
 }
 
@@ -207,6 +214,16 @@ impl StageContext<'_> {
     /// Use a plain file name: no directories; `manifest.json` is reserved.
     pub fn staging_path(&self, file_name: &str) -> PathBuf {
         self.staging.join(file_name)
+    }
+
+    /// Adds `seconds` of wall time to the named phase of this stage's computation (for
+    /// benchmarks: [`crate::StageRecord::phases`]). Timings are never part of the
+    /// cached outputs, which stay byte-identical from run to run.
+    pub fn add_phase_time(&mut self, phase: &str, seconds: f64) {
+        match self.phases.iter_mut().find(|(name, _)| name == phase) {
+            Some((_, total)) => *total += seconds,
+            None => self.phases.push((phase.to_string(), seconds)),
+        }
     }
 
     /// The stage's progress counter.

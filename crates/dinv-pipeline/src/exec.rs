@@ -38,6 +38,9 @@ pub struct StageRecord {
     pub status: StageStatus,
     /// Wall time spent on the stage in this run (lookup, or computation and storage).
     pub seconds: f64,
+    /// Wall time the stage attributed to named phases of its computation
+    /// ([`crate::StageContext::add_phase_time`]); empty when cached.
+    pub phases: Vec<(String, f64)>,
     /// The cache entry holding its outputs.
     pub dir: PathBuf,
 }
@@ -154,6 +157,7 @@ struct Done {
     status: StageStatus,
     outputs: StageOutputs,
     seconds: f64,
+    phases: Vec<(String, f64)>,
 }
 
 impl Executor {
@@ -272,6 +276,7 @@ impl Executor {
                 key: keys[i].clone(),
                 status: d.status,
                 seconds: d.seconds,
+                phases: d.phases,
                 dir: d.outputs.dir().to_path_buf(),
             });
             report.outputs.insert(stages[i].id.clone(), d.outputs);
@@ -404,6 +409,7 @@ impl Executor {
                         status: StageStatus::Cached,
                         outputs: outputs_of(spec, &final_dir, &manifest),
                         seconds: started.elapsed().as_secs_f64(),
+                        phases: Vec::new(),
                     });
                 }
                 Lookup::Corrupt(reason) => {
@@ -470,6 +476,7 @@ impl Executor {
             });
         let run_seconds = run_started.elapsed().as_secs_f64();
         let seed = ctx.seed();
+        let phases = ctx.take_phases();
         drop(ctx);
         if let Err(e) = outcome {
             reporter.finished(&progress, started.elapsed().as_secs_f64(), false);
@@ -503,6 +510,7 @@ impl Executor {
             status: StageStatus::Computed,
             outputs: outputs_of(spec, final_dir, &manifest),
             seconds,
+            phases,
         })
     }
 }

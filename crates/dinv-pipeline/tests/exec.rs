@@ -51,3 +51,33 @@ fn stages_in_flight_never_exceed_the_threads() {
     assert!(most <= 2, "{most} stages ran at once on 2 threads");
     assert!(most >= 1);
 }
+
+/// Phase times a stage records reach its record, summed per phase in first-use order,
+/// and stay out of its cached outputs: a cached rerun reports none.
+#[test]
+fn phase_times_reach_the_record_and_not_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let runner: Arc<dyn StageRunner> =
+        Arc::new(|ctx: &mut StageContext<'_>| -> Result<(), StageError> {
+            ctx.add_phase_time("batches", 1.5);
+            ctx.add_phase_time("evaluation", 0.25);
+            ctx.add_phase_time("batches", 2.0);
+            ctx.write_json("done", &json!({ "id": ctx.id() }))
+        });
+    let mut graph = Graph::new();
+    graph
+        .add(StageSpec::new("timed", "timed", 1, runner))
+        .unwrap();
+    let exec = Executor::new(dir.path().to_path_buf()).quiet(true);
+    let first = exec.run(&graph).unwrap();
+    assert_eq!(
+        first.record("timed").unwrap().phases,
+        vec![
+            ("batches".to_string(), 3.5),
+            ("evaluation".to_string(), 0.25)
+        ]
+    );
+    let again = exec.run(&graph).unwrap();
+    assert_eq!(again.cached(), 1);
+    assert!(again.record("timed").unwrap().phases.is_empty());
+}

@@ -364,6 +364,8 @@ fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
         |k| progress.inc(k),
     )
     .map_err(StageError::msg)?;
+    ctx.add_phase_time("batches", out.batch_seconds);
+    ctx.add_phase_time("evaluation", out.evaluation_seconds);
 
     let log = &out.log;
     ctx.write_table(

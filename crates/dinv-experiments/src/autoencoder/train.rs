@@ -12,6 +12,7 @@ use dinv_data::preprocess::Normaliser;
 use dinv_pipeline::seed::{derive_seed, rng_from_seed};
 use faer::Mat;
 use rand::seq::SliceRandom;
+use std::time::Instant;
 
 use super::batch::{self, BatchTrace};
 use super::inverse::Inverter;
@@ -211,6 +212,10 @@ pub struct TrainSetup<'a> {
 pub struct TrainOutput {
     pub log: MetricLog,
     pub net: Network,
+    /// Wall time spent on the batches (forward, backward and update) and on measuring
+    /// the errors, in seconds (for benchmarks; not part of any output).
+    pub batch_seconds: f64,
+    pub evaluation_seconds: f64,
 }
 
 /// Records the training-set error (mean squared error per pixel, and the per-image
@@ -246,7 +251,14 @@ pub fn train(mut s: TrainSetup<'_>, mut progress: impl FnMut(u64)) -> Result<Tra
         .and_then(|()| s.learner.feedback.check(&s.learner.net))
         .map_err(|e| format!("model `{}`: {e}", s.name))?;
     let mut log = MetricLog::default();
-    record(&s, 0, &mut log)?;
+    let (mut batch_seconds, mut evaluation_seconds) = (0.0, 0.0);
+    let mut timed_record = |s: &TrainSetup<'_>, step: usize, log: &mut MetricLog| {
+        let t = Instant::now();
+        let r = record(s, step, log);
+        evaluation_seconds += t.elapsed().as_secs_f64();
+        r
+    };
+    timed_record(&s, 0, &mut log)?;
     let n = s.train.n;
     let batches = n.div_ceil(s.batch_size);
     let quarters = first_epoch_checkpoints(batches);
@@ -254,8 +266,11 @@ pub fn train(mut s: TrainSetup<'_>, mut progress: impl FnMut(u64)) -> Result<Tra
     for epoch in 1..=s.epochs {
         let order = epoch_order(s.order_seed, epoch, n);
         for (b, idx) in order.chunks(s.batch_size).enumerate() {
+            let t = Instant::now();
             let x = s.train.batch(idx);
-            s.learner.step(&x).map_err(|e| {
+            let stepped = s.learner.step(&x);
+            batch_seconds += t.elapsed().as_secs_f64();
+            stepped.map_err(|e| {
                 format!(
                     "model `{}`, epoch {epoch}, batch {} of {batches}: {e}",
                     s.name,
@@ -266,12 +281,14 @@ pub fn train(mut s: TrainSetup<'_>, mut progress: impl FnMut(u64)) -> Result<Tra
             progress(1);
             let last = b + 1 == batches;
             if last || (epoch == 1 && quarters.contains(&(b + 1))) {
-                record(&s, seen, &mut log)?;
+                timed_record(&s, seen, &mut log)?;
             }
         }
     }
     Ok(TrainOutput {
         log,
         net: s.learner.into_net(),
+        batch_seconds,
+        evaluation_seconds,
     })
 }
