@@ -82,20 +82,12 @@ pub fn mul_halves(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
 /// offset of each half's first column or row. For work whose entries are independent
 /// (solves with many right-hand sides, products followed by elementwise functions).
 pub fn for_halves(m: MatMut<'_, f64>, halve: Halve, f: impl Fn(MatMut<'_, f64>, usize) + Sync) {
-    let len = match halve {
-        Halve::Columns => m.ncols(),
-        Halve::Rows => m.nrows(),
-    };
-    if len < 2 {
-        f(m, 0);
-        return;
+    match halves(m, halve) {
+        Ok((m0, m1, mid)) => {
+            join(|| f(m0, 0), || f(m1, mid));
+        }
+        Err(m) => f(m, 0),
     }
-    let mid = len / 2;
-    let (m0, m1) = match halve {
-        Halve::Columns => m.split_at_col_mut(mid),
-        Halve::Rows => m.split_at_row_mut(mid),
-    };
-    join(|| f(m0, 0), || f(m1, mid));
 }
 
 /// [`for_halves`] over two matrices of the same shape, halved alike: for work that
@@ -114,20 +106,35 @@ pub fn for_halves_pair(
         b.nrows(),
         b.ncols()
     );
+    match (halves(a, halve), halves(b, halve)) {
+        (Ok((a0, a1, mid)), Ok((b0, b1, _))) => {
+            join(|| f(a0, b0, 0), || f(a1, b1, mid));
+        }
+        (Err(a), Err(b)) => f(a, b, 0),
+        _ => unreachable!("matrices of the same shape halve alike"),
+    }
+}
+
+/// The two halves of `m` and the offset of the second, or `m` whole when it has fewer
+/// than two columns or rows to halve.
+#[allow(clippy::type_complexity)]
+fn halves(
+    m: MatMut<'_, f64>,
+    halve: Halve,
+) -> Result<(MatMut<'_, f64>, MatMut<'_, f64>, usize), MatMut<'_, f64>> {
     let len = match halve {
-        Halve::Columns => a.ncols(),
-        Halve::Rows => a.nrows(),
+        Halve::Columns => m.ncols(),
+        Halve::Rows => m.nrows(),
     };
     if len < 2 {
-        f(a, b, 0);
-        return;
+        return Err(m);
     }
     let mid = len / 2;
-    let ((a0, a1), (b0, b1)) = match halve {
-        Halve::Columns => (a.split_at_col_mut(mid), b.split_at_col_mut(mid)),
-        Halve::Rows => (a.split_at_row_mut(mid), b.split_at_row_mut(mid)),
+    let (m0, m1) = match halve {
+        Halve::Columns => m.split_at_col_mut(mid),
+        Halve::Rows => m.split_at_row_mut(mid),
     };
-    join(|| f(a0, b0, 0), || f(a1, b1, mid));
+    Ok((m0, m1, mid))
 }
 
 #[cfg(test)]
