@@ -148,7 +148,9 @@ pub fn autoencoder_throughput(root: &Path, tmp: &Path) -> Result<()> {
     use dinv_experiments::spec::Scaled;
     let path = root.join("pipelines").join("fig4_mnist_autoencoder.toml");
     let mut cfg: AutoencoderConfig = dinv_pipeline::load_toml(&path).map_err(|e| anyhow!("{e}"))?;
-    cfg.training.epochs = Scaled::Same(1);
+    // Two epochs: the first shares its time with four extra error evaluations, so the
+    // second is the steady-state epoch a paper-scale run spends 24 of its 25 in.
+    cfg.training.epochs = Scaled::Same(2);
     cfg.pipeline.seeds = Scaled::Same(vec![1]);
     cfg.models.retain(|m| m.init == WeightInit::Random);
     let detail = cfg
@@ -166,9 +168,9 @@ pub fn autoencoder_throughput(root: &Path, tmp: &Path) -> Result<()> {
         &pipe.graph,
         &tmp.join("autoencoder-throughput"),
         &[
-            &format!("MNIST autoencoder, one epoch of {n} images per model (batches of 100, one stage at a time on all cores)."),
-            "The stage's time includes loading and five evaluations of the training and test images (before training and after each quarter",
-            "of the epoch); examples / s and the authors' figures are for the batches alone (forward, backward, update).",
+            &format!("MNIST autoencoder, two epochs of {n} images per model (batches of 100, one stage at a time on all cores)."),
+            "The stage's time includes loading and six evaluations of the training and test images (before training, after each quarter",
+            "of the first epoch and after the second); examples / s and the authors' figures are for the second epoch's batches alone.",
         ],
         n,
         |model| match model.split('-').next() {
@@ -185,8 +187,9 @@ pub fn autoencoder_throughput(root: &Path, tmp: &Path) -> Result<()> {
 /// `cargo xtask reproduce`; the data stages they need run with the first), and prints,
 /// after the `heading` lines, each one's seconds and examples per second (`n` examples
 /// per stage) beside the authors' figure for that model. A stage that times its
-/// `batches` phase ([`dinv_pipeline::StageRecord::phases`]) gets its examples per second
-/// from that phase, and its other phases in a column of their own.
+/// batches ([`dinv_pipeline::StageRecord::phases`]: `last epoch's batches`, or else
+/// `batches`) gets its examples per second from them, with its phases in a column of
+/// their own.
 fn epoch_table(
     graph: &dinv_pipeline::Graph,
     cache: &Path,
@@ -200,8 +203,8 @@ fn epoch_table(
         println!("{line}");
     }
     println!(
-        "{:<24} {:>10} {:>30} {:>14} {:>26}",
-        "model", "s / epoch", "of which (s)", "examples / s", "authors' code (s/epoch)"
+        "{:<24} {:>10} {:>56} {:>14} {:>26}",
+        "model", "stage (s)", "of which (s)", "examples / s", "authors' code (s/epoch)"
     );
     let train: Vec<&str> = graph
         .ids()
@@ -219,14 +222,15 @@ fn epoch_table(
             .find(|r| r.id == id)
             .ok_or_else(|| anyhow!("stage {id} did not run"))?;
         let model = id.rsplit('/').next().unwrap_or("");
-        let batches = rec.phases.iter().find(|(p, _)| p == "batches").map(|p| p.1);
+        let phase = |name: &str| rec.phases.iter().find(|(p, _)| p == name).map(|p| p.1);
+        let batches = phase("last epoch's batches").or_else(|| phase("batches"));
         let phases: Vec<String> = rec
             .phases
             .iter()
             .map(|(p, secs)| format!("{p} {secs:.1}"))
             .collect();
         println!(
-            "{:<24} {:>10.1} {:>30} {:>14.0} {:>26}",
+            "{:<24} {:>10.1} {:>56} {:>14.0} {:>26}",
             model,
             rec.seconds,
             if phases.is_empty() {

@@ -212,9 +212,9 @@ pub struct TrainSetup<'a> {
 pub struct TrainOutput {
     pub log: MetricLog,
     pub net: Network,
-    /// Wall time spent on the batches (forward, backward and update) and on measuring
-    /// the errors, in seconds (for benchmarks; not part of any output).
-    pub batch_seconds: f64,
+    /// Wall time spent on each epoch's batches (forward, backward and update) and on
+    /// measuring the errors, in seconds (for benchmarks; not part of any output).
+    pub epoch_batch_seconds: Vec<f64>,
     pub evaluation_seconds: f64,
 }
 
@@ -251,7 +251,8 @@ pub fn train(mut s: TrainSetup<'_>, mut progress: impl FnMut(u64)) -> Result<Tra
         .and_then(|()| s.learner.feedback.check(&s.learner.net))
         .map_err(|e| format!("model `{}`: {e}", s.name))?;
     let mut log = MetricLog::default();
-    let (mut batch_seconds, mut evaluation_seconds) = (0.0, 0.0);
+    let mut epoch_batch_seconds = Vec::with_capacity(s.epochs);
+    let mut evaluation_seconds = 0.0;
     let mut timed_record = |s: &TrainSetup<'_>, step: usize, log: &mut MetricLog| {
         let t = Instant::now();
         let r = record(s, step, log);
@@ -264,6 +265,7 @@ pub fn train(mut s: TrainSetup<'_>, mut progress: impl FnMut(u64)) -> Result<Tra
     let quarters = first_epoch_checkpoints(batches);
     let mut seen = 0;
     for epoch in 1..=s.epochs {
+        let mut batch_seconds = 0.0;
         let order = epoch_order(s.order_seed, epoch, n);
         for (b, idx) in order.chunks(s.batch_size).enumerate() {
             let t = Instant::now();
@@ -284,11 +286,12 @@ pub fn train(mut s: TrainSetup<'_>, mut progress: impl FnMut(u64)) -> Result<Tra
                 timed_record(&s, seen, &mut log)?;
             }
         }
+        epoch_batch_seconds.push(batch_seconds);
     }
     Ok(TrainOutput {
         log,
         net: s.learner.into_net(),
-        batch_seconds,
+        epoch_batch_seconds,
         evaluation_seconds,
     })
 }
