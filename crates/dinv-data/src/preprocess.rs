@@ -14,6 +14,7 @@
 //!
 //! Variances are population variances (divided by the number of values, not one less).
 
+use dinv_core::split::{for_halves, Halve};
 use faer::{Mat, MatMut};
 
 use crate::error::DataError;
@@ -174,24 +175,33 @@ impl Normaliser {
     ///
     /// # Panics
     /// If the shapes disagree or an index is out of range.
-    pub fn batch_into(&self, split: &Split, indices: &[usize], mut out: MatMut<'_, f64>) {
+    pub fn batch_into(&self, split: &Split, indices: &[usize], out: MatMut<'_, f64>) {
         assert_eq!(
             out.nrows(),
             self.pixels(),
             "output rows vs normaliser pixels"
         );
         assert_eq!(out.ncols(), indices.len(), "output columns vs batch size");
-        for (j, &k) in indices.iter().enumerate() {
-            let image = split.image(k);
-            assert_eq!(
-                image.len(),
-                self.pixels(),
-                "image length vs normaliser pixels"
-            );
-            for (i, (&x, &m)) in image.iter().zip(&self.offset).enumerate() {
-                out[(i, j)] = (f64::from(x) - m) / self.scale;
+        // Two halves of the columns as two tasks: each entry is computed alone, so the
+        // bits do not depend on the split.
+        for_halves(out, Halve::Columns, |mut half, j0| {
+            for j in 0..half.ncols() {
+                let image = split.image(indices[j0 + j]);
+                match half.as_mut().col_mut(j).try_as_col_major_mut() {
+                    Some(col) => self.example_into(image, col.as_slice_mut()),
+                    None => {
+                        assert_eq!(
+                            image.len(),
+                            self.pixels(),
+                            "image length vs normaliser pixels"
+                        );
+                        for (i, (&x, &m)) in image.iter().zip(&self.offset).enumerate() {
+                            half[(i, j)] = (f64::from(x) - m) / self.scale;
+                        }
+                    }
+                }
             }
-        }
+        });
     }
 
     /// The whole split as a `pixels × n` matrix, one example per column.

@@ -584,11 +584,15 @@ fn batch_and_example_variants_match_the_whole_transform() {
     let indices = [4, 0, 49, 4];
     let mut batch = Mat::<f64>::zeros(12, indices.len());
     norm.batch_into(&train, &indices, batch.as_mut());
+    // Also into a row-major matrix, whose columns are not contiguous.
+    let mut row_major = Mat::<f64>::zeros(indices.len(), 12);
+    norm.batch_into(&train, &indices, row_major.as_mut().transpose_mut());
     let mut one = vec![0.0; 12];
     for (j, &k) in indices.iter().enumerate() {
         norm.example_into(train.image(k), &mut one);
         for i in 0..12 {
             assert_eq!(batch[(i, j)], full[(i, k)]);
+            assert_eq!(row_major[(j, i)], full[(i, k)]);
             assert_eq!(one[i], full[(i, k)]);
         }
     }
