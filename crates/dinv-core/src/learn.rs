@@ -124,45 +124,56 @@ impl UpdateRule {
         inputs: &[faer::Mat<f64>],
         deltas: &[faer::Mat<f64>],
     ) {
+        for (l, layer) in net.layers.iter_mut().enumerate() {
+            self.apply_batch_layer(layer, inputs[l].as_ref(), deltas[l].as_ref());
+        }
+    }
+
+    /// [`UpdateRule::apply_batch`] for one layer, with `h` its inputs `H_{l-1}` and `d`
+    /// its error signals `Δ_l`. Layers are independent, so they may run as tasks.
+    pub fn apply_batch_layer(
+        &self,
+        layer: &mut crate::net::Layer,
+        h: faer::MatRef<'_, f64>,
+        d: faer::MatRef<'_, f64>,
+    ) {
         use crate::split::{for_halves, Halve};
         use faer::linalg::matmul::matmul;
         use faer::{Accum, Par};
         let decay = self.decay_factor();
-        for (l, layer) in net.layers.iter_mut().enumerate() {
-            let (h, d) = (&inputs[l], &deltas[l]);
-            // Two halves of W's rows as two tasks, decay and product in each: the same
-            // bits as one sequential pass.
-            for_halves(layer.w.as_mut(), Halve::Rows, |mut w, i0| {
-                let rows = w.nrows();
-                if decay != 1.0 {
-                    for j in 0..w.ncols() {
-                        let col = w.as_mut().col_mut(j).try_as_col_major_mut();
-                        for v in col.expect("unit row stride").as_slice_mut() {
-                            *v *= decay;
-                        }
+        // Two halves of W's rows as two tasks, decay and product in each: the same
+        // bits as one sequential pass.
+        for_halves(layer.w.as_mut(), Halve::Rows, |mut w, i0| {
+            let rows = w.nrows();
+            if decay != 1.0 {
+                for j in 0..w.ncols() {
+                    let col = w.as_mut().col_mut(j).try_as_col_major_mut();
+                    for v in col.expect("unit row stride").as_slice_mut() {
+                        *v *= decay;
                     }
                 }
-                matmul(
-                    w,
-                    Accum::Add,
-                    d.as_ref().subrows(i0, rows),
-                    h.transpose(),
-                    -self.learning_rate,
-                    Par::Seq,
-                );
-            });
-            if let Some(b) = &mut layer.b {
-                // Row sums of Δ, column by column (contiguous), each in the order of
-                // the examples; -0.0 is the start `Iterator::sum` uses.
-                let mut sums = vec![-0.0; d.nrows()];
-                for j in 0..d.ncols() {
-                    for (s, v) in sums.iter_mut().zip(d.col_as_slice(j)) {
-                        *s += v;
-                    }
+            }
+            matmul(
+                w,
+                Accum::Add,
+                d.subrows(i0, rows),
+                h.transpose(),
+                -self.learning_rate,
+                Par::Seq,
+            );
+        });
+        if let Some(b) = &mut layer.b {
+            // Row sums of Δ, column by column (contiguous), each in the order of
+            // the examples; -0.0 is the start `Iterator::sum` uses.
+            let mut sums = vec![-0.0; d.nrows()];
+            for j in 0..d.ncols() {
+                let col = d.col(j).try_as_col_major().expect("unit row stride");
+                for (s, v) in sums.iter_mut().zip(col.as_slice()) {
+                    *s += v;
                 }
-                for (bi, sum) in b.iter_mut().zip(sums) {
-                    *bi = decay * *bi - self.learning_rate * sum;
-                }
+            }
+            for (bi, sum) in b.iter_mut().zip(sums) {
+                *bi = decay * *bi - self.learning_rate * sum;
             }
         }
     }

@@ -78,6 +78,24 @@ pub fn mul_halves(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
     c
 }
 
+/// Runs `f` on every item, as tasks (the list halved recursively), and returns the
+/// first error in the list's order. For independent pieces of work, each computed
+/// alone: the bits do not depend on which thread runs which.
+pub fn try_for_each_task<T: Send, E: Send>(
+    mut items: Vec<T>,
+    f: &(impl Fn(T) -> Result<(), E> + Sync),
+) -> Result<(), E> {
+    if items.len() <= 1 {
+        return items.into_iter().try_for_each(f);
+    }
+    let second = items.split_off(items.len() / 2);
+    let (a, b) = join(
+        || try_for_each_task(items, f),
+        || try_for_each_task(second, f),
+    );
+    a.and(b)
+}
+
 /// Runs `f` on the two halves of `m` (its columns or rows) as two tasks, with the
 /// offset of each half's first column or row. For work whose entries are independent
 /// (solves with many right-hand sides, products followed by elementwise functions).
@@ -222,6 +240,35 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// Every item runs exactly once, on one or two threads, and the error returned is
+    /// the first in the list's order, not the first to finish.
+    #[test]
+    fn tasks_run_every_item_once_and_report_the_first_error() {
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let seen = std::sync::Mutex::new(Vec::new());
+            let result = pool.install(|| {
+                try_for_each_task((0..7).collect(), &|i: usize| {
+                    seen.lock().unwrap().push(i);
+                    if i == 3 || i == 5 {
+                        Err(i)
+                    } else {
+                        Ok(())
+                    }
+                })
+            });
+            let mut seen = seen.into_inner().unwrap();
+            seen.sort_unstable();
+            assert_eq!(seen, (0..7).collect::<Vec<_>>(), "{threads} threads");
+            assert_eq!(result, Err(3), "{threads} threads");
+            let none: Vec<usize> = Vec::new();
+            assert_eq!(try_for_each_task(none, &|_| Err::<(), _>(0)), Ok(()));
         }
     }
 }

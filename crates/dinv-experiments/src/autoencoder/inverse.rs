@@ -13,9 +13,9 @@
 //! back to dinv-core's solvers.
 
 use dinv_core::inverse::{check_feedback_shape, ndi_apply, pinv_apply, LayerShape};
-use dinv_core::split::{for_halves, matmul_halves, mul_halves, Halve};
+use dinv_core::split::{for_halves, matmul_halves, mul_halves, try_for_each_task, Halve};
 use dinv_core::vecops::mul;
-use dinv_core::{CoreError, Credit, Feedback, Method, Network};
+use dinv_core::{CoreError, Credit, Feedback, Method, Network, UpdateRule};
 use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 
@@ -188,102 +188,49 @@ impl Inverter {
         }
     }
 
-    /// Follows `W_l ← decay·W_l − η Δ_l H_{l-1}^T` (already applied to `net`): corrects
-    /// every kept product, or recomputes them all every [`REFRESH`] updates. `inputs`
-    /// and `deltas` are the batch's `H_{l-1}` and `Δ_l`, as given to the update.
-    pub fn follow_update(
+    /// Applies the batch's update `W_l ← decay·W_l − η Δ_l H_{l-1}^T` to `net` and
+    /// follows it: corrects every kept product, or recomputes them all every
+    /// [`REFRESH`] updates. `inputs` and `deltas` are the batch's `H_{l-1}` and `Δ_l`.
+    /// Each layer's update and the correction of its product are one task (the
+    /// correction of a wide PBP layer reads the new weights); layers run side by side.
+    pub fn update_and_follow(
         &mut self,
-        net: &Network,
+        net: &mut Network,
         fb: &Feedback,
-        decay: f64,
-        learning_rate: f64,
+        update: &UpdateRule,
         inputs: &[Mat<f64>],
         deltas: &[Mat<f64>],
     ) -> Result<(), CoreError> {
         self.updates += 1;
         let refresh = self.updates.is_multiple_of(REFRESH);
-        for (i, k) in self.kept.iter_mut().enumerate() {
-            let Some(k) = k else { continue };
+        let tasks: Vec<_> = net
+            .layers
+            .iter_mut()
+            .zip(&mut self.kept)
+            .enumerate()
+            .collect();
+        try_for_each_task(tasks, &|(i, (layer, kept))| {
+            let (h, d) = (inputs[i].as_ref(), deltas[i].as_ref());
+            update.apply_batch_layer(layer, h, d);
+            let Some(k) = kept else { return Ok(()) };
             if k.product.nrows() == 0 {
-                continue;
+                return Ok(());
             }
-            k.factored = None;
-            let w = net.layers[i].w.as_ref();
             let b = match k.form {
                 Form::Gram | Form::GramWide => None,
                 _ => Some(fb.get(i)?),
             };
-            if refresh {
-                k.product = direct_product(k.form, w, b);
-                continue;
-            }
-            let (h, d) = (inputs[i].as_ref(), deltas[i].as_ref());
-            let p = &mut k.product;
-            match k.form {
-                Form::Gram => {
-                    // G' = c²G − η(Y'H^T + H Y'^T), Y' = c W^T Δ − (η/2) H (Δ^T Δ)
-                    // (expand (cW − ηΔH^T)^T (cW − ηΔH^T) to check).
-                    let s = mul_halves(d.transpose(), d);
-                    let mut y = k.rhs.clone();
-                    scale(&mut y, decay);
-                    matmul_halves(
-                        y.as_mut(),
-                        Accum::Add,
-                        h,
-                        s.as_ref(),
-                        -0.5 * learning_rate,
-                        Halve::Rows,
-                    );
-                    // Only the lower triangle is kept: Cholesky reads nothing else.
-                    scale(p, decay * decay);
-                    lower_rank2k_update(p.as_mut(), y.as_ref(), h, -learning_rate);
-                }
-                Form::GramWide => {
-                    // With the new weights' Z = W'H and S = H^T H:
-                    // G' = c²G − η(YΔ^T + ΔY^T), Y = Z + (η/2) Δ S
-                    // (expand (cW − ηΔH^T)(cW − ηΔH^T)^T with cWH = Z + ηΔS to check).
-                    let s = mul_halves(h.transpose(), h);
-                    let mut y = mul_halves(w, h);
-                    matmul_halves(
-                        y.as_mut(),
-                        Accum::Add,
-                        d,
-                        s.as_ref(),
-                        0.5 * learning_rate,
-                        Halve::Rows,
-                    );
-                    scale(p, decay * decay);
-                    lower_rank2k_update(p.as_mut(), y.as_ref(), d, -learning_rate);
-                }
-                Form::NdiExpanding => {
-                    // (B W)' = c B W − η (B Δ) H^T.
-                    scale(p, decay);
-                    matmul_halves(
-                        p.as_mut(),
-                        Accum::Add,
-                        k.rhs.as_ref(),
-                        h.transpose(),
-                        -learning_rate,
-                        Halve::Rows,
-                    );
-                }
-                Form::NdiContracting => {
-                    // (W B)' = c W B − η Δ (H^T B).
-                    let b = b.expect("NDI keeps its feedback");
-                    let htb = mul_halves(h.transpose(), b);
-                    scale(p, decay);
-                    matmul_halves(
-                        p.as_mut(),
-                        Accum::Add,
-                        d,
-                        htb.as_ref(),
-                        -learning_rate,
-                        Halve::Rows,
-                    );
-                }
-            }
-        }
-        Ok(())
+            k.follow(
+                layer.w.as_ref(),
+                b,
+                update.decay_factor(),
+                update.learning_rate,
+                h,
+                d,
+                refresh,
+            );
+            Ok(())
+        })
     }
 
     /// Largest relative difference between a kept product and its direct computation
@@ -316,6 +263,90 @@ impl Inverter {
 }
 
 impl Kept {
+    /// Follows one update of the layer's weights, now `w` (see
+    /// [`Inverter::update_and_follow`]).
+    #[allow(clippy::too_many_arguments)]
+    fn follow(
+        &mut self,
+        w: MatRef<'_, f64>,
+        b: Option<MatRef<'_, f64>>,
+        decay: f64,
+        learning_rate: f64,
+        h: MatRef<'_, f64>,
+        d: MatRef<'_, f64>,
+        refresh: bool,
+    ) {
+        self.factored = None;
+        if refresh {
+            self.product = direct_product(self.form, w, b);
+            return;
+        }
+        let p = &mut self.product;
+        match self.form {
+            Form::Gram => {
+                // G' = c²G − η(Y'H^T + H Y'^T), Y' = c W^T Δ − (η/2) H (Δ^T Δ)
+                // (expand (cW − ηΔH^T)^T (cW − ηΔH^T) to check).
+                let s = mul_halves(d.transpose(), d);
+                let mut y = self.rhs.clone();
+                scale(&mut y, decay);
+                matmul_halves(
+                    y.as_mut(),
+                    Accum::Add,
+                    h,
+                    s.as_ref(),
+                    -0.5 * learning_rate,
+                    Halve::Rows,
+                );
+                // Only the lower triangle is kept: Cholesky reads nothing else.
+                scale(p, decay * decay);
+                lower_rank2k_update(p.as_mut(), y.as_ref(), h, -learning_rate);
+            }
+            Form::GramWide => {
+                // With the new weights' Z = W'H and S = H^T H:
+                // G' = c²G − η(YΔ^T + ΔY^T), Y = Z + (η/2) Δ S
+                // (expand (cW − ηΔH^T)(cW − ηΔH^T)^T with cWH = Z + ηΔS to check).
+                let s = mul_halves(h.transpose(), h);
+                let mut y = mul_halves(w, h);
+                matmul_halves(
+                    y.as_mut(),
+                    Accum::Add,
+                    d,
+                    s.as_ref(),
+                    0.5 * learning_rate,
+                    Halve::Rows,
+                );
+                scale(p, decay * decay);
+                lower_rank2k_update(p.as_mut(), y.as_ref(), d, -learning_rate);
+            }
+            Form::NdiExpanding => {
+                // (B W)' = c B W − η (B Δ) H^T.
+                scale(p, decay);
+                matmul_halves(
+                    p.as_mut(),
+                    Accum::Add,
+                    self.rhs.as_ref(),
+                    h.transpose(),
+                    -learning_rate,
+                    Halve::Rows,
+                );
+            }
+            Form::NdiContracting => {
+                // (W B)' = c W B − η Δ (H^T B).
+                let b = b.expect("NDI keeps its feedback");
+                let htb = mul_halves(h.transpose(), b);
+                scale(p, decay);
+                matmul_halves(
+                    p.as_mut(),
+                    Accum::Add,
+                    d,
+                    htb.as_ref(),
+                    -learning_rate,
+                    Halve::Rows,
+                );
+            }
+        }
+    }
+
     /// Builds the product if it is missing and factorises it unless that was done for
     /// the current product; returns the layer's feedback matrix for the NDI forms.
     fn factorise<'f>(

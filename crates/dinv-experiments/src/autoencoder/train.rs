@@ -168,12 +168,10 @@ impl Learner {
     pub fn step(&mut self, x: &Mat<f64>) -> Result<(), dinv_core::CoreError> {
         let deltas = self.backward(x)?;
         let inputs = &self.trace.h[..self.net.depth()];
-        self.update.apply_batch(&mut self.net, inputs, &deltas);
-        self.inverter.follow_update(
-            &self.net,
+        self.inverter.update_and_follow(
+            &mut self.net,
             &self.feedback,
-            self.update.decay_factor(),
-            self.update.learning_rate,
+            &self.update,
             inputs,
             &deltas,
         )
