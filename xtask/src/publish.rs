@@ -43,10 +43,15 @@ pub fn timings_path(root: &Path, scale: Scale) -> std::path::PathBuf {
 }
 
 /// Stage times of each pipeline, read from the manifests (so cached stages report the
-/// time they took when they were computed).
+/// time they took when they were computed). Only pipelines the run covered up to their
+/// summary: a run of a few stages (`--only <stage prefix>`) keeps the pipeline's
+/// earlier entry instead of replacing it with a partial sum.
 fn timings(pipes: &[Pipeline], run: &RunReport) -> Map<String, Value> {
     let mut out = Map::new();
-    for p in pipes {
+    for p in pipes
+        .iter()
+        .filter(|p| run.outputs(&p.summary_stage).is_some())
+    {
         let mut total = 0.0;
         let mut count = 0;
         let mut slowest = (String::new(), 0.0_f64);
