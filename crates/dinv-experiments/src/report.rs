@@ -543,9 +543,10 @@ const AUTHORS_TIMING: &[(&str, &str)] = &[
 /// The performance section from `timings.json` (written by `cargo xtask reproduce`).
 fn performance(timings: &Value) -> String {
     let mut md = String::from(
-        "## Performance\n\nWall time of the stages on the machine that last ran them (each stage runs \
-         single-threaded; independent stages run in parallel on all cores, so stages that ran \
-         beside another took longer than alone: `cargo xtask bench` measures one at a time).\n\n\
+        "## Performance\n\nWall time of the stages on the machine that last ran them. Independent \
+         stages run in parallel on all cores, and the autoencoder's stages also split each \
+         mini-batch into two tasks on the same cores, so a stage that ran beside another took \
+         longer than alone: `cargo xtask bench` times MNIST training one stage at a time.\n\n\
          | Pipeline | Stages | Sum of stage times | Slowest stage | Training time per model, summed over seeds and runs (s) | Authors' code |\n\
          |---|---|---|---|---|---|\n",
     );
