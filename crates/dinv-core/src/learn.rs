@@ -137,31 +137,14 @@ impl UpdateRule {
         h: faer::MatRef<'_, f64>,
         d: faer::MatRef<'_, f64>,
     ) {
-        use crate::split::{for_halves, Halve};
-        use faer::linalg::matmul::matmul;
-        use faer::{Accum, Par};
         let decay = self.decay_factor();
-        // Two halves of W's rows as two tasks, decay and product in each: the same
-        // bits as one sequential pass.
-        for_halves(layer.w.as_mut(), Halve::Rows, |mut w, i0| {
-            let rows = w.nrows();
-            if decay != 1.0 {
-                for j in 0..w.ncols() {
-                    let col = w.as_mut().col_mut(j).try_as_col_major_mut();
-                    for v in col.expect("unit row stride").as_slice_mut() {
-                        *v *= decay;
-                    }
-                }
-            }
-            matmul(
-                w,
-                Accum::Add,
-                d.subrows(i0, rows),
-                h.transpose(),
-                -self.learning_rate,
-                Par::Seq,
-            );
-        });
+        crate::split::decay_and_add_rows(
+            layer.w.as_mut(),
+            decay,
+            d,
+            h.transpose(),
+            -self.learning_rate,
+        );
         if let Some(b) = &mut layer.b {
             // Row sums of Δ, column by column (contiguous), each in the order of
             // the examples; -0.0 is the start `Iterator::sum` uses.

@@ -13,7 +13,9 @@
 //! back to dinv-core's solvers.
 
 use dinv_core::inverse::{check_feedback_shape, ndi_apply, pinv_apply, LayerShape};
-use dinv_core::split::{for_halves, matmul_halves, mul_halves, try_for_each_task, Halve};
+use dinv_core::split::{
+    decay_and_add_rows, for_halves, matmul_halves, mul_halves, try_for_each_task, Halve,
+};
 use dinv_core::vecops::mul;
 use dinv_core::{CoreError, Credit, Feedback, Method, Network, UpdateRule};
 use faer::linalg::matmul::triangular::{self, BlockStructure};
@@ -320,29 +322,19 @@ impl Kept {
             }
             Form::NdiExpanding => {
                 // (B W)' = c B W − η (B Δ) H^T.
-                scale(p, decay);
-                matmul_halves(
+                decay_and_add_rows(
                     p.as_mut(),
-                    Accum::Add,
+                    decay,
                     self.rhs.as_ref(),
                     h.transpose(),
                     -learning_rate,
-                    Halve::Rows,
                 );
             }
             Form::NdiContracting => {
                 // (W B)' = c W B − η Δ (H^T B).
                 let b = b.expect("NDI keeps its feedback");
                 let htb = mul_halves(h.transpose(), b);
-                scale(p, decay);
-                matmul_halves(
-                    p.as_mut(),
-                    Accum::Add,
-                    d,
-                    htb.as_ref(),
-                    -learning_rate,
-                    Halve::Rows,
-                );
+                decay_and_add_rows(p.as_mut(), decay, d, htb.as_ref(), -learning_rate);
             }
         }
     }
@@ -458,11 +450,16 @@ impl Default for Factor {
 }
 
 impl Factor {
-    /// A copy of `p` to factorise, in reused storage.
-    fn load(&mut self, p: MatRef<'_, f64>) {
-        if self.lu.nrows() != p.nrows() || self.lu.ncols() != p.ncols() {
-            self.lu = Mat::zeros(p.nrows(), p.ncols());
+    /// Storage for an `n × n` factorisation, reused while `n` stays the same.
+    fn reserve(&mut self, n: usize) {
+        if self.lu.nrows() != n || self.lu.ncols() != n {
+            self.lu = Mat::zeros(n, n);
         }
+    }
+
+    /// A copy of the square `p` to factorise, in reused storage.
+    fn load(&mut self, p: MatRef<'_, f64>) {
+        self.reserve(p.nrows());
         self.lu.copy_from(p);
     }
 
@@ -528,14 +525,31 @@ impl Factor {
         if n == 0 {
             return false;
         }
-        self.load(p);
-        let lu = &mut self.lu;
-        for i in 0..n {
-            lu[(i, i)] -= alpha;
+        // Copy, shift and the largest |entry| in one pass, column by column; eight
+        // running maxima let the loop vectorise (a maximum does not depend on order).
+        self.reserve(n);
+        let mut lanes = [0.0_f64; 8];
+        for j in 0..n {
+            let col = self.lu.col_as_slice_mut(j);
+            col.copy_from_slice(
+                p.col(j)
+                    .try_as_col_major()
+                    .expect("kept product")
+                    .as_slice(),
+            );
+            col[j] -= alpha;
+            let chunks = col.chunks_exact(8);
+            for (lane, v) in lanes.iter_mut().zip(chunks.remainder()) {
+                *lane = lane.max(v.abs());
+            }
+            for c in chunks {
+                for (lane, v) in lanes.iter_mut().zip(c) {
+                    *lane = lane.max(v.abs());
+                }
+            }
         }
-        let max = (0..n)
-            .flat_map(|j| lu.col_as_slice(j).iter().map(|v| v.abs()))
-            .fold(0.0, f64::max);
+        let max = lanes.into_iter().fold(0.0, f64::max);
+        let lu = &mut self.lu;
         self.perm.resize(n, 0);
         self.perm_inv.resize(n, 0);
         let params: factor::PartialPivLuParams = faer::auto!(f64);
