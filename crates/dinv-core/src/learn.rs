@@ -146,12 +146,11 @@ impl UpdateRule {
             -self.learning_rate,
         );
         if let Some(b) = &mut layer.b {
-            // Row sums of Δ, column by column (contiguous), each in the order of
-            // the examples; -0.0 is the start `Iterator::sum` uses.
+            // Row sums of Δ, column by column, each in the order of the examples; -0.0
+            // is the start `Iterator::sum` uses.
             let mut sums = vec![-0.0; d.nrows()];
             for j in 0..d.ncols() {
-                let col = d.col(j).try_as_col_major().expect("unit row stride");
-                for (s, v) in sums.iter_mut().zip(col.as_slice()) {
+                for (s, v) in sums.iter_mut().zip(d.col(j).iter()) {
                     *s += v;
                 }
             }
