@@ -188,6 +188,13 @@ mod tests {
     use faer::Mat;
     use rand::{RngExt, SeedableRng};
 
+    fn pool(threads: usize) -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+    }
+
     fn random(seed: u64, r: usize, c: usize) -> Mat<f64> {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         Mat::from_fn(r, c, |_, _| rng.random_range(-1.0..1.0))
@@ -242,10 +249,7 @@ mod tests {
                 );
                 for halve in [Halve::Columns, Halve::Rows] {
                     for threads in [1, 2] {
-                        let pool = rayon::ThreadPoolBuilder::new()
-                            .num_threads(threads)
-                            .build()
-                            .unwrap();
+                        let pool = pool(threads);
                         let mut split = c0.clone();
                         pool.install(|| {
                             matmul_halves(
@@ -292,10 +296,7 @@ mod tests {
                 Par::Seq,
             );
             for threads in [1, 2] {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .unwrap();
+                let pool = pool(threads);
                 let mut fused = c0.clone();
                 pool.install(|| {
                     decay_and_add_rows(fused.as_mut(), decay, a.as_ref(), b.as_ref(), -0.7)
@@ -312,10 +313,7 @@ mod tests {
     #[test]
     fn tasks_run_every_item_once_and_report_the_first_error() {
         for threads in [1, 2] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
+            let pool = pool(threads);
             let seen = std::sync::Mutex::new(Vec::new());
             let result = pool.install(|| {
                 try_for_each_task((0..7).collect(), &|i: usize| {
@@ -331,8 +329,8 @@ mod tests {
             seen.sort_unstable();
             assert_eq!(seen, (0..7).collect::<Vec<_>>(), "{threads} threads");
             assert_eq!(result, Err(3), "{threads} threads");
-            let none: Vec<usize> = Vec::new();
-            assert_eq!(try_for_each_task(none, &|_| Err::<(), _>(0)), Ok(()));
         }
+        let none: Vec<usize> = Vec::new();
+        assert_eq!(try_for_each_task(none, &|_| Err::<(), _>(0)), Ok(()));
     }
 }

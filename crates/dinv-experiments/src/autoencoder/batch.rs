@@ -111,7 +111,8 @@ pub fn forward(net: &Network, x: MatRef<'_, f64>, trace: &mut BatchTrace) {
     let depth = net.depth();
     trace.h.resize_with(depth + 1, Mat::new);
     trace.gprime.resize_with(depth, Mat::new);
-    trace.h[0] = x.to_owned();
+    resize(&mut trace.h[0], x.nrows(), x.ncols());
+    trace.h[0].copy_from(x);
     for (l, layer) in net.layers.iter().enumerate() {
         let (below, above) = trace.h.split_at_mut(l + 1);
         layer_forward_with_gprime(

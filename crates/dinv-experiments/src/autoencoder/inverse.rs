@@ -288,17 +288,10 @@ impl Kept {
             Form::Gram => {
                 // G' = c²G − η(Y'H^T + H Y'^T), Y' = c W^T Δ − (η/2) H (Δ^T Δ)
                 // (expand (cW − ηΔH^T)^T (cW − ηΔH^T) to check).
+                // (`W^T Δ` is not needed again: the next backward pass replaces it.)
                 let s = mul_halves(d.transpose(), d);
-                let mut y = self.rhs.clone();
-                scale(&mut y, decay);
-                matmul_halves(
-                    y.as_mut(),
-                    Accum::Add,
-                    h,
-                    s.as_ref(),
-                    -0.5 * learning_rate,
-                    Halve::Rows,
-                );
+                let mut y = std::mem::replace(&mut self.rhs, Mat::new());
+                decay_and_add_rows(y.as_mut(), decay, h, s.as_ref(), -0.5 * learning_rate);
                 // Only the lower triangle is kept: Cholesky reads nothing else.
                 scale(p, decay * decay);
                 lower_rank2k_update(p.as_mut(), y.as_ref(), h, -learning_rate);

@@ -44,9 +44,18 @@ pub struct Images<'a> {
 impl Images<'_> {
     /// The images `indices` as columns.
     pub fn batch(&self, indices: &[usize]) -> Mat<f64> {
-        let mut x = Mat::zeros(self.normaliser.pixels(), indices.len());
-        self.normaliser.batch_into(self.split, indices, x.as_mut());
+        let mut x = Mat::new();
+        self.batch_into(indices, &mut x);
         x
+    }
+
+    /// [`Images::batch`] into `x`, whose storage is reused when the shape matches.
+    pub fn batch_into(&self, indices: &[usize], x: &mut Mat<f64>) {
+        let pixels = self.normaliser.pixels();
+        if x.nrows() != pixels || x.ncols() != indices.len() {
+            *x = Mat::zeros(pixels, indices.len());
+        }
+        self.normaliser.batch_into(self.split, indices, x.as_mut());
     }
 }
 
@@ -262,12 +271,13 @@ pub fn train(mut s: TrainSetup<'_>, mut progress: impl FnMut(u64)) -> Result<Tra
     let batches = n.div_ceil(s.batch_size);
     let quarters = first_epoch_checkpoints(batches);
     let mut seen = 0;
+    let mut x = Mat::new();
     for epoch in 1..=s.epochs {
         let mut batch_seconds = 0.0;
         let order = epoch_order(s.order_seed, epoch, n);
         for (b, idx) in order.chunks(s.batch_size).enumerate() {
             let t = Instant::now();
-            let x = s.train.batch(idx);
+            s.train.batch_into(idx, &mut x);
             let stepped = s.learner.step(&x);
             batch_seconds += t.elapsed().as_secs_f64();
             stepped.map_err(|e| {
