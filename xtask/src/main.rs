@@ -6,6 +6,7 @@
 //! * `report [--scale ...]`: rewrite the report from the existing summary.
 //! * `clean [--scale ...]`: delete cached stage outputs.
 
+mod data;
 mod publish;
 mod solvers;
 
@@ -15,7 +16,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use dinv_experiments::{load_pipeline, pipeline_files, Pipeline, Scale};
-use dinv_pipeline::{Executor, Graph};
+use dinv_pipeline::{ExecError, Executor, Graph};
 
 #[derive(Parser)]
 #[command(
@@ -48,6 +49,10 @@ enum Command {
         /// Print only errors and the final summary line.
         #[arg(long)]
         quiet: bool,
+        /// Stop at the first failing stage (default: finish every stage that does not
+        /// depend on it, publish what completed, then fail listing the failures).
+        #[arg(long)]
+        fail_fast: bool,
     },
     /// Time the pipelines from scratch (no cache) and compare with the authors' code.
     Bench {
@@ -62,6 +67,11 @@ enum Command {
     Report {
         #[arg(long, default_value = "paper", value_parser = parse_scale)]
         scale: Scale,
+    },
+    /// Datasets: where they are found, verify, fetch, remake the shipped subsets.
+    Data {
+        #[command(subcommand)]
+        command: data::DataCommand,
     },
     /// Delete the cache of one scale.
     Clean {
@@ -98,17 +108,39 @@ fn run(cli: Cli) -> Result<()> {
             threads,
             pipelines,
             quiet,
+            fail_fast,
         } => {
             // Only the project's own pipelines publish into paper/.
             let official = pipelines.is_none();
             let dir = pipelines.unwrap_or_else(|| root.join("pipelines"));
             let pipes = load_all(&dir, scale)?;
             let graph = select(&pipes, &only)?;
+            // Full datasets the selected stages read: fetched first if missing.
+            let needed: Vec<_> = pipes
+                .iter()
+                .filter(|p| {
+                    let prefix = format!("{}/", p.name);
+                    graph.stages().iter().any(|s| s.id.starts_with(&prefix))
+                })
+                .flat_map(|p| p.full_data.iter().copied())
+                .collect();
+            data::ensure(&needed);
             let exec = Executor::new(root.join("results").join(scale.name()).join("cache"))
                 .force(force)
                 .threads(threads)
-                .quiet(quiet);
-            let report = exec.run(&graph).map_err(|e| anyhow::anyhow!("{e}"))?;
+                .quiet(quiet)
+                .keep_going(!fail_fast);
+            let (report, incomplete) = match exec.run(&graph) {
+                Ok(report) => (report, None),
+                Err(err @ ExecError::Incomplete { .. }) => {
+                    let text = err.to_string();
+                    let ExecError::Incomplete { report, .. } = err else {
+                        unreachable!("matched above")
+                    };
+                    (*report, Some(text))
+                }
+                Err(e) => bail!("{e}"),
+            };
             for w in &report.warnings {
                 eprintln!("warning: {w}");
             }
@@ -119,6 +151,9 @@ fn run(cli: Cli) -> Result<()> {
                     "custom --pipelines folder: outputs stay in the cache ({})",
                     exec.cache_root().display()
                 );
+            }
+            if let Some(failures) = incomplete {
+                bail!("{failures}\nEverything else completed and was published.");
             }
             if report.computed() == 0 {
                 println!(
@@ -134,6 +169,7 @@ fn run(cli: Cli) -> Result<()> {
             threads,
         } => bench(&root, scale, &only, threads),
         Command::Report { scale } => publish::write_report(&root, scale),
+        Command::Data { command } => data::run(command),
         Command::Clean { scale } => {
             let dir = root.join("results").join(scale.name()).join("cache");
             if dir.exists() {

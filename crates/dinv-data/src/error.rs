@@ -106,6 +106,24 @@ pub enum DataError {
         found: u64,
     },
 
+    /// The header declares other dimensions than the dataset's file has.
+    #[error("{}: the IDX header declares {found}, but this {kind} file of the dataset has {expected}. The file is damaged or belongs to another dataset: re-copy it.", .path.display())]
+    UnexpectedShape {
+        path: PathBuf,
+        kind: IdxKind,
+        expected: String,
+        found: String,
+    },
+
+    /// The header declares more data than the reader accepts.
+    #[error("{}: the IDX header declares {shape} = {bytes} bytes, more than the {max} bytes this reader accepts (crate::idx::MAX_PAYLOAD_BYTES). The file is damaged, or not an MNIST-format dataset.", .path.display())]
+    TooLarge {
+        path: PathBuf,
+        shape: String,
+        bytes: u128,
+        max: u64,
+    },
+
     /// A label outside 0..=9.
     #[error("{}: label at index {index} is {value}: expected a digit class 0..=9. Check that this is a labels file of the right dataset.", .path.display())]
     LabelOutOfRange {

@@ -20,9 +20,12 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const TYPE_U8: u8 = 0x08;
 /// Labels are digit classes.
 pub const MAX_LABEL: u8 = 9;
-/// Upper bound on the buffer reserved up front, so that a damaged header declaring
-/// terabytes does not allocate them; larger valid files grow the buffer as they are read.
-const MAX_RESERVE: u128 = 1 << 28;
+/// Largest payload (after decompression) this reader accepts: 128 MiB, ample for
+/// MNIST-format datasets (60000 images of 28 × 28 are 47 MB). A header declaring more
+/// is rejected before anything is read or allocated, so a damaged or hostile file (a
+/// gzip bomb declaring 2³¹ images, say) costs no memory. Known dataset files are
+/// held to their exact shape as well ([`crate::mnist::FileSpec::shape`]).
+pub const MAX_PAYLOAD_BYTES: u64 = 128 << 20;
 
 /// The contents of an `idx3-ubyte` file: `n` images of `rows × cols` pixels.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,17 +45,35 @@ pub struct Hashed<T> {
     pub sha256: String,
 }
 
-/// Reads an `idx3-ubyte` images file (raw or gzip).
+/// Reads an `idx3-ubyte` images file (raw or gzip) of any shape up to
+/// [`MAX_PAYLOAD_BYTES`].
 pub fn read_idx_images(path: impl AsRef<Path>) -> Result<Hashed<IdxImages>, DataError> {
+    read_idx_images_shaped(path, None)
+}
+
+/// [`read_idx_images`] for a file whose header must declare exactly `shape`
+/// (`[n, rows, cols]`), checked before the payload is read.
+pub fn read_idx_images_shaped(
+    path: impl AsRef<Path>,
+    shape: Option<&[u32]>,
+) -> Result<Hashed<IdxImages>, DataError> {
     let path = path.as_ref();
-    let raw = read_idx(open(path)?, path, IdxKind::Images)?;
+    let raw = read_idx(open(path)?, path, IdxKind::Images, shape)?;
     Ok(images_from(raw))
 }
 
 /// Reads an `idx1-ubyte` labels file (raw or gzip); every label must be in 0..=9.
 pub fn read_idx_labels(path: impl AsRef<Path>) -> Result<Hashed<Vec<u8>>, DataError> {
+    read_idx_labels_shaped(path, None)
+}
+
+/// [`read_idx_labels`] for a file whose header must declare exactly `shape` (`[n]`).
+pub fn read_idx_labels_shaped(
+    path: impl AsRef<Path>,
+    shape: Option<&[u32]>,
+) -> Result<Hashed<Vec<u8>>, DataError> {
     let path = path.as_ref();
-    let raw = read_idx(open(path)?, path, IdxKind::Labels)?;
+    let raw = read_idx(open(path)?, path, IdxKind::Labels, shape)?;
     labels_from(raw, path)
 }
 
@@ -61,7 +82,7 @@ pub fn parse_idx_images(
     bytes: &[u8],
     name: impl AsRef<Path>,
 ) -> Result<Hashed<IdxImages>, DataError> {
-    let raw = read_idx(bytes, name.as_ref(), IdxKind::Images)?;
+    let raw = read_idx(bytes, name.as_ref(), IdxKind::Images, None)?;
     Ok(images_from(raw))
 }
 
@@ -71,8 +92,33 @@ pub fn parse_idx_labels(
     name: impl AsRef<Path>,
 ) -> Result<Hashed<Vec<u8>>, DataError> {
     let name = name.as_ref();
-    let raw = read_idx(bytes, name, IdxKind::Labels)?;
+    let raw = read_idx(bytes, name, IdxKind::Labels, None)?;
     labels_from(raw, name)
+}
+
+/// The bytes of an `idx3-ubyte` file holding `n` images of `rows × cols` pixels
+/// (`pixels` row-major, image after image). For writing subsets and test files.
+///
+/// # Panics
+/// If `pixels.len() != n · rows · cols` or a dimension exceeds `u32`.
+pub fn encode_idx_images(n: usize, rows: usize, cols: usize, pixels: &[u8]) -> Vec<u8> {
+    assert_eq!(pixels.len(), n * rows * cols, "pixel count");
+    encode(&[n, rows, cols], pixels)
+}
+
+/// The bytes of an `idx1-ubyte` labels file.
+pub fn encode_idx_labels(labels: &[u8]) -> Vec<u8> {
+    encode(&[labels.len()], labels)
+}
+
+fn encode(dims: &[usize], payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![0, 0, TYPE_U8, dims.len() as u8];
+    for &d in dims {
+        let d = u32::try_from(d).expect("IDX dimensions are u32");
+        out.extend_from_slice(&d.to_be_bytes());
+    }
+    out.extend_from_slice(payload);
+    out
 }
 
 /// SHA-256 of `bytes` as lowercase hex, the form used by `sha256sum` and in [`Hashed`].
@@ -128,7 +174,12 @@ fn open(path: &Path) -> Result<BufReader<File>, DataError> {
 }
 
 /// Decompresses if needed, hashes, and checks header and payload length.
-fn read_idx(mut input: impl BufRead, path: &Path, kind: IdxKind) -> Result<RawIdx, DataError> {
+fn read_idx(
+    mut input: impl BufRead,
+    path: &Path,
+    kind: IdxKind,
+    shape: Option<&[u32]>,
+) -> Result<RawIdx, DataError> {
     let io_error = |error| DataError::Io {
         path: path.to_owned(),
         error,
@@ -183,10 +234,30 @@ fn read_idx(mut input: impl BufRead, path: &Path, kind: IdxKind) -> Result<RawId
         .collect();
     // A product of at most three u32 fits in u128 without overflow.
     let expected: u128 = dims_u32.iter().map(|&d| u128::from(d)).product();
+    if let Some(want) = shape {
+        if want != dims_u32.as_slice() {
+            return Err(DataError::UnexpectedShape {
+                path: path.to_owned(),
+                kind,
+                expected: dims_text(want),
+                found: dims_text(&dims_u32),
+            });
+        }
+    }
     let shape = shape_text(&dims_u32);
+    if expected > u128::from(MAX_PAYLOAD_BYTES) {
+        return Err(DataError::TooLarge {
+            path: path.to_owned(),
+            shape,
+            bytes: expected,
+            max: MAX_PAYLOAD_BYTES,
+        });
+    }
 
-    let mut payload = Vec::with_capacity(usize::try_from(expected.min(MAX_RESERVE)).unwrap_or(0));
+    // Bounded by MAX_PAYLOAD_BYTES just above: the exact size is reserved once and the
+    // stream is never read past it.
     let limit = u64::try_from(expected).unwrap_or(u64::MAX);
+    let mut payload = Vec::with_capacity(usize::try_from(limit).unwrap_or(0));
     reader.read_to_end_limited(&mut payload, limit)?;
     let read = payload.len() as u64;
     if u128::from(read) < expected {
@@ -242,8 +313,13 @@ fn check_magic(magic: [u8; 4], path: &Path, kind: IdxKind) -> Result<(), DataErr
 
 /// "5 × 4 × 3 × 1 byte", for the payload-length messages.
 fn shape_text(dims: &[u32]) -> String {
+    format!("{} × 1 byte", dims_text(dims))
+}
+
+/// "5 × 4 × 3".
+fn dims_text(dims: &[u32]) -> String {
     let dims: Vec<String> = dims.iter().map(u32::to_string).collect();
-    format!("{} × 1 byte", dims.join(" × "))
+    dims.join(" × ")
 }
 
 fn hex(bytes: &[u8]) -> String {

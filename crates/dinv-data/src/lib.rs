@@ -22,8 +22,10 @@
 //! expected, what was found and what to do.
 
 pub mod error;
+pub mod fetch;
 pub mod idx;
 pub mod locate;
 pub mod mnist;
 pub mod preprocess;
+pub mod subset;
 pub mod synthetic;

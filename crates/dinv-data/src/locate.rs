@@ -5,8 +5,8 @@
 //! and non-empty), `./data` under the current directory, `<workspace>/data` (the
 //! workspace this crate was compiled in), and last `/usr/share/datasets`, where Debian's
 //! dataset packages install (`apt install dataset-fashion-mnist` puts Fashion-MNIST in
-//! `/usr/share/datasets/fashion-mnist/`), skipping a root that is the same folder as an
-//! earlier one. [`DataDirs::new`] takes an explicit list instead (tests, `--data-dir`).
+//! `/usr/share/datasets/fashion-mnist/`; left out when `$DINV_NO_SYSTEM_DATA` is `1`),
+//! skipping a root that is the same folder as an earlier one. [`DataDirs::new`] takes an explicit list instead (tests, `--data-dir`).
 //! Each file is looked up on its own: the first root holding `<name>.gz` or `<name>`
 //! (in that order) wins.
 
@@ -21,6 +21,10 @@ pub const ENV_VAR: &str = "DINV_DATA_DIR";
 
 /// Where Debian's dataset packages (`dataset-fashion-mnist`) install; searched last.
 pub const SYSTEM_DATASETS: &str = "/usr/share/datasets";
+
+/// Set to `1` to leave [`SYSTEM_DATASETS`] out of the search order, e.g. to check on a
+/// machine with Debian's package installed what a machine without it does.
+pub const NO_SYSTEM_ENV_VAR: &str = "DINV_NO_SYSTEM_DATA";
 
 /// Why a root is on the list; shown in the not-found message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,18 +78,19 @@ pub struct DataDirs {
 
 impl DataDirs {
     /// The default search order: `$DINV_DATA_DIR`, `./data`, `<workspace>/data`,
-    /// `/usr/share/datasets`.
+    /// `/usr/share/datasets` (unless `$DINV_NO_SYSTEM_DATA` is `1`).
     pub fn from_env() -> Self {
         let cwd = std::env::current_dir().ok();
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
             .parent()
             .and_then(Path::parent)
             .map(Path::to_path_buf);
+        let no_system = std::env::var(NO_SYSTEM_ENV_VAR).is_ok_and(|v| v == "1");
         Self::from_parts(
             std::env::var_os(ENV_VAR),
             cwd,
             workspace,
-            Some(PathBuf::from(SYSTEM_DATASETS)),
+            (!no_system).then(|| PathBuf::from(SYSTEM_DATASETS)),
         )
     }
 

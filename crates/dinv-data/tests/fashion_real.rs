@@ -1,23 +1,16 @@
 //! The real Fashion-MNIST files, found through the default search order, which ends in
 //! `/usr/share/datasets` where Debian's `dataset-fashion-mnist` installs them (`.ci/run`
-//! installs that package). Absent data fails these tests with the loader's message,
-//! unless `DINV_SKIP_REAL_DATA=1` says to skip them.
+//! installs that package). Absent data skips this test with a notice, or fails it under
+//! `DINV_REQUIRE_FULL_DATA=1`.
 
-use dinv_data::error::DataError;
-use dinv_data::locate::DataDirs;
-use dinv_data::mnist::{load, FASHION_MNIST};
+mod common;
+
+use dinv_data::mnist::FASHION_MNIST;
 
 #[test]
 fn fashion_mnist_is_the_published_balanced_dataset() {
-    let data = match load(&FASHION_MNIST, &DataDirs::from_env()) {
-        Ok(data) => data,
-        Err(err @ DataError::NotFound { .. })
-            if std::env::var("DINV_SKIP_REAL_DATA").is_ok_and(|v| v == "1") =>
-        {
-            eprintln!("skipping real Fashion-MNIST test (DINV_SKIP_REAL_DATA=1): {err}");
-            return;
-        }
-        Err(err) => panic!("{err}\n(set DINV_SKIP_REAL_DATA=1 to skip the real-data tests)"),
+    let Some(data) = common::full_or_skip(&FASHION_MNIST, "dinv-data/tests/fashion_real.rs") else {
+        return;
     };
     for (split, n) in [(&data.train, 60_000), (&data.test, 10_000)] {
         assert_eq!((split.n, split.rows, split.cols), (n, 28, 28));

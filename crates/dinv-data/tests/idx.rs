@@ -318,6 +318,12 @@ fn truncated_header_is_rejected() {
 fn huge_declared_size_does_not_allocate_or_panic() {
     let bytes = idx_bytes(0x08, &[u32::MAX, u32::MAX, u32::MAX], &[1, 2, 3]);
     let err = parse_idx_images(&bytes, "huge-images").unwrap_err();
+    assert!(matches!(err, DataError::TooLarge { .. }), "{err:?}");
+    assert_message(&err, "huge-images", &["MAX_PAYLOAD_BYTES", "damaged"]);
+    // Just within the bound, a short payload is a truncation, not an allocation.
+    let rows = (dinv_data::idx::MAX_PAYLOAD_BYTES / (28 * 28)) as u32;
+    let bytes = idx_bytes(0x08, &[rows, 28, 28], &[1, 2, 3]);
+    let err = parse_idx_images(&bytes, "big-images").unwrap_err();
     assert!(
         matches!(err, DataError::Truncated { found: 3, .. }),
         "{err:?}"
@@ -342,19 +348,25 @@ const TINY: DatasetSpec = DatasetSpec {
     train_images: FileSpec {
         name: "train-images-idx3-ubyte",
         sha256: None,
+        shape: None,
     },
     train_labels: FileSpec {
         name: "train-labels-idx1-ubyte",
         sha256: None,
+        shape: None,
     },
     test_images: FileSpec {
         name: "t10k-images-idx3-ubyte",
         sha256: None,
+        shape: None,
     },
     test_labels: FileSpec {
         name: "t10k-labels-idx1-ubyte",
         sha256: None,
+        shape: None,
     },
+    mirrors: &[],
+    mirrors_env: None,
 };
 
 /// Writes the tiny dataset (train gzipped, test raw) and returns its root.
@@ -390,6 +402,7 @@ fn dataset_loads_with_and_without_checksums() {
         train_images: FileSpec {
             name: "train-images-idx3-ubyte",
             sha256: Some(leak(sha256_hex(&images_bytes()))),
+            shape: None,
         },
         ..TINY
     };
@@ -409,6 +422,7 @@ fn checksum_mismatch_names_expected_and_actual() {
         test_labels: FileSpec {
             name: "t10k-labels-idx1-ubyte",
             sha256: Some(leak(wrong.clone())),
+            shape: None,
         },
         ..TINY
     };
@@ -663,24 +677,41 @@ fn fashion_mnist_loads_from_its_own_folder() {
         "{text}"
     );
     std::fs::rename(root.path().join("tiny"), root.path().join("fashion-mnist")).unwrap();
+    // Files that are not the published ones: their header already declares another
+    // shape than Fashion-MNIST's, which is rejected before the payload is read.
     let err = load(&FASHION_MNIST, &DataDirs::new([root.path()])).unwrap_err();
+    assert!(matches!(err, DataError::UnexpectedShape { .. }), "{err:?}");
+    assert_message(&err, "train-images", &["60000 × 28 × 28", "5 × 4 × 3"]);
+    // With the shape unchecked, the checksum still rejects them.
+    let shape_free = DatasetSpec {
+        train_images: FileSpec {
+            shape: None,
+            ..FASHION_MNIST.train_images
+        },
+        ..FASHION_MNIST
+    };
+    let err = load(&shape_free, &DataDirs::new([root.path()])).unwrap_err();
     assert!(matches!(err, DataError::ChecksumMismatch { .. }), "{err:?}");
     // The same files under a spec without checksums: the structure alone is checked.
     let unverified = DatasetSpec {
         train_images: FileSpec {
             sha256: None,
+            shape: None,
             ..FASHION_MNIST.train_images
         },
         train_labels: FileSpec {
             sha256: None,
+            shape: None,
             ..FASHION_MNIST.train_labels
         },
         test_images: FileSpec {
             sha256: None,
+            shape: None,
             ..FASHION_MNIST.test_images
         },
         test_labels: FileSpec {
             sha256: None,
+            shape: None,
             ..FASHION_MNIST.test_labels
         },
         ..FASHION_MNIST

@@ -1,13 +1,14 @@
 //! The real MNIST files, found through the default search order (`$DINV_DATA_DIR`,
-//! `./data`, `<workspace>/data`). Absent data fails these tests with the loader's
-//! message, unless `DINV_SKIP_REAL_DATA=1` says to skip them.
+//! `./data`, `<workspace>/data`). Absent data skips these tests with a notice, or fails
+//! them under `DINV_REQUIRE_FULL_DATA=1` (as `.ci/run` sets).
+
+mod common;
 
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use dinv_data::error::DataError;
 use dinv_data::locate::DataDirs;
-use dinv_data::mnist::{load, load_split, Dataset, SplitName, MNIST};
+use dinv_data::mnist::{load_split, Dataset, SplitName, MNIST};
 use dinv_data::preprocess::{Centering, PixelStats};
 
 /// Published statistics of the training pixels after dividing by 255, rounded to four
@@ -15,29 +16,17 @@ use dinv_data::preprocess::{Centering, PixelStats};
 const MEAN: f64 = 0.1307;
 const STD: f64 = 0.3081;
 
-/// The dataset, loaded once for all tests; `None` when absent and skipping is allowed.
+/// The dataset, loaded once for all tests; `None` when absent and not required.
 fn mnist() -> Option<&'static Dataset> {
     static DATA: OnceLock<Option<Dataset>> = OnceLock::new();
     DATA.get_or_init(|| {
         let start = Instant::now();
-        match load(&MNIST, &DataDirs::from_env()) {
-            Ok(data) => {
-                eprintln!(
-                    "loaded and verified MNIST (train + test) in {:.2?}",
-                    start.elapsed()
-                );
-                Some(data)
-            }
-            Err(err @ DataError::NotFound { .. }) => {
-                if std::env::var("DINV_SKIP_REAL_DATA").is_ok_and(|v| v == "1") {
-                    eprintln!("skipping real-MNIST test (DINV_SKIP_REAL_DATA=1): {err}");
-                    None
-                } else {
-                    panic!("{err}\n(set DINV_SKIP_REAL_DATA=1 to skip the real-data tests)");
-                }
-            }
-            Err(err) => panic!("{err}"),
-        }
+        let data = common::full_or_skip(&MNIST, "dinv-data/tests/mnist_real.rs")?;
+        eprintln!(
+            "loaded and verified MNIST (train + test) in {:.2?}",
+            start.elapsed()
+        );
+        Some(data)
     })
     .as_ref()
 }

@@ -33,6 +33,9 @@ pub struct Pipeline {
     pub summary_stage: String,
     /// Stage whose outputs are the pipeline's figures (PNG + SVG).
     pub figures_stage: String,
+    /// Datasets the pipeline reads in full at this scale (none when it reads only the
+    /// shipped subsets or synthetic data): `cargo xtask reproduce` fetches them first.
+    pub full_data: Vec<&'static dinv_data::mnist::DatasetSpec>,
 }
 
 #[derive(Deserialize)]

@@ -527,9 +527,10 @@ fn divergence_is_an_error_and_not_cached() {
     assert_eq!(entries, 0, "a failed stage left files in the cache");
 }
 
-/// With no MNIST anywhere, a training stage fails with the data layer's message (which
-/// says where it looked and what to do) and caches nothing. Runs in a child process so
-/// that `$DINV_DATA_DIR` can point at an empty folder.
+/// With the full MNIST nowhere (and `data.source = "full"`), a training stage fails with
+/// the data layer's message (which says where it looked and what to do) and caches
+/// nothing. Runs in a child process so that `$DINV_DATA_DIR` can point at an empty
+/// folder.
 #[test]
 fn missing_mnist_is_a_clear_error() {
     if workspace().join("data/mnist").exists() {
@@ -556,7 +557,13 @@ fn missing_mnist_child() {
     if std::env::var_os("AUTOENCODER_MISSING_MNIST_CHILD").is_none() {
         return;
     }
-    let p = pipeline(NAME, Scale::Smoke);
+    use dinv_experiments::autoencoder::{build_from, AutoencoderConfig};
+    use dinv_experiments::mnist_data::Source;
+    use dinv_experiments::spec::Scaled;
+    let mut cfg: AutoencoderConfig =
+        dinv_pipeline::load_toml(&workspace().join(format!("pipelines/{NAME}.toml"))).unwrap();
+    cfg.data.source = Scaled::Same(Source::Full);
+    let p = build_from(cfg, Scale::Smoke).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
     let g = p
@@ -595,7 +602,7 @@ fn time_paper_scale_batches() {
     use std::time::Instant;
     dinv_core::fp::flush_subnormals();
     let split = dinv_experiments::mnist_data::Dataset::Mnist
-        .load(SplitName::Train)
+        .load(dinv_experiments::mnist_data::Source::Full, SplitName::Train)
         .unwrap();
     let normaliser = Normaliser::unit_interval(784);
     let images = Images {

@@ -104,6 +104,18 @@ pub enum ExecError {
         /// Other stages that failed while already running.
         also_failed: Vec<String>,
     },
+    /// With [`Executor::keep_going`]: every stage that could run did, but some failed.
+    /// `report` holds the stages that completed (cached or computed); `failures` every
+    /// failed stage with its error; `skipped` the stages not run because an input failed.
+    #[error("{}", render_incomplete(failures, skipped))]
+    Incomplete {
+        /// The stages that completed.
+        report: Box<RunReport>,
+        /// Each failed stage, in the order the failures happened.
+        failures: Vec<StageFailure>,
+        /// Ids of the stages left out because they depend on a failed stage.
+        skipped: Vec<String>,
+    },
     /// The thread pool could not be created.
     #[error("could not start {threads} worker threads: {message}")]
     ThreadPool {
@@ -115,13 +127,46 @@ pub enum ExecError {
 }
 
 impl ExecError {
-    /// The failing stage's own error, if a stage failed.
+    /// The failing stage's own error, if a stage failed (the first, for
+    /// [`ExecError::Incomplete`]).
     pub fn stage_error(&self) -> Option<&StageError> {
         match self {
             ExecError::Stage { error, .. } => Some(error),
+            ExecError::Incomplete { failures, .. } => failures.first().map(|f| &f.error),
             _ => None,
         }
     }
+}
+
+/// One stage that failed in a run that went on without it.
+#[derive(Debug)]
+pub struct StageFailure {
+    /// The stage's id.
+    pub id: String,
+    /// Its kind.
+    pub kind: String,
+    /// Why it failed.
+    pub error: StageError,
+}
+
+fn render_incomplete(failures: &[StageFailure], skipped: &[String]) -> String {
+    let mut s = format!(
+        "{} stage(s) failed{}:",
+        failures.len(),
+        match skipped.len() {
+            0 => String::new(),
+            n => format!(" and {n} stage(s) depending on them did not run"),
+        }
+    );
+    for f in failures {
+        s.push_str(&format!(
+            "\n  - stage `{}` (kind `{}`): {}",
+            f.id,
+            f.kind,
+            render_chain(&f.error)
+        ));
+    }
+    s
 }
 
 fn render_stage_failure(id: &str, kind: &str, error: &StageError, also: &[String]) -> String {
@@ -150,6 +195,7 @@ pub struct Executor {
     force: bool,
     threads: usize,
     quiet: bool,
+    keep_going: bool,
 }
 
 /// A finished stage, sent from a worker to the scheduler.
@@ -168,7 +214,16 @@ impl Executor {
             force: false,
             threads: 0,
             quiet: false,
+            keep_going: false,
         }
+    }
+
+    /// After a stage fails, go on with every stage that does not depend on it, and
+    /// report all failures at the end ([`ExecError::Incomplete`], which carries what
+    /// completed). Without it (the default), no new stage starts after the first failure.
+    pub fn keep_going(mut self, yes: bool) -> Self {
+        self.keep_going = yes;
+        self
     }
 
     /// Recompute every stage of the graph even if it is cached; the new entries replace
@@ -218,7 +273,8 @@ impl Executor {
 
     /// Runs every stage of `graph` that is not cached (all of them with `force`), each as
     /// soon as its inputs are ready. On the first failure no new stage starts; stages
-    /// already running finish, and the error names the failing stage.
+    /// already running finish, and the error names the failing stage. With
+    /// [`Executor::keep_going`], every stage whose inputs completed still runs.
     pub fn run(&self, graph: &Graph) -> Result<RunReport, ExecError> {
         let started = Instant::now();
         graph.validate()?;
@@ -252,15 +308,20 @@ impl Executor {
         let stages = graph.stages();
         let n = stages.len();
 
-        let mut failures = failures.into_iter();
-        if let Some((i, error)) = failures.next() {
-            return Err(ExecError::Stage {
-                id: stages[i].id.clone(),
-                kind: stages[i].kind.clone(),
-                error,
-                also_failed: failures.map(|(j, _)| stages[j].id.clone()).collect(),
-            });
-        }
+        let failures = if self.keep_going {
+            failures
+        } else {
+            let mut failures = failures.into_iter();
+            if let Some((i, error)) = failures.next() {
+                return Err(ExecError::Stage {
+                    id: stages[i].id.clone(),
+                    kind: stages[i].kind.clone(),
+                    error,
+                    also_failed: failures.map(|(j, _)| stages[j].id.clone()).collect(),
+                });
+            }
+            Vec::new()
+        };
 
         let mut report = RunReport {
             stages: Vec::with_capacity(n),
@@ -283,7 +344,27 @@ impl Executor {
         }
         report.seconds = started.elapsed().as_secs_f64();
         reporter.summary(n, report.computed(), report.cached(), report.seconds);
-        Ok(report)
+        if failures.is_empty() {
+            return Ok(report);
+        }
+        let failed: Vec<usize> = failures.iter().map(|(i, _)| *i).collect();
+        let skipped = order
+            .iter()
+            .filter(|&&i| !failed.contains(&i) && report.record(&stages[i].id).is_none())
+            .map(|&i| stages[i].id.clone())
+            .collect();
+        Err(ExecError::Incomplete {
+            report: Box::new(report),
+            failures: failures
+                .into_iter()
+                .map(|(i, error)| StageFailure {
+                    id: stages[i].id.clone(),
+                    kind: stages[i].kind.clone(),
+                    error,
+                })
+                .collect(),
+            skipped,
+        })
     }
 
     /// Runs the stages on `pool`, each as soon as its inputs are done; after the first
@@ -344,7 +425,7 @@ impl Executor {
                         )))
                     })
                     .map(Some);
-                    if result.is_err() {
+                    if result.is_err() && !self.keep_going {
                         stop.store(true, Ordering::SeqCst);
                     }
                     // The scheduler outlives every worker, so the channel is open.
@@ -373,7 +454,7 @@ impl Executor {
                     Ok(None) => {}
                     Ok(Some(d)) => {
                         done[i] = Some(d);
-                        if failures.is_empty() {
+                        if failures.is_empty() || self.keep_going {
                             for &d in &dependents[i] {
                                 missing[d] -= 1;
                                 if missing[d] == 0 {

@@ -103,7 +103,7 @@ pub use cache::CACHE_FORMAT_VERSION;
 pub use config::{canonical_json, load_toml, parse_toml, ConfigError, InvalidConfig};
 pub use context::{StageContext, StageOutputs};
 pub use error::{StageError, StageResultExt};
-pub use exec::{ExecError, Executor, RunReport, StageRecord, StageStatus};
+pub use exec::{ExecError, Executor, RunReport, StageFailure, StageRecord, StageStatus};
 pub use graph::{Graph, GraphError, StageRunner, StageSpec};
 pub use progress::Progress;
 pub use seed::{derive_seed, rng_from_seed, stage_rng};

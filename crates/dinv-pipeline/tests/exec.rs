@@ -81,3 +81,72 @@ fn phase_times_reach_the_record_and_not_the_cache() {
     assert_eq!(again.cached(), 1);
     assert!(again.record("timed").unwrap().phases.is_empty());
 }
+
+/// A graph of two independent branches, `a/*` and `b/*`, where `a/fail` fails: with
+/// `keep_going`, every stage of `b` still runs and enters the cache, only `a/fail`'s
+/// dependents are skipped, and the error lists the failure with its cause. Without it,
+/// the run stops at the failure. Runs on one thread, so `a/fail` (first in order)
+/// fails before `b` has started.
+#[test]
+fn keep_going_finishes_independent_work_and_lists_failures() {
+    use dinv_pipeline::ExecError;
+    let ok: Arc<dyn StageRunner> =
+        Arc::new(|ctx: &mut StageContext<'_>| ctx.write_json("out", &json!({ "id": ctx.id() })));
+    let fail: Arc<dyn StageRunner> = Arc::new(|_: &mut StageContext<'_>| {
+        Err(StageError::msg(
+            "the data is missing: run `cargo xtask data fetch`",
+        ))
+    });
+    let build = || {
+        let mut g = Graph::new();
+        g.add(StageSpec::new("a/fail", "failing", 1, fail.clone()))
+            .unwrap();
+        g.add(StageSpec::new("a/after", "ok", 1, ok.clone()).with_inputs(["a/fail"]))
+            .unwrap();
+        g.add(StageSpec::new("a/last", "ok", 1, ok.clone()).with_inputs(["a/after"]))
+            .unwrap();
+        for (id, inputs) in [("b/data", vec![]), ("b/train", vec!["b/data"])] {
+            g.add(StageSpec::new(id, "ok", 1, ok.clone()).with_inputs(inputs))
+                .unwrap();
+        }
+        g
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let exec = Executor::new(dir.path().to_path_buf())
+        .threads(1)
+        .quiet(true);
+    let err = exec.run(&build()).unwrap_err();
+    assert!(matches!(err, ExecError::Stage { .. }), "{err}");
+    let cached = |d: &std::path::Path| std::fs::read_dir(d.join("ok")).map_or(0, |e| e.count());
+    assert_eq!(
+        cached(dir.path()),
+        0,
+        "fail-fast ran stages after the failure"
+    );
+
+    let err = exec.keep_going(true).run(&build()).unwrap_err();
+    let ExecError::Incomplete {
+        report,
+        failures,
+        skipped,
+    } = &err
+    else {
+        panic!("expected Incomplete, got {err}");
+    };
+    assert_eq!(
+        failures.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(),
+        ["a/fail"]
+    );
+    assert_eq!(skipped, &["a/after", "a/last"]);
+    assert!(report.outputs("b/train").is_some());
+    assert_eq!(report.computed(), 2);
+    assert_eq!(cached(dir.path()), 2);
+    let text = err.to_string();
+    assert!(
+        text.contains("a/fail")
+            && text.contains("cargo xtask data fetch")
+            && text.contains("2 stage(s) depending"),
+        "{text}"
+    );
+}

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use dinv_core::{FeedbackInit, Method, UpdateRule};
 use serde::{Deserialize, Serialize};
 
-use crate::mnist_data::Dataset;
+use crate::mnist_data::{Dataset, Source};
 use crate::spec::{ModelSpec, NetworkSpec, PipelineHeader, Scale, Scaled};
 use crate::tsne::TsneConfig;
 
@@ -28,6 +28,10 @@ pub struct AutoencoderConfig {
 #[serde(deny_unknown_fields)]
 pub struct DataSpec {
     pub dataset: Dataset,
+    /// The full files or the shipped subset (default: the subset at smoke scale, the
+    /// full files at paper scale).
+    #[serde(default = "Source::default_scaled")]
+    pub source: Scaled<Source>,
     /// The first this many training images are the training set (60000: all of them).
     pub train_examples: Scaled<usize>,
     /// The first this many test images give the test reconstruction error (never
@@ -156,10 +160,6 @@ impl TsneSpec {
     }
 }
 
-/// MNIST's split sizes, the upper bounds of `train_examples` and `test_examples`.
-const MNIST_TRAIN: usize = 60_000;
-const MNIST_TEST: usize = 10_000;
-
 impl AutoencoderConfig {
     /// Checks everything serde cannot: names, shapes and value ranges. The message names
     /// the offending entry.
@@ -196,20 +196,13 @@ impl AutoencoderConfig {
             positive("training.batch_size", self.training.batch_size.at(s))?;
             positive("detail.codes", self.detail.codes.at(s))?;
             positive("detail.tsne.iterations", self.detail.tsne.iterations.at(s))?;
-            if train > MNIST_TRAIN {
+            let source = self.data.source.at(s);
+            source.check_counts(train, test, s)?;
+            let (codes, test_split) = (self.detail.codes.at(s), source.test_images());
+            if codes > test_split {
                 return Err(format!(
-                    "data.train_examples is {train} at scale {s}, but the training split has {MNIST_TRAIN} images"
+                    "detail.codes is {codes} at scale {s}, but the test split of data.source = {source:?} has {test_split} images"
                 ));
-            }
-            for (what, n) in [
-                ("data.test_examples", test),
-                ("detail.codes", self.detail.codes.at(s)),
-            ] {
-                if n > MNIST_TEST {
-                    return Err(format!(
-                        "{what} is {n} at scale {s}, but the test split has {MNIST_TEST} images"
-                    ));
-                }
             }
             let codes = self.detail.codes.at(s) as f64;
             if self.detail.tsne.perplexity * 3.0 >= codes {

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use super::config::{AeModelSpec, AutoencoderConfig, WeightInit};
 use super::train::{activities, train, Images, Learner, TrainSetup};
 use super::weights;
-use crate::mnist_data::Dataset;
+use crate::mnist_data::{Dataset, Source};
 use crate::spec::{NetworkSpec, Scale};
 use crate::tables::{build_feedback, feedback_draw_name, take};
 use crate::tsne::{tsne, TsneConfig};
@@ -48,6 +48,9 @@ struct DetailParams {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct TrainParams {
     dataset: Dataset,
+    /// Left out of the key when full, so full-data keys are those from before sources.
+    #[serde(default, skip_serializing_if = "Source::is_full")]
+    source: Source,
     /// The data's identity (checksums), so new data invalidates the cache.
     identity: Value,
     train_examples: usize,
@@ -100,7 +103,8 @@ pub(crate) fn add_stages(
     scale: Scale,
     graph: &mut Graph,
 ) -> Result<Vec<String>, String> {
-    let identity = cfg.data.dataset.identity()?;
+    let source = cfg.data.source.at(scale);
+    let identity = cfg.data.dataset.identity(source)?;
     let mut inits: Vec<WeightInit> = cfg.models.iter().map(|m| m.init).collect();
     inits.sort_by_key(|i| i.name());
     inits.dedup();
@@ -143,6 +147,7 @@ pub(crate) fn add_stages(
             let detail = cfg.detail.models.contains(&model.name);
             let params = TrainParams {
                 dataset: cfg.data.dataset,
+                source,
                 identity: identity.clone(),
                 train_examples: cfg.data.train_examples.at(scale),
                 test_examples: cfg.data.test_examples.at(scale),
@@ -311,8 +316,8 @@ pub(crate) fn code_layer(dims: &[usize]) -> usize {
 fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     dinv_core::fp::flush_subnormals();
     let p: TrainParams = ctx.params_as()?;
-    let train_split = p.dataset.load(SplitName::Train)?;
-    let test_split = p.dataset.load(SplitName::Test)?;
+    let train_split = p.dataset.load(p.source, SplitName::Train)?;
+    let test_split = p.dataset.load(p.source, SplitName::Test)?;
     for (split, n, what) in [
         (&train_split, p.train_examples, "train_examples"),
         (&test_split, p.test_examples, "test_examples"),

@@ -3,7 +3,7 @@
 use dinv_core::{Activation, DiSettings, Integration, Method, SsaConfig, UpdateRule};
 use serde::{Deserialize, Serialize};
 
-use crate::mnist_data::{Dataset, Normalisation};
+use crate::mnist_data::{Dataset, Normalisation, Source};
 use crate::regression::config::FigureSpec;
 use crate::spec::{ModelSpec, PipelineHeader, Scaled};
 
@@ -24,6 +24,11 @@ pub struct ClassificationConfig {
 #[serde(deny_unknown_fields)]
 pub struct DataSpec {
     pub dataset: Dataset,
+    /// The full files or the shipped subset (default: the subset at smoke scale, the
+    /// full files at paper scale). Normalisation statistics are fitted on the source's
+    /// whole training split.
+    #[serde(default = "Source::default_scaled")]
+    pub source: Scaled<Source>,
     pub normalisation: Normalisation,
     /// Training images used (the first `n` of the standard 60000).
     pub train_examples: Scaled<usize>,
@@ -112,15 +117,11 @@ impl ClassificationConfig {
             if self.training.epochs.at(s) == 0 {
                 return Err(format!("training.epochs must be positive at scale {s}"));
             }
-            let (tr, te) = (
+            self.data.source.at(s).check_counts(
                 self.data.train_examples.at(s),
                 self.data.test_examples.at(s),
-            );
-            if tr == 0 || tr > 60_000 || te == 0 || te > 10_000 {
-                return Err(format!(
-                    "data.train_examples must be in 1..=60000 and data.test_examples in 1..=10000 (scale {s}: {tr}, {te})"
-                ));
-            }
+                s,
+            )?;
         }
         if self.data.normalisation == Normalisation::UnitInterval {
             return Err(

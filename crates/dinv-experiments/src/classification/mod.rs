@@ -95,12 +95,17 @@ pub fn build_from(cfg: ClassificationConfig, scale: Scale) -> Result<Pipeline, S
             .with_inputs(analyses),
         )
         .map_err(|e| e.to_string())?;
+    let full_data = match cfg.data.source.at(scale) {
+        crate::mnist_data::Source::Full => vec![cfg.data.dataset.full_spec()],
+        crate::mnist_data::Source::Subset => Vec::new(),
+    };
     Ok(Pipeline {
         name,
         title: cfg.pipeline.title,
         graph,
         summary_stage: summary_id,
         figures_stage: figures_id,
+        full_data,
     })
 }
 

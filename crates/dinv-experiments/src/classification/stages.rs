@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value};
 
 use super::config::{ClassificationConfig, NetworkSpec};
 use super::train::{train, Classifier, Setup};
-use crate::mnist_data::{Dataset, Normalisation};
+use crate::mnist_data::{Dataset, Normalisation, Source};
 use crate::regression::analysis::group;
 use crate::spec::{ModelSpec, Scale};
 use crate::tables::matrices_to_table;
@@ -29,12 +29,17 @@ const ANALYSIS_VERSION: u32 = 2;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct DataParams {
     dataset: Dataset,
+    /// Left out of the key when full, so full-data keys are those from before sources.
+    #[serde(default, skip_serializing_if = "Source::is_full")]
+    source: Source,
     identity: Value,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct TrainParams {
     dataset: Dataset,
+    #[serde(default, skip_serializing_if = "Source::is_full")]
+    source: Source,
     normalisation: Normalisation,
     train_examples: usize,
     test_examples: usize,
@@ -66,7 +71,8 @@ pub(crate) fn add_stages(
     scale: Scale,
     graph: &mut Graph,
 ) -> Result<Vec<String>, String> {
-    let identity = cfg.data.dataset.identity()?;
+    let source = cfg.data.source.at(scale);
+    let identity = cfg.data.dataset.identity(source)?;
     let mut analyses = Vec::new();
     for seed in cfg.pipeline.seeds.at(scale) {
         let base = format!("{}/s{seed}", cfg.pipeline.name);
@@ -76,6 +82,7 @@ pub(crate) fn add_stages(
                 StageSpec::new(&data_id, "mnist_data", DATA_VERSION, Arc::new(data_stage))
                     .with_params(json!(DataParams {
                         dataset: cfg.data.dataset,
+                        source,
                         identity: identity.clone()
                     }))
                     .with_master_seed(seed),
@@ -89,6 +96,7 @@ pub(crate) fn add_stages(
             }
             let params = TrainParams {
                 dataset: cfg.data.dataset,
+                source,
                 normalisation: cfg.data.normalisation,
                 train_examples: cfg.data.train_examples.at(scale),
                 test_examples: cfg.data.test_examples.at(scale),
@@ -169,8 +177,8 @@ pub(crate) fn add_stages(
 /// Loads and verifies both splits once, and records what was found.
 fn data_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     let p: DataParams = ctx.params_as()?;
-    let train = p.dataset.load(SplitName::Train)?;
-    let test = p.dataset.load(SplitName::Test)?;
+    let train = p.dataset.load(p.source, SplitName::Train)?;
+    let test = p.dataset.load(p.source, SplitName::Test)?;
     let stats = PixelStats::fit(&train).map_err(StageError::new)?;
     ctx.write_json(
         "info",
@@ -187,9 +195,9 @@ fn data_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
 fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     dinv_core::fp::flush_subnormals();
     let p: TrainParams = ctx.params_as()?;
-    let mut train_split = p.dataset.load(SplitName::Train)?;
-    let mut test_split = p.dataset.load(SplitName::Test)?;
-    // Statistics from the full standard training set; then keep the first n images.
+    let mut train_split = p.dataset.load(p.source, SplitName::Train)?;
+    let mut test_split = p.dataset.load(p.source, SplitName::Test)?;
+    // Statistics from the source's whole training split; then keep the first n images.
     let stats = PixelStats::fit(&train_split).map_err(StageError::new)?;
     let normaliser = stats.normaliser(p.normalisation.centering().ok_or_else(|| {
         StageError::msg("classification needs per_pixel or global normalisation")

@@ -99,6 +99,7 @@ pub fn build_from(cfg: RegressionConfig, scale: Scale) -> Result<Pipeline, Strin
         graph,
         summary_stage: summary_id,
         figures_stage: figures_id,
+        full_data: Vec::new(),
     })
 }
 
