@@ -41,6 +41,14 @@ pub enum Problem {
         rows: usize,
         cols: usize,
     },
+    #[error("panel {index} spans {span} columns; the grid has {cols} (a span is 1 to {cols})")]
+    Span {
+        index: usize,
+        span: usize,
+        cols: usize,
+    },
+    #[error("the shared legend goes in a free cell, but the panels fill the {rows}x{cols} grid")]
+    NoCellForLegend { rows: usize, cols: usize },
     #[error("panel size {w}x{h} px is too small (at least {min_w}x{min_h})")]
     PanelTooSmall {
         w: u32,
@@ -50,7 +58,7 @@ pub enum Problem {
     },
     #[error("image size {w}x{h} px is too large (at most {max} px a side)")]
     ImageTooLarge { w: u32, h: u32, max: u32 },
-    #[error("panel {panel}: the series list is empty (a line panel needs at least one series)")]
+    #[error("panel {panel}: the series list is empty (a line panel needs at least one series or point series)")]
     EmptySeries { panel: usize },
     #[error("panel {panel}, series {label:?}: x has {x} values but y has {y}")]
     SeriesLength {
@@ -83,6 +91,42 @@ pub enum Problem {
         hi: f64,
         log: bool,
     },
+    #[error("panel {panel}: {what} has markers of size 0 (at least 1 px)")]
+    ZeroMarkerSize { panel: usize, what: String },
+    #[error("panel {panel}, series {label:?}: marker phase {phase} is not in [0, 1)")]
+    MarkerPhase {
+        panel: usize,
+        label: String,
+        phase: f64,
+    },
+    #[error("panel {panel}, event {event}: position ({x}, {y:?}) must be finite")]
+    EventPosition {
+        panel: usize,
+        event: usize,
+        x: f64,
+        y: Option<f64>,
+    },
+    #[error("panel {panel}, point series {label:?}: x, y, lo and hi have {x}, {y}, {lo} and {hi} values (lo and hi as many as x, or both empty)")]
+    PointsLength {
+        panel: usize,
+        label: String,
+        x: usize,
+        y: usize,
+        lo: usize,
+        hi: usize,
+    },
+    #[error("panel {panel}: inset box (left {left}, top {top}, width {width}, height {height}) must lie inside the plot area, in fractions of it")]
+    InsetPlace {
+        panel: usize,
+        left: f64,
+        top: f64,
+        width: f64,
+        height: f64,
+    },
+    #[error("panel {panel}: an inset cannot hold another inset")]
+    NestedInset { panel: usize },
+    #[error("panel {panel}, inset: {problem}")]
+    InInset { panel: usize, problem: Box<Problem> },
     #[error("panel {panel}: the scatter has no points")]
     NoPoints { panel: usize },
     #[error("panel {panel}: class {class} has no colour (the palette has {palette} colours)")]

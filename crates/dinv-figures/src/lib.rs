@@ -29,10 +29,14 @@
 //! (shared look; `font` works around plotters' glyph placement), `stroke` (curves in pixels: decimation, dashes, spike-free thick
 //! lines), `panels` (one drawer per panel kind), `output` (atomic files).
 
+mod check;
+mod clip;
 mod error;
 mod font;
 mod geometry;
 mod legend;
+mod markers;
+mod markup;
 mod model;
 mod output;
 pub mod palette;
@@ -40,23 +44,33 @@ mod panels;
 mod scale;
 mod stroke;
 mod style;
+mod text;
 mod validate;
 
 use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
 
+use panels::Ctx;
+use stroke::Target;
+
+pub use check::{
+    clipped_without_mark, series_visibility, style_conflicts, ClipMiss, EntryKind, EntryStyle,
+    StyleConflict, StyleUse, Visibility,
+};
+pub use clip::Edge;
 pub use error::{FigureError, Problem};
 pub use model::{
-    Axis, Band, Figure, ImageGridPanel, LegendPos, LinePanel, LineStyle, Panel, RenderedFiles, Rgb,
-    RgbImage, Scale, ScatterPanel, Series,
+    Axis, Band, Corner, EventMark, Figure, ImageGridPanel, Inset, InsetPlace, LegendPos, LinePanel,
+    LineStyle, Marker, Panel, PointSeries, RangeNote, RenderedFiles, Rgb, RgbImage, Scale,
+    ScatterPanel, Series, SharedLegend,
 };
 
 /// Renders `fig` to `<stem>.png` and `<stem>.svg` and returns both paths.
 ///
 /// The folder of `stem` must exist. Each file is replaced atomically.
 pub fn render(fig: &Figure, stem: &Path) -> Result<RenderedFiles, FigureError> {
-    check(fig, stem)?;
+    check_figure(fig, stem)?;
     let dir = output::output_dir(stem);
     if !dir.is_dir() {
         return Err(FigureError::OutputDir {
@@ -68,7 +82,7 @@ pub fn render(fig: &Figure, stem: &Path) -> Result<RenderedFiles, FigureError> {
         png: output::with_suffix(stem, "png"),
         svg: output::with_suffix(stem, "svg"),
     };
-    let image = draw_rgb(fig).map_err(draw_error(&files.png))?;
+    let image = draw_rgb(fig, &Ctx::new(Target::Raster)).map_err(draw_error(&files.png))?;
     output::write_png(&files.png, &image)?;
     let svg = draw_svg(fig).map_err(draw_error(&files.svg))?;
     output::write_atomic(&files.svg, svg.as_bytes())?;
@@ -78,11 +92,11 @@ pub fn render(fig: &Figure, stem: &Path) -> Result<RenderedFiles, FigureError> {
 /// Renders `fig` into memory: exactly the pixels [`render`] writes to the PNG.
 pub fn render_rgb(fig: &Figure) -> Result<RgbImage, FigureError> {
     let target = Path::new("<in-memory image>");
-    check(fig, target)?;
-    draw_rgb(fig).map_err(draw_error(target))
+    check_figure(fig, target)?;
+    draw_rgb(fig, &Ctx::new(Target::Raster)).map_err(draw_error(target))
 }
 
-fn check(fig: &Figure, target: &Path) -> Result<(), FigureError> {
+fn check_figure(fig: &Figure, target: &Path) -> Result<(), FigureError> {
     validate::figure(fig).map_err(|problem| FigureError::Invalid {
         target: target.to_path_buf(),
         problem,
@@ -96,12 +110,14 @@ fn draw_error(target: &Path) -> impl FnOnce(style::DrawError) -> FigureError + '
     }
 }
 
-fn draw_rgb(fig: &Figure) -> Result<RgbImage, style::DrawError> {
+/// Draws a validated figure into memory with the switches of `ctx` (whose target
+/// must be [`Target::Raster`]).
+fn draw_rgb(fig: &Figure, ctx: &Ctx) -> Result<RgbImage, style::DrawError> {
     let (width, height) = fig.size_px();
     let mut data = vec![255u8; 3 * width as usize * height as usize];
     {
         let root = BitMapBackend::with_buffer(&mut data, (width, height)).into_drawing_area();
-        panels::draw_figure(&root, fig, stroke::Target::Raster)?;
+        panels::draw_figure(&root, fig, ctx)?;
     }
     Ok(RgbImage {
         width,
@@ -114,12 +130,13 @@ fn draw_svg(fig: &Figure) -> Result<String, style::DrawError> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, fig.size_px()).into_drawing_area();
-        panels::draw_figure(&root, fig, stroke::Target::Vector)?;
+        panels::draw_figure(&root, fig, &Ctx::new(Target::Vector))?;
     }
     // plotters writes polylines without a join style, and the SVG default (miter, limit
     // 4) draws spikes up to twice the line width at the sharp turns of noisy curves.
-    Ok(svg.replace(
+    let svg = svg.replace(
         "<polyline fill=\"none\"",
         "<polyline fill=\"none\" stroke-linejoin=\"round\"",
-    ))
+    );
+    Ok(text::svg_runs(&svg))
 }

@@ -22,6 +22,8 @@ pub(crate) const TICK_LABEL: f64 = 14.0;
 pub(crate) const LEGEND: f64 = 14.0;
 /// Legend entries of crowded panels.
 pub(crate) const LEGEND_COMPACT: f64 = 12.0;
+/// All text of insets: title, axis labels, ticks and legend.
+pub(crate) const INSET_TEXT: f64 = 11.0;
 
 pub(crate) const INK: RGBColor = RGBColor(30, 30, 30);
 pub(crate) const GRID_MAJOR: RGBColor = RGBColor(225, 225, 225);

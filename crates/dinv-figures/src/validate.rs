@@ -2,7 +2,10 @@
 //! or a silently wrong picture.
 
 use crate::error::Problem;
-use crate::model::{Axis, Figure, ImageGridPanel, LinePanel, Panel, Scale, ScatterPanel};
+use crate::model::{
+    Axis, Figure, ImageGridPanel, InsetPlace, LinePanel, Marker, Panel, Scale, ScatterPanel,
+    SharedLegend,
+};
 
 /// Smallest cell that still fits a title, tick labels and some data.
 pub(crate) const MIN_PANEL: (u32, u32) = (120, 90);
@@ -17,14 +20,22 @@ pub(crate) fn figure(fig: &Figure) -> Result<(), Problem> {
     if rows == 0 || cols == 0 {
         return Err(Problem::EmptyGrid { rows, cols });
     }
-    let cells = rows.saturating_mul(cols);
-    if fig.panels.len() > cells {
+    for index in 0..fig.panels.len() {
+        let span = fig.span(index);
+        if span == 0 || span > cols {
+            return Err(Problem::Span { index, span, cols });
+        }
+    }
+    if let Some(index) = fig.cells().iter().position(Option::is_none) {
         return Err(Problem::PanelOutsideGrid {
-            index: cells,
+            index,
             panels: fig.panels.len(),
             rows,
             cols,
         });
+    }
+    if fig.legend == SharedLegend::Cell && fig.free_cell().is_none() {
+        return Err(Problem::NoCellForLegend { rows, cols });
     }
     let (w, h) = fig.panel_size;
     if w < MIN_PANEL.0 || h < MIN_PANEL.1 {
@@ -45,7 +56,7 @@ pub(crate) fn figure(fig: &Figure) -> Result<(), Problem> {
     }
     for (index, panel) in fig.panels.iter().enumerate() {
         match panel {
-            Panel::Lines(p) => lines(index, p)?,
+            Panel::Lines(p) => line_panel(index, p)?,
             Panel::Scatter(p) => scatter(index, p)?,
             Panel::Images(p) => images(index, p)?,
         }
@@ -84,8 +95,63 @@ fn axis(panel: usize, name: &'static str, axis: &Axis) -> Result<(), Problem> {
     }
 }
 
+/// A line panel and its inset (whose problems are wrapped in [`Problem::InInset`]).
+fn line_panel(panel: usize, p: &LinePanel) -> Result<(), Problem> {
+    lines(panel, p)?;
+    let Some(inset) = &p.inset else {
+        return Ok(());
+    };
+    let wrap = |problem| Problem::InInset {
+        panel,
+        problem: Box::new(problem),
+    };
+    if inset.panel.inset.is_some() {
+        return Err(wrap(Problem::NestedInset { panel }));
+    }
+    let (left, top, width, height) = match inset.place {
+        InsetPlace::Corner { width, height, .. } => (0.0, 0.0, width, height),
+        InsetPlace::Rect {
+            left,
+            top,
+            width,
+            height,
+        } => (left, top, width, height),
+    };
+    let fraction = |v: f64| (0.0..=1.0).contains(&v);
+    let fits = [left, top, width, height].into_iter().all(fraction)
+        && width > 0.0
+        && height > 0.0
+        && left + width <= 1.0
+        && top + height <= 1.0;
+    if !fits {
+        return Err(Problem::InsetPlace {
+            panel,
+            left,
+            top,
+            width,
+            height,
+        });
+    }
+    lines(panel, &inset.panel).map_err(wrap)
+}
+
+fn marker(
+    panel: usize,
+    what: impl Fn() -> String,
+    shape: Marker,
+    size: u32,
+) -> Result<(), Problem> {
+    if shape != Marker::None && size == 0 {
+        return Err(Problem::ZeroMarkerSize {
+            panel,
+            what: what(),
+        });
+    }
+    Ok(())
+}
+
 fn lines(panel: usize, p: &LinePanel) -> Result<(), Problem> {
-    if p.series.is_empty() {
+    if p.series.is_empty() && p.points.is_empty() {
         return Err(Problem::EmptySeries { panel });
     }
     axis(panel, "x", &p.x)?;
@@ -106,6 +172,19 @@ fn lines(panel: usize, p: &LinePanel) -> Result<(), Problem> {
             });
         }
         opacity(panel, || format!("series {:?}", s.label), s.opacity)?;
+        marker(
+            panel,
+            || format!("series {:?}", s.label),
+            s.marker,
+            s.marker_size,
+        )?;
+        if !(0.0..1.0).contains(&s.marker_phase) {
+            return Err(Problem::MarkerPhase {
+                panel,
+                label: s.label.clone(),
+                phase: s.marker_phase,
+            });
+        }
     }
     for (band, b) in p.bands.iter().enumerate() {
         if b.x.len() != b.lo.len() || b.x.len() != b.hi.len() {
@@ -118,6 +197,36 @@ fn lines(panel: usize, p: &LinePanel) -> Result<(), Problem> {
             });
         }
         opacity(panel, || format!("band {band}"), b.opacity)?;
+    }
+    for (event, e) in p.events.iter().enumerate() {
+        if !e.x.is_finite() || e.y.is_some_and(|y| !y.is_finite()) {
+            return Err(Problem::EventPosition {
+                panel,
+                event,
+                x: e.x,
+                y: e.y,
+            });
+        }
+    }
+    for s in &p.points {
+        let n = s.x.len();
+        let whiskers = (s.lo.is_empty() && s.hi.is_empty()) || (s.lo.len() == n && s.hi.len() == n);
+        if s.y.len() != n || !whiskers {
+            return Err(Problem::PointsLength {
+                panel,
+                label: s.label.clone(),
+                x: n,
+                y: s.y.len(),
+                lo: s.lo.len(),
+                hi: s.hi.len(),
+            });
+        }
+        if s.size == 0 {
+            return Err(Problem::ZeroMarkerSize {
+                panel,
+                what: format!("point series {:?}", s.label),
+            });
+        }
     }
     Ok(())
 }

@@ -6,8 +6,7 @@
 //! reason unrelated to markup; recompute them then (the test prints the new values).
 
 use dinv_figures::{
-    palette, render, render_rgb, Axis, Band, Figure, LegendPos, LinePanel, LineStyle, Panel,
-    Series,
+    palette, render, render_rgb, Axis, Band, Figure, LegendPos, LinePanel, LineStyle, Panel, Series,
 };
 
 /// FNV-1a, 64 bit: enough to notice any changed byte.
@@ -34,7 +33,12 @@ pub fn plain_text_figure() -> Figure {
         .iter()
         .enumerate()
         .map(|(k, l)| {
-            let s = Series::new(*l, x.clone(), curve(0.02 + 0.01 * k as f64), palette::pick(k));
+            let s = Series::new(
+                *l,
+                x.clone(),
+                curve(0.02 + 0.01 * k as f64),
+                palette::pick(k),
+            );
             if k % 2 == 1 {
                 s.with_style(LineStyle::Dashed)
             } else {
@@ -56,6 +60,7 @@ pub fn plain_text_figure() -> Figure {
         bands: vec![band],
         hlines: vec![(1e-2, LineStyle::Dotted)],
         legend: LegendPos::Best,
+        ..LinePanel::default()
     };
     let right = LinePanel {
         title: "f: angle δ_DI vs δ_PBP".into(),

@@ -57,6 +57,7 @@ fn learning_curves() -> LinePanel {
         bands,
         hlines: vec![(0.0, LineStyle::Dotted)],
         legend: LegendPos::Best,
+        ..LinePanel::default()
     }
 }
 
@@ -85,6 +86,7 @@ fn log_losses() -> LinePanel {
         bands: vec![],
         hlines: vec![],
         legend: LegendPos::UpperRight,
+        ..LinePanel::default()
     }
 }
 
@@ -107,6 +109,7 @@ fn angles() -> LinePanel {
         bands: vec![],
         hlines: vec![(45.0, LineStyle::Dashed)],
         legend: LegendPos::Outside,
+        ..LinePanel::default()
     }
 }
 
@@ -121,6 +124,7 @@ fn eigenvalues() -> LinePanel {
         bands: vec![],
         hlines: vec![(0.0, LineStyle::Solid)],
         legend: LegendPos::LowerLeft,
+        ..LinePanel::default()
     }
 }
 
@@ -545,11 +549,26 @@ fn a_log_axis_skips_zeros_negatives_and_nan() {
     let (top, bottom) = plot_rows(&img);
     let expected = (top + bottom) / 2.0; // 10 is halfway between 1 and 100 on a log axis
     let red = matching(&img, is_red);
-    assert!(!red.is_empty(), "positive points not drawn");
-    let (y0, y1) = span(red.iter().map(|p| p.1));
+    // Zeros and negatives lie below any log range: since issue 17 they are no longer
+    // dropped silently but get clip marks on the bottom edge (the blue line there).
+    let (line, marks): (Vec<_>, Vec<_>) = red
+        .into_iter()
+        .partition(|p: &(u32, u32)| f64::from(p.1) < bottom - 10.0);
+    assert!(!line.is_empty(), "positive points not drawn");
+    let (y0, y1) = span(line.iter().map(|p| p.1));
     assert!(
         f64::from(y0) >= expected - 4.0 && f64::from(y1) <= expected + 4.0,
         "red rows {y0}..{y1}, expected around {expected}"
+    );
+    // One mark for the run 0, -1 at x = 0 and one for the 0 at x = 8; NaN and -inf
+    // are gaps, not data.
+    let (bx0, bx1) = span(matching(&img, is_blue).into_iter().map(|p| p.0));
+    let col = |v: f64| f64::from(bx0) + v / 10.0 * f64::from(bx1 - bx0);
+    let near = |v: f64| marks.iter().any(|p| (f64::from(p.0) - col(v)).abs() <= 5.0);
+    assert!(near(0.0) && near(8.0), "clip marks missing: {marks:?}");
+    assert!(
+        !near(2.0) && !near(7.0) && !near(5.0),
+        "stray marks: {marks:?}"
     );
 
     // Auto-fitted log axes with only unshowable values still render.

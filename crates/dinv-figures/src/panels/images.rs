@@ -7,8 +7,11 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use crate::markup::Rich;
 use crate::model::ImageGridPanel;
+use crate::stroke::Target;
 use crate::style::{self, DrawError};
+use crate::text;
 
 const MARGIN: f64 = 8.0;
 const GAP: f64 = 3.0;
@@ -38,17 +41,19 @@ fn pixel_scale(fit: f64) -> f64 {
 pub(crate) fn draw<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     p: &ImageGridPanel,
+    target: Target,
 ) -> Result<(), DrawError> {
     let area = if p.title.is_empty() {
         area.clone()
     } else {
-        area.titled(&p.title, style::bold(style::PANEL_TITLE))?
+        text::titled(area, &p.title, style::bold(style::PANEL_TITLE), target)?
     };
     let (w, h) = area.dim_in_pixel();
     let font = style::font(style::TICK_LABEL);
+    let labels: Vec<Rich> = p.row_labels.iter().map(|l| Rich::parse(l)).collect();
     let mut label_w = 0.0f64;
-    for label in &p.row_labels {
-        label_w = label_w.max(area.estimate_text_size(label, &font)?.0 as f64 + 8.0);
+    for label in &labels {
+        label_w = label_w.max(f64::from(text::size(label, &font)?.0) + 8.0);
     }
 
     let (rows, cols) = (p.rows as f64, p.cols as f64);
@@ -75,10 +80,10 @@ pub(crate) fn draw<DB: DrawingBackend>(
     }
 
     let label_font = font.pos(Pos::new(HPos::Right, VPos::Center));
-    for (r, label) in p.row_labels.iter().enumerate() {
+    for (r, label) in labels.iter().enumerate() {
         let y = top + r as f64 * (cell_h + GAP) + cell_h / 2.0;
         let pos = ((left - 8.0) as i32, y.round() as i32);
-        area.draw(&Text::new(label.clone(), pos, label_font.clone()))?;
+        text::draw(&area, label, pos, &label_font, target)?;
     }
     Ok(())
 }

@@ -7,10 +7,13 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::legend::{self, Entry, Legend, Look, Swatch};
+use crate::markup::Rich;
 use crate::model::{Rgb, Scale, ScatterPanel};
 use crate::palette;
 use crate::scale;
+use crate::stroke::Target;
 use crate::style::{self, DrawError};
+use crate::text;
 
 /// Markers are slightly transparent so dense clusters show their density.
 const MARKER_OPACITY: f64 = 0.8;
@@ -26,6 +29,7 @@ fn class_colour(p: &ScatterPanel, class: usize) -> Rgb {
 pub(crate) fn draw<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     p: &ScatterPanel,
+    target: Target,
 ) -> Result<(), DrawError> {
     let points: Vec<_> = p
         .points
@@ -39,12 +43,13 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let entries = classes
         .iter()
         .map(|&k| Entry {
-            label: p
-                .class_names
-                .get(k)
-                .cloned()
-                .unwrap_or_else(|| k.to_string()),
-            swatch: Swatch::Marker {
+            label: Rich::parse(
+                &p.class_names
+                    .get(k)
+                    .cloned()
+                    .unwrap_or_else(|| k.to_string()),
+            ),
+            swatch: Swatch::Dot {
                 color: style::rgb(class_colour(p, k)),
             },
         })
@@ -52,12 +57,16 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let legend = Legend::measure(area, entries, Look::NORMAL)?;
     let legend_w = legend.as_ref().map_or(0, |l| l.size().0 + legend::INSET);
 
-    let mut builder = ChartBuilder::on(area);
-    builder.margin(10).margin_right(10 + legend_w);
-    if !p.title.is_empty() {
-        builder.caption(&p.title, style::bold(style::PANEL_TITLE));
-    }
-    let chart = builder.build_cartesian_2d(x_range.0..x_range.1, y_range.0..y_range.1)?;
+    // What plotters' caption does (the title over the area less the chart margins),
+    // with our `titled`, which is identical for plain text and also draws markup.
+    let inner = area.margin(10, 10, 10, 10 + legend_w);
+    let inner = if p.title.is_empty() {
+        inner
+    } else {
+        text::titled(&inner, &p.title, style::bold(style::PANEL_TITLE), target)?
+    };
+    let chart =
+        ChartBuilder::on(&inner).build_cartesian_2d(x_range.0..x_range.1, y_range.0..y_range.1)?;
     let plot = chart.plotting_area();
     plot.draw(&Rectangle::new(
         [(x_range.0, y_range.0), (x_range.1, y_range.1)],
@@ -71,7 +80,11 @@ pub(crate) fn draw<DB: DrawingBackend>(
     if let Some(legend) = legend {
         let base = area.get_base_pixel();
         let (xs, ys) = plot.get_pixel_range();
-        legend.draw(area, (xs.end - base.0 + legend::INSET, ys.start - base.1))?;
+        legend.draw(
+            area,
+            (xs.end - base.0 + legend::INSET, ys.start - base.1),
+            target,
+        )?;
     }
     Ok(())
 }

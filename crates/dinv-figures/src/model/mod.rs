@@ -2,6 +2,14 @@
 //!
 //! Every type here is a passive value. Callers build them from analysed data (medians,
 //! quartiles, embeddings, reconstructions); the renderer only validates and draws them.
+//! Line panels and their parts are in [`line`].
+
+mod line;
+
+pub use line::{
+    Axis, Band, Corner, EventMark, Inset, InsetPlace, LegendPos, LinePanel, LineStyle, Marker,
+    PointSeries, RangeNote, Scale, Series,
+};
 
 /// An opaque 8-bit sRGB colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -14,162 +22,11 @@ impl Rgb {
     pub const GREY: Rgb = Rgb(110, 110, 110);
 }
 
-/// How a line is stroked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum LineStyle {
-    #[default]
-    Solid,
-    Dashed,
-    Dotted,
-}
-
-/// One curve of a line panel. `x` and `y` must have the same length; non-finite
-/// points (and, on a log axis, non-positive ones) split the curve instead of joining
-/// across the gap.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Series {
-    /// Legend text; an empty label keeps the series out of the legend.
-    pub label: String,
-    pub x: Vec<f64>,
-    pub y: Vec<f64>,
-    pub color: Rgb,
-    pub style: LineStyle,
-    /// Stroke width in pixels (at least 1).
-    pub width: u32,
-    /// 0 = invisible, 1 = opaque.
-    pub opacity: f64,
-}
-
-impl Series {
-    /// A solid, opaque, 2-px line.
-    pub fn new(label: impl Into<String>, x: Vec<f64>, y: Vec<f64>, color: Rgb) -> Self {
-        Self {
-            label: label.into(),
-            x,
-            y,
-            color,
-            style: LineStyle::Solid,
-            width: 2,
-            opacity: 1.0,
-        }
-    }
-
-    pub fn with_style(mut self, style: LineStyle) -> Self {
-        self.style = style;
-        self
-    }
-
-    pub fn with_width(mut self, width: u32) -> Self {
-        self.width = width;
-        self
-    }
-
-    pub fn with_opacity(mut self, opacity: f64) -> Self {
-        self.opacity = opacity;
-        self
-    }
-}
-
-/// A shaded band between lo and hi (for median + interquartile range across seeds).
-/// Points where x, lo or hi is not finite split the band.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Band {
-    pub x: Vec<f64>,
-    pub lo: Vec<f64>,
-    pub hi: Vec<f64>,
-    pub color: Rgb,
-    pub opacity: f64,
-}
-
-impl Band {
-    /// A band with the usual 25 % opacity, so the line drawn over it stays visible.
-    pub fn new(x: Vec<f64>, lo: Vec<f64>, hi: Vec<f64>, color: Rgb) -> Self {
-        Self {
-            x,
-            lo,
-            hi,
-            color,
-            opacity: 0.25,
-        }
-    }
-}
-
-/// How data values map onto an axis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Scale {
-    #[default]
-    Linear,
-    /// Decades are equally spaced; values ≤ 0 cannot be shown and are skipped.
-    Log10,
-}
-
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Axis {
-    pub label: String,
-    pub scale: Scale,
-    /// Fixed `(min, max)` in data units; `None` fits the finite data with a small margin.
-    pub range: Option<(f64, f64)>,
-}
-
-impl Axis {
-    pub fn linear(label: impl Into<String>) -> Self {
-        Self {
-            label: label.into(),
-            scale: Scale::Linear,
-            range: None,
-        }
-    }
-
-    pub fn log10(label: impl Into<String>) -> Self {
-        Self {
-            label: label.into(),
-            scale: Scale::Log10,
-            range: None,
-        }
-    }
-
-    pub fn with_range(mut self, min: f64, max: f64) -> Self {
-        self.range = Some((min, max));
-        self
-    }
-}
-
-/// Where a panel's legend goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum LegendPos {
-    /// No legend.
-    None,
-    UpperRight,
-    UpperLeft,
-    LowerLeft,
-    LowerRight,
-    /// The inside corner that hides the least data. When even the best corner would
-    /// hide more than 2 % of the drawn curves, a compact legend (smaller text) is
-    /// tried, and if that hides too much as well it goes [`LegendPos::Outside`].
-    #[default]
-    Best,
-    /// To the right of the plot area, which shrinks to make room.
-    Outside,
-}
-
-/// Curves (with optional shaded bands and horizontal reference lines) on x/y axes.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct LinePanel {
-    pub title: String,
-    pub x: Axis,
-    pub y: Axis,
-    pub series: Vec<Series>,
-    /// Drawn under the series.
-    pub bands: Vec<Band>,
-    /// Horizontal reference lines at the given y (e.g. 0 for eigenvalues, 45 for degrees).
-    pub hlines: Vec<(f64, LineStyle)>,
-    pub legend: LegendPos,
-}
-
 /// Points coloured by class (e.g. a t-SNE embedding of hidden activity), with the
 /// class names in a legend beside the plot.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ScatterPanel {
+    /// Panel title (markup allowed, as are the class names).
     pub title: String,
     /// `(x, y, class)`; non-finite points are skipped.
     pub points: Vec<(f64, f64, usize)>,
@@ -184,6 +41,7 @@ pub struct ScatterPanel {
 /// A grid of grey-scale images (e.g. 2 rows of 10 MNIST digits: inputs above reconstructions).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ImageGridPanel {
+    /// Panel title (markup allowed, as are the row labels).
     pub title: String,
     pub rows: usize,
     pub cols: usize,
@@ -206,17 +64,38 @@ pub enum Panel {
     Images(ImageGridPanel),
 }
 
+/// Where a figure's shared legend goes: one legend listing every labelled series,
+/// point series and event of all line panels (each label once, in order of first
+/// appearance), for small multiples. The panels' own legends are then not drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SharedLegend {
+    /// Each panel keeps its own legend.
+    #[default]
+    None,
+    /// In a strip below the grid, taken from the panels' height (like the title),
+    /// entries side by side in as many columns as fit.
+    Below,
+    /// In the first grid cell left free by the panels.
+    Cell,
+}
+
 /// Panels on a regular grid. The image is exactly `cols * panel_size.0` by
-/// `rows * panel_size.1` pixels; a figure title takes its strip from the panels.
+/// `rows * panel_size.1` pixels; a figure title (and a shared legend below the grid)
+/// takes its strip from the panels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Figure {
+    /// Figure title (markup allowed).
     pub title: Option<String>,
     /// `(rows, cols)`.
     pub grid: (usize, usize),
-    /// Row-major; fewer panels than cells leaves cells empty.
+    /// Placed row by row; a panel spanning more columns than its row has left starts
+    /// the next row. Cells left over stay empty.
     pub panels: Vec<Panel>,
     /// `(width, height)` of one cell in pixels.
     pub panel_size: (u32, u32),
+    /// How many columns each panel spans (at least 1); panels beyond the list span one.
+    pub spans: Vec<usize>,
+    pub legend: SharedLegend,
 }
 
 impl Figure {
@@ -230,12 +109,67 @@ impl Figure {
             grid,
             panels,
             panel_size: Self::DEFAULT_PANEL_SIZE,
+            spans: Vec::new(),
+            legend: SharedLegend::None,
         }
     }
 
     pub fn with_title(mut self, title: impl Into<String>) -> Self {
         self.title = Some(title.into());
         self
+    }
+
+    /// Column spans of the panels, in order (see [`Figure::spans`]).
+    pub fn with_spans(mut self, spans: Vec<usize>) -> Self {
+        self.spans = spans;
+        self
+    }
+
+    pub fn with_shared_legend(mut self, place: SharedLegend) -> Self {
+        self.legend = place;
+        self
+    }
+
+    /// The column span of panel `index`.
+    pub fn span(&self, index: usize) -> usize {
+        self.spans.get(index).copied().unwrap_or(1)
+    }
+
+    /// `(row, first column)` of each panel, or `None` for panels that do not fit the
+    /// grid (validation reports them).
+    pub fn cells(&self) -> Vec<Option<(usize, usize)>> {
+        let (rows, cols) = self.grid;
+        let (mut row, mut col) = (0, 0);
+        (0..self.panels.len())
+            .map(|i| {
+                let span = self.span(i).max(1);
+                if col + span > cols {
+                    row += 1;
+                    col = 0;
+                }
+                if row >= rows || span > cols {
+                    return None;
+                }
+                let at = (row, col);
+                col += span;
+                Some(at)
+            })
+            .collect()
+    }
+
+    /// The first cell no panel covers, row-major (where [`SharedLegend::Cell`] goes).
+    pub fn free_cell(&self) -> Option<(usize, usize)> {
+        let (rows, cols) = self.grid;
+        let taken: Vec<(usize, usize)> = self
+            .cells()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.map(|(r, c0)| (0..self.span(i)).map(move |k| (r, c0 + k))))
+            .flatten()
+            .collect();
+        (0..rows)
+            .flat_map(|r| (0..cols).map(move |c| (r, c)))
+            .find(|cell| !taken.contains(cell))
     }
 
     /// `(width, height)` of the whole image in pixels (saturating, so validation can
