@@ -343,6 +343,56 @@ fn expected_marks(p: &LinePanel, g: &PanelGeometry) -> Vec<Expected> {
     out
 }
 
+/// A pixel rectangle `(left, top, right, bottom)`, right and bottom exclusive.
+pub type PixelRect = (i32, i32, i32, i32);
+
+/// Where a line panel's parts landed in the image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PanelLayout {
+    pub panel: usize,
+    /// Whether this is the inset of panel `panel`.
+    pub inset: bool,
+    /// The plot area (inside the axes).
+    pub plot: PixelRect,
+    /// The panel's own legend box, if one was drawn.
+    pub legend: Option<PixelRect>,
+    /// The box of the panel's inset, if it has one.
+    pub inset_box: Option<PixelRect>,
+}
+
+/// Where the parts of a figure landed: line panels (and insets) in drawing order, and
+/// the shared legend box.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    pub panels: Vec<PanelLayout>,
+    pub shared_legend: Option<PixelRect>,
+}
+
+/// The layout of `fig` as [`crate::render_rgb`] draws it, to check that parts do not
+/// overlap (e.g. a legend and an inset).
+pub fn figure_layout(fig: &Figure) -> Result<Layout, FigureError> {
+    let target = std::path::Path::new("<layout check>");
+    check_figure(fig, target)?;
+    let ctx = Ctx::new(Target::Raster);
+    draw_rgb(fig, &ctx).map_err(draw_error(target))?;
+    let panels = ctx
+        .geometry
+        .into_inner()
+        .into_iter()
+        .map(|g| PanelLayout {
+            panel: g.id.index,
+            inset: g.id.inset,
+            plot: g.plot,
+            legend: g.legend,
+            inset_box: g.inset,
+        })
+        .collect();
+    Ok(Layout {
+        panels,
+        shared_legend: ctx.shared_legend.into_inner(),
+    })
+}
+
 /// The style a label is drawn in, as far as telling entries apart goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct EntryStyle {

@@ -240,6 +240,34 @@ fn with_bearing_kerning(font: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// The left side bearing of `c` in pixels at plotters' font size `size` (plotters
+/// scales glyphs so that ascent minus descent is `size`), from the embedded DejaVu Sans
+/// (`bold` or regular); 0 if the font lacks the glyph. plotters drops this bearing
+/// for the first glyph of every string it draws, so text drawn in pieces
+/// ([`crate::text`]) adds it back per piece.
+pub(crate) fn left_bearing(c: char, size: f64, bold: bool) -> f64 {
+    let font = if bold {
+        dejavu::sans::bold()
+    } else {
+        dejavu::sans::regular()
+    };
+    let units = || -> Option<(i32, i32)> {
+        let hhea = table(font, b"hhea")?;
+        let ascent = i32::from(be16(hhea, 4)? as i16);
+        let descent = i32::from(be16(hhea, 6)? as i16);
+        let metrics = usize::from(be16(hhea, 34)?);
+        let glyph = glyph_of(table(font, b"cmap")?, c)?;
+        Some((
+            bearing(table(font, b"hmtx")?, metrics, glyph)?,
+            ascent - descent,
+        ))
+    };
+    match units() {
+        Some((lsb, height)) if height > 0 => f64::from(lsb) * size / f64::from(height),
+        _ => 0.0,
+    }
+}
+
 /// Sets the subtable count of the font's `kern` table to zero; false if there is no
 /// (recognisable) `kern` table.
 fn disable_kerning(font: &mut [u8]) -> bool {
@@ -318,6 +346,15 @@ mod tests {
                 assert_eq!(got, lsb(w[1]) - lsb(w[0]), "{pair}");
             }
         }
+    }
+
+    #[test]
+    fn bearings_in_pixels() {
+        // r sits about 1.3 px right of its origin at 14 px (see the module docs).
+        let r = left_bearing('r', 14.0, false);
+        assert!((1.0..1.6).contains(&r), "{r}");
+        assert!(left_bearing('T', 14.0, false) <= 0.0);
+        assert_eq!(left_bearing('\u{e000}', 14.0, false), 0.0);
     }
 
     #[test]

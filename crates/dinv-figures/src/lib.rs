@@ -55,8 +55,8 @@ use panels::Ctx;
 use stroke::Target;
 
 pub use check::{
-    clipped_without_mark, series_visibility, style_conflicts, ClipMiss, EntryKind, EntryStyle,
-    StyleConflict, StyleUse, Visibility,
+    clipped_without_mark, figure_layout, series_visibility, style_conflicts, ClipMiss, EntryKind,
+    EntryStyle, Layout, PanelLayout, PixelRect, StyleConflict, StyleUse, Visibility,
 };
 pub use clip::Edge;
 pub use error::{FigureError, Problem};

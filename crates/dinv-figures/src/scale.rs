@@ -98,6 +98,28 @@ fn nice_step(span: f64, target: usize) -> f64 {
         .unwrap_or(mag)
 }
 
+/// [`nice_step`] for `[lo, hi]`, made finer while it would label fewer than two
+/// values (small panels once got a single tick label).
+fn nice_step_in(lo: f64, hi: f64, target: usize) -> f64 {
+    let mut step = nice_step(hi - lo, target);
+    for _ in 0..3 {
+        if multiples(lo, hi, step).count() >= 2 {
+            break;
+        }
+        // 20 -> 10 -> 5 -> 2 -> 1: the next smaller round step.
+        let mag = 10f64.powf((step.log10() + 1e-9).floor());
+        let m = (step / mag).round();
+        step = if m >= 5.0 {
+            2.0 * mag
+        } else if m >= 2.0 {
+            mag
+        } else {
+            0.5 * mag
+        };
+    }
+    step
+}
+
 /// Multiples of `step` inside `[lo, hi]`.
 fn multiples(lo: f64, hi: f64, step: f64) -> impl Iterator<Item = f64> {
     let k0 = (lo / step - 1e-9).ceil() as i64;
@@ -106,7 +128,7 @@ fn multiples(lo: f64, hi: f64, step: f64) -> impl Iterator<Item = f64> {
 }
 
 fn linear_ticks(lo: f64, hi: f64, target: usize) -> Ticks {
-    let step = nice_step(hi - lo, target);
+    let step = nice_step_in(lo, hi, target);
     let major = multiples(lo, hi, step)
         .map(|v| Tick {
             pos: v,
@@ -146,7 +168,42 @@ fn strip_mantissa_zeros(s: &str) -> String {
     }
 }
 
+/// Mantissa sets for log axes spanning less than a decade, richest first: the first
+/// that fits the tick budget is labelled, so values near the ends can be read.
+const SUB_DECADE: [&[f64]; 5] = [
+    &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0],
+    &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0],
+    &[1.0, 2.0, 3.0, 5.0, 7.0],
+    &[1.0, 2.0, 3.0, 5.0],
+    &[1.0, 2.0, 5.0],
+];
+
+/// Labelled mantissas of a log axis spanning less than a decade, if at least two fit.
+fn sub_decade_ticks(lo: f64, hi: f64, target: usize) -> Option<Ticks> {
+    let set = SUB_DECADE.iter().find_map(|&set| {
+        let n = mantissa_positions(lo, hi, set).count();
+        (n >= 2 && n <= target + 1).then_some(set)
+    })?;
+    let major = mantissa_positions(lo, hi, set)
+        .map(|(pos, m, e)| Tick {
+            pos,
+            label: plain_decimal(m, e),
+        })
+        .collect();
+    const ALL: &[f64] = &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0];
+    let minor = mantissa_positions(lo, hi, ALL)
+        .filter(|(_, m, _)| !set.contains(m))
+        .map(|(p, _, _)| p)
+        .collect();
+    Some(Ticks { major, minor })
+}
+
 fn log_ticks(lo: f64, hi: f64, target: usize) -> Ticks {
+    if hi - lo < 1.0 {
+        if let Some(ticks) = sub_decade_ticks(lo, hi, target) {
+            return ticks;
+        }
+    }
     let e0 = (lo - 1e-9).ceil() as i32;
     let e1 = (hi + 1e-9).floor() as i32;
     let decades = e1 - e0 + 1;
@@ -240,13 +297,15 @@ pub(crate) fn power_of_ten(e: i32) -> String {
     s
 }
 
-/// `m * 10^e` (m a small integer) written exactly, without float noise.
+/// `m * 10^e` (m a small integer) written exactly, without float noise: as a decimal
+/// for moderate exponents, else like the decade labels (`2·10⁻⁷`).
 fn plain_decimal(m: f64, e: i32) -> String {
     let m = m as i64;
     match e {
         0..=5 => format!("{}", m * 10i64.pow(e as u32)),
         -5..=-1 => format!("0.{}{m}", "0".repeat((-e - 1) as usize)),
-        _ => format!("{m}e{e}"),
+        _ if m == 1 => power_of_ten(e),
+        _ => format!("{m}·{}", power_of_ten(e)),
     }
 }
 
@@ -307,6 +366,15 @@ mod tests {
     }
 
     #[test]
+    fn small_panels_still_get_two_labels() {
+        // A short panel asks for 2 ticks; a 20-step would label only 20 in 9.9..35.
+        let t = ticks(Scale::Linear, (9.9, 35.1), 2);
+        assert_eq!(labels(&t), ["10", "20", "30"]);
+        let t = ticks(Scale::Linear, (0.0, 1.0), 2);
+        assert_eq!(labels(&t), ["0.0", "0.5", "1.0"]);
+    }
+
+    #[test]
     fn log_ticks_are_powers_of_ten() {
         let t = ticks(Scale::Log10, (-3.2, 1.2), 6);
         assert_eq!(labels(&t), ["10⁻³", "10⁻²", "10⁻¹", "10⁰", "10¹"]);
@@ -326,6 +394,38 @@ mod tests {
         assert_eq!(labels(&t), ["1", "2", "5", "10", "20"]);
         let t = ticks(Scale::Log10, (0.6f64.log10(), 0.9f64.log10()), 4);
         assert!(t.major.len() >= 2, "{t:?}");
+    }
+
+    #[test]
+    fn sub_decade_log_axes_label_intermediate_values() {
+        let r = |a: f64, b: f64| (a.log10(), b.log10());
+        // 0.02 to 0.06: every mantissa fits, so the end values carry labels.
+        let t = ticks(Scale::Log10, r(0.019, 0.062), 5);
+        assert_eq!(labels(&t), ["0.02", "0.03", "0.04", "0.05", "0.06"]);
+        // Tighter budgets thin the labels and keep the rest as grid lines.
+        let t = ticks(Scale::Log10, r(0.011, 0.095), 4);
+        assert_eq!(labels(&t), ["0.02", "0.03", "0.05", "0.07"]);
+        let t = ticks(Scale::Log10, r(0.011, 0.095), 2);
+        assert_eq!(labels(&t), ["0.02", "0.03", "0.05"]);
+        assert!(t.minor.iter().any(|&p| (p - 0.09f64.log10()).abs() < 1e-12));
+        // Far from 1 the labels look like the decade labels.
+        let t = ticks(Scale::Log10, r(1.5e-7, 6e-7), 5);
+        assert_eq!(
+            labels(&t),
+            ["2·10⁻⁷", "3·10⁻⁷", "4·10⁻⁷", "5·10⁻⁷", "6·10⁻⁷"]
+        );
+        // Over a decade or more nothing changes.
+        let t = ticks(Scale::Log10, r(0.2, 3.0), 5);
+        assert_eq!(labels(&t), ["0.2", "0.5", "1", "2"]);
+    }
+
+    #[test]
+    fn angles_from_tiny_to_right_are_labelled_in_decades() {
+        let t = ticks(Scale::Log10, (4e-5f64.log10(), 90f64.log10()), 5);
+        assert_eq!(labels(&t), ["10⁻⁴", "10⁻³", "10⁻²", "10⁻¹", "10⁰", "10¹"]);
+        // A small inset gets every other decade.
+        let t = ticks(Scale::Log10, (4e-5f64.log10(), 90f64.log10()), 2);
+        assert_eq!(labels(&t), ["10⁻⁴", "10⁻²", "10⁰"]);
     }
 
     #[test]

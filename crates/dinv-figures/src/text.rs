@@ -10,8 +10,9 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use plotters::style::TextStyle;
+use plotters::style::{FontStyle, TextStyle};
 
+use crate::font;
 use crate::markup::{Level, Rich, Run, RESERVED};
 use crate::stroke::Target;
 use crate::style::DrawError;
@@ -70,14 +71,29 @@ struct Layout {
 
 fn layout(rich: &Rich, style: &TextStyle) -> Result<Layout, DrawError> {
     let size = style.font.get_size();
+    let bold = matches!(style.font.get_style(), FontStyle::Bold);
     let base_h = line_height(size);
     let (mut x, mut top, mut bottom) = (0, 0, base_h);
     let mut runs = Vec::with_capacity(rich.runs.len());
+    // plotters draws each run's first glyph without its left bearing, which shifts the
+    // run left by that bearing; shift later runs back by the difference to the first,
+    // so the whole text moves as plain text does.
+    let lsb = |run: &Run, s: f64| {
+        run.text
+            .chars()
+            .next()
+            .map_or(0.0, |c| font::left_bearing(c, s, bold))
+    };
+    let first = rich
+        .runs
+        .first()
+        .map_or(0.0, |r| lsb(r, run_metrics(r, size).0));
     for run in &rich.runs {
         let (s, shift) = run_metrics(run, size);
         // plotters puts the baseline half a font size below the top of the layout box.
         let y = (size / 2.0 + shift - s / 2.0).round() as i32;
-        runs.push((x, y, s));
+        let bearing = (lsb(run, s) - first).round() as i32;
+        runs.push((x + bearing, y, s));
         x += plain_width(&run.text, &resized(style, s))?;
         top = top.min(y);
         bottom = bottom.max(y + line_height(s));

@@ -134,12 +134,35 @@ impl<'a> AxisData<'a> {
     }
 }
 
-/// Axis-space x and y values of events and point series (whisker ends included) that
-/// an automatic range must show.
-fn marks_extent(p: &LinePanel) -> (Vec<f64>, Vec<f64>) {
+/// Axis-space x and y values beyond the drawn curves and bands that an automatic range
+/// must show: events, point series (whisker ends included), and the one showable
+/// coordinate of curve points whose other one is ≤ 0 on a log axis (their clip marks
+/// go there).
+fn extra_extent(p: &LinePanel) -> (Vec<f64>, Vec<f64>) {
     let (sx, sy) = (p.x.scale, p.y.scale);
     let mut xs = vec![];
     let mut ys = vec![];
+    let half_shown = |x: f64, y: f64, xs: &mut Vec<f64>, ys: &mut Vec<f64>| {
+        if !x.is_finite() || !y.is_finite() {
+            return;
+        }
+        match (to_axis(sx, x), to_axis(sy, y)) {
+            (Some(ax), None) => xs.push(ax),
+            (None, Some(ay)) => ys.push(ay),
+            _ => {}
+        }
+    };
+    for s in &p.series {
+        for (&x, &y) in s.x.iter().zip(&s.y) {
+            half_shown(x, y, &mut xs, &mut ys);
+        }
+    }
+    for b in &p.bands {
+        for i in 0..b.x.len() {
+            half_shown(b.x[i], b.lo[i], &mut xs, &mut ys);
+            half_shown(b.x[i], b.hi[i], &mut xs, &mut ys);
+        }
+    }
     for e in &p.events {
         xs.extend(to_axis(sx, e.x));
         ys.extend(e.y.and_then(|y| to_axis(sy, y)));
@@ -162,6 +185,42 @@ fn marks_extent(p: &LinePanel) -> (Vec<f64>, Vec<f64>) {
         }
     }
     (xs, ys)
+}
+
+/// Pixel samples of events and point series (whiskers included) for legend placement.
+fn mark_samples(p: &LinePanel, clip: &Rect, to_px: &impl Fn(Pt) -> Px, rect: PxRect) -> Vec<Px> {
+    let mut out = vec![];
+    let scales = (p.x.scale, p.y.scale);
+    for e in &p.events {
+        if let Place::Inside(pt) = event_place(p, e, clip) {
+            let (x, y) = to_px(pt);
+            let y = if e.y.is_some() { y } else { rect.3 - 1 };
+            out.extend([(x, y); 3]);
+        }
+    }
+    for (k, s) in p.points.iter().enumerate() {
+        let dx = dodge(p, k);
+        for i in 0..s.x.len() {
+            let ends = [Some(s.y[i]), s.lo.get(i).copied(), s.hi.get(i).copied()];
+            let inside: Vec<Px> = ends
+                .into_iter()
+                .flatten()
+                .filter_map(|y| match clip::place(scales, (s.x[i], y), clip) {
+                    Place::Inside(pt) => Some(to_px(pt)),
+                    _ => None,
+                })
+                .map(|(x, y)| (x + dx, y))
+                .collect();
+            if let (Some(lo), Some(hi)) = (
+                inside.iter().min_by_key(|q| q.1),
+                inside.iter().max_by_key(|q| q.1),
+            ) {
+                legend::sample_polyline(&[*lo, *hi], 4.0, &mut out);
+                out.extend([inside[0]; 2]);
+            }
+        }
+    }
+    out
 }
 
 /// Of the data samples, at most this fraction may hide under a legend placed by
@@ -235,7 +294,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
     legend_on: bool,
 ) -> Result<(), DrawError> {
     let data = AxisData::new(p);
-    let (mark_xs, mark_ys) = marks_extent(p);
+    let (mark_xs, mark_ys) = extra_extent(p);
     let x_values = data.points().map(|(x, _)| x).chain(mark_xs);
     let x_range = scale::fit_range(p.x.scale, p.x.range, x_values);
     let y_values = data.points().map(|(_, y)| y);
@@ -344,6 +403,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
                 legend::sample_polyline(piece, 4.0, &mut samples);
             }
             samples.extend(marks.samples());
+            samples.extend(mark_samples(p, &clip, &pixel_map(&chart), rect));
             let (l, placement) = if look.adaptive_legend {
                 place_best(area, l, rect, &samples, inset_rect)?
             } else {
@@ -450,28 +510,29 @@ pub(crate) fn draw<DB: DrawingBackend>(
             .draw(area, rect)?;
     }
 
-    let origin = area.get_base_pixel();
-    ctx.geometry.borrow_mut().push(PanelGeometry {
-        id,
-        plot: (
-            rect.0 + origin.0,
-            rect.1 + origin.1,
-            rect.2 + origin.0,
-            rect.3 + origin.1,
-        ),
-        x: (p.x.scale, x_range),
-        y: (p.y.scale, y_range),
-    });
     if let (Some(inset), Some(at)) = (&p.inset, inset_rect) {
         inset::draw(area, inset, at, ctx, id.index, legend_on)?;
     }
+    let mut legend_rect = None;
     if let Some((legend, placement)) = placed {
         let origin = match placement {
             Placement::Outside => (rect.2 + legend::INSET, rect.1),
             Placement::Inside(pos) => legend.corner(pos, rect),
         };
         legend.draw(area, origin, ctx.target)?;
+        let (w, h) = legend.size();
+        legend_rect = Some((origin.0, origin.1, origin.0 + w, origin.1 + h));
     }
+    let base = area.get_base_pixel();
+    let absolute = |r: PxRect| (r.0 + base.0, r.1 + base.1, r.2 + base.0, r.3 + base.1);
+    ctx.geometry.borrow_mut().push(PanelGeometry {
+        id,
+        plot: absolute(rect),
+        x: (p.x.scale, x_range),
+        y: (p.y.scale, y_range),
+        legend: legend_rect.map(absolute),
+        inset: inset_rect.map(absolute),
+    });
     Ok(())
 }
 

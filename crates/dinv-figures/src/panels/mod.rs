@@ -45,6 +45,9 @@ pub(crate) struct PanelGeometry {
     /// Axis-space ranges and scales of x and y.
     pub x: (Scale, (f64, f64)),
     pub y: (Scale, (f64, f64)),
+    /// The legend box and the inset box in image pixels, if drawn.
+    pub legend: Option<PxRect>,
+    pub inset: Option<PxRect>,
 }
 
 /// How to draw: the kind of image, plus switches the checking tools use to compare
@@ -61,6 +64,7 @@ pub(crate) struct Ctx {
     pub only: Option<usize>,
     /// Filled while drawing.
     pub geometry: RefCell<Vec<PanelGeometry>>,
+    pub shared_legend: RefCell<Option<PxRect>>,
 }
 
 impl Ctx {
@@ -71,6 +75,7 @@ impl Ctx {
             hide: None,
             only: None,
             geometry: RefCell::new(vec![]),
+            shared_legend: RefCell::new(None),
         }
     }
 
@@ -130,8 +135,9 @@ pub(crate) fn draw_figure<DB: DrawingBackend>(
             let (lw, lh) = legend.size();
             let strip = lh + 12;
             let (grid, below) = body.split_vertically(body.dim_in_pixel().1 as i32 - strip);
-            let x = (w as i32 - lw) / 2;
-            legend.draw(&below, (x.max(0), 4), ctx.target)?;
+            let origin = ((w as i32 - lw).max(0) / 2, 4);
+            legend.draw(&below, origin, ctx.target)?;
+            record_legend(ctx, &below, origin, (lw, lh));
             grid
         }
         _ => body,
@@ -154,11 +160,23 @@ pub(crate) fn draw_figure<DB: DrawingBackend>(
         let (w, h) = area.dim_in_pixel();
         let legend = legend_in_columns(legend, w as i32 - 20);
         let (lw, lh) = legend.size();
-        let origin = ((w as i32 - lw) / 2, (h as i32 - lh) / 2);
-        legend.draw(&area, (origin.0.max(0), origin.1.max(0)), ctx.target)?;
+        let origin = ((w as i32 - lw).max(0) / 2, (h as i32 - lh).max(0) / 2);
+        legend.draw(&area, origin, ctx.target)?;
+        record_legend(ctx, &area, origin, (lw, lh));
     }
     root.present()?;
     Ok(())
+}
+
+/// Notes where the shared legend went, in image pixels.
+fn record_legend<DB: DrawingBackend>(
+    ctx: &Ctx,
+    area: &DrawingArea<DB, Shift>,
+    (x, y): (i32, i32),
+    (w, h): (i32, i32),
+) {
+    let (bx, by) = area.get_base_pixel();
+    *ctx.shared_legend.borrow_mut() = Some((bx + x, by + y, bx + x + w, by + y + h));
 }
 
 /// A copy of `legend` in as many columns as fit `width`.
