@@ -24,10 +24,59 @@
 //! # Ok::<(), dinv_figures::FigureError>(())
 //! ```
 //!
-//! Code map: `model` (the data types), `validate` (bad input becomes [`FigureError`]),
-//! `scale` and `geometry` (pure axis and clipping arithmetic), `style` and `legend`
-//! (shared look; `font` works around plotters' glyph placement), `stroke` (curves in pixels: decimation, dashes, spike-free thick
-//! lines), `panels` (one drawer per panel kind), `output` (atomic files).
+//! # Reading aids
+//!
+//! - **Markers** ([`Series::with_marker`], [`Marker`]) every k points with a per-series
+//!   phase, so curves lying exactly on top of each other stay visible; the legend
+//!   sample shows line, dash and marker. A [`Series::legend_note`] follows the label in
+//!   smaller type.
+//! - **Events** ([`EventMark`]): markers at `(x, y)` (e.g. the spectral abscissa before
+//!   a re-stabilisation) or ticks along the bottom edge; one legend entry per label.
+//! - **Points with error bars** ([`PointSeries`]), dodged sideways by
+//!   [`LinePanel::point_dodge`], for a few checkpoints that lines would misrepresent.
+//! - **Honest clipping**: data outside a fixed range (and values ≤ 0 on a log axis)
+//!   get a small triangle at the edge they leave by, in their colour (hollow for
+//!   bands); nothing is dropped silently. [`RangeNote`] says that an axis does not
+//!   start at zero.
+//! - **Insets** ([`Inset`]) with their own small axes; the main legend avoids them.
+//! - **Layout**: panels may span columns ([`Figure::with_spans`]); one legend may serve
+//!   all panels ([`SharedLegend`]).
+//!
+//! # Text markup
+//!
+//! Titles, axis labels, legend entries (and notes), scatter class names and image row
+//! labels accept subscripts and superscripts, drawn smaller on a lowered or raised
+//! baseline (in SVG as `<tspan>`s of one `<text>`):
+//!
+//! - `δ_{DI}`, `W^{T}`: the braced text as a subscript or superscript (no nesting;
+//!   markup inside the braces is literal).
+//! - `x_1`, `W^T`: a single letter or digit, only when no further letter or digit
+//!   follows it. So `δ_DI`, `x_10`, `2^10` and `fig3_gn_linear` stay literal, as they
+//!   were before markup existed (write `δ_{DI}`).
+//! - `\_`, `\^`, `\{`, `\}`, `\\` stand for the character (`"x\\_1"` in Rust source);
+//!   any other backslash, and any `_` or `^` that starts none of the above, is literal.
+//!
+//! Text without markup is drawn exactly as before (byte-identical images).
+//!
+//! # Checking tools
+//!
+//! For tests in any crate, all deterministic: [`series_visibility`] (how many pixels
+//! each legend entry's data show; ~0 means hidden under something else),
+//! [`clipped_without_mark`] (out-of-range data lacking a clip mark), [`style_conflicts`]
+//! (one label drawn in conflicting styles) and [`figure_layout`] (where plots, legends
+//! and insets landed).
+//!
+//! # Code map
+//!
+//! `model` (the data types: figure level in `mod.rs`, line panels in `line.rs`),
+//! `validate` (bad input becomes [`FigureError`]), `scale` and `geometry` (pure axis and
+//! clipping arithmetic), `clip` (clip marks: which data left the plot, and where),
+//! `markup` (parsing sub/superscripts) and `text` (drawing it, in pieces or as SVG
+//! tspans), `style` and `legend` (shared look; `font` works around plotters' glyph
+//! placement), `markers` (marker shapes and spacing), `stroke` (curves in pixels:
+//! decimation, dashes, spike-free thick lines), `panels` (the grid with spans and a
+//! shared legend in `mod.rs`, one drawer per panel kind, `inset`), `check` (the
+//! checking tools), `output` (atomic files).
 
 mod check;
 mod clip;

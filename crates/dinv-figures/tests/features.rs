@@ -527,3 +527,120 @@ fn range_notes_say_where_the_axis_starts() {
     assert_ne!(plain, broken, "no break mark drawn");
     keep(&one(panel(RangeNote::Break)), "break");
 }
+
+#[test]
+fn new_features_render_deterministically() {
+    let figs = [
+        twins(true),
+        overflowing(),
+        one(with_inset(LegendPos::Best, Corner::UpperRight)),
+        small_multiples(SharedLegend::Below),
+    ];
+    for (k, fig) in figs.iter().enumerate() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let first = render(fig, &a.path().join("fig")).unwrap();
+        let second = render(fig, &b.path().join("fig")).unwrap();
+        let read = std::fs::read;
+        assert!(
+            read(&first.png).unwrap() == read(&second.png).unwrap(),
+            "figure {k}"
+        );
+        assert!(
+            read(&first.svg).unwrap() == read(&second.svg).unwrap(),
+            "figure {k}"
+        );
+        assert_eq!(
+            series_visibility(fig).unwrap(),
+            series_visibility(fig).unwrap()
+        );
+    }
+}
+
+#[test]
+fn tiny_angles_and_tiny_insets_render() {
+    // Angles from 4e-5° to 90° on a log axis, with an inset far too small to hold axes.
+    let x = xs(100, 100.0);
+    let y: Vec<f64> = x.iter().map(|t| 90.0 * (-t / 6.0).exp() + 4e-5).collect();
+    let tiny = LinePanel {
+        series: vec![Series::new("", x.clone(), y.clone(), RED)],
+        legend: LegendPos::None,
+        ..LinePanel::default()
+    };
+    let panel = LinePanel {
+        x: Axis::linear("examples"),
+        y: Axis::log10("angle (degrees)"),
+        series: vec![Series::new("DI", x, y, RED)],
+        inset: Some(Box::new(Inset::corner(
+            tiny,
+            Corner::UpperRight,
+            0.05,
+            0.05,
+        ))),
+        ..LinePanel::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let files = render(&one(panel), &dir.path().join("angles")).unwrap();
+    let svg = std::fs::read_to_string(files.svg).unwrap();
+    for label in ["10⁻⁴", "10⁻²", "10⁰"] {
+        assert!(
+            svg.contains(&format!("\n{label}\n")),
+            "no tick label {label}"
+        );
+    }
+}
+
+#[test]
+fn bad_new_input_is_an_error() {
+    let x = xs(5, 1.0);
+    let base = || LinePanel {
+        series: vec![Series::new("s", x.clone(), x.clone(), RED)],
+        ..LinePanel::default()
+    };
+    let message = |fig: Figure| render_rgb(&fig).unwrap_err().to_string();
+
+    let mut p = base();
+    p.series[0] = p.series[0].clone().with_marker_spacing(3, 1.0);
+    assert!(message(one(p)).contains("marker phase 1 is not in [0, 1)"));
+
+    let mut p = base();
+    p.series[0] = p.series[0].clone().with_marker(Marker::Square, 0);
+    assert!(message(one(p)).contains("markers of size 0"));
+
+    let mut p = base();
+    p.points =
+        vec![PointSeries::new("p", x.clone(), x.clone(), RED).with_whiskers(vec![1.0], vec![])];
+    assert!(message(one(p)).contains("point series \"p\": x, y, lo and hi have 5, 5, 1 and 0"));
+
+    let mut p = base();
+    p.events = vec![EventMark::at(f64::NAN, 1.0, RED)];
+    assert!(message(one(p)).contains("event 0: position (NaN"));
+
+    let mut p = base();
+    p.inset = Some(Box::new(Inset::corner(base(), Corner::UpperLeft, 0.6, 1.2)));
+    assert!(message(one(p)).contains("inset box"));
+
+    let mut p = base();
+    let mut inner = base();
+    inner.inset = Some(Box::new(Inset::corner(base(), Corner::UpperLeft, 0.5, 0.5)));
+    p.inset = Some(Box::new(Inset::corner(inner, Corner::UpperLeft, 0.5, 0.5)));
+    assert!(message(one(p)).contains("panel 0, inset: panel 0: an inset cannot hold another"));
+
+    let mut p = base();
+    let mut inner = base();
+    inner.series[0].width = 0;
+    p.inset = Some(Box::new(Inset::corner(inner, Corner::UpperLeft, 0.5, 0.5)));
+    assert!(message(one(p)).contains("panel 0, inset: panel 0, series \"s\": width"));
+
+    let fig = Figure::new((1, 2), vec![Panel::Lines(base())]).with_spans(vec![3]);
+    assert!(message(fig).contains("panel 0 spans 3 columns; the grid has 2"));
+    let fig =
+        Figure::new((1, 2), vec![Panel::Lines(base()), Panel::Lines(base())]).with_spans(vec![2]);
+    assert!(message(fig).contains("panel 1 lies beyond the 1x2 grid"));
+
+    // Points alone make a panel; nothing at all does not.
+    let mut p = base();
+    p.series.clear();
+    assert!(message(one(p.clone())).contains("the series list is empty"));
+    p.points = vec![PointSeries::new("p", x.clone(), x.clone(), RED)];
+    render_rgb(&one(p)).unwrap();
+}

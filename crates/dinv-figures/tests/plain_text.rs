@@ -16,8 +16,8 @@ fn fnv(bytes: &[u8]) -> u64 {
     })
 }
 
-/// Labels with underscores, carets and backslashes that are *not* markup (see
-/// `dinv_figures::markup`), Unicode super/subscripts and Greek.
+/// Labels with underscores, carets and backslashes that are *not* markup (see "Text
+/// markup" in the crate documentation), Unicode super/subscripts and Greek.
 pub fn plain_text_figure() -> Figure {
     let x: Vec<f64> = (0..60).map(f64::from).collect();
     let curve = |rate: f64| -> Vec<f64> { x.iter().map(|t| (-rate * t).exp() + 1e-3).collect() };
