@@ -75,8 +75,9 @@
 //! tspans), `style` and `legend` (shared look; `font` works around plotters' glyph
 //! placement), `markers` (marker shapes and spacing), `stroke` (curves in pixels:
 //! decimation, dashes, spike-free thick lines), `panels` (the grid with spans and a
-//! shared legend in `mod.rs`, one drawer per panel kind, `inset`), `check` (the
-//! checking tools), `output` (atomic files).
+//! shared legend in `mod.rs`; one drawer per panel kind; for line panels also `axes`,
+//! `events`, `points`, `clip_marks` and `inset`), `check` (the checking tools),
+//! `output` (atomic files).
 
 mod check;
 mod clip;

@@ -24,6 +24,15 @@ pub(crate) fn marker_indices(n: usize, every: usize, phase: f64) -> impl Iterato
     (first..n).step_by(every)
 }
 
+/// `shape`, or a circle for [`Marker::None`] (points and events always show a marker).
+pub(crate) fn or_circle(shape: Marker) -> Marker {
+    if shape == Marker::None {
+        Marker::Circle
+    } else {
+        shape
+    }
+}
+
 /// The outline of a filled shape of radius `r` around `(cx, cy)`.
 fn outline(shape: Marker, (cx, cy): (f64, f64), r: f64) -> Vec<(f64, f64)> {
     // Triangles and diamonds look smaller than squares of the same radius.

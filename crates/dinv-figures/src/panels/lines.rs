@@ -1,6 +1,7 @@
-//! Line panels: bands, reference lines, curves with markers, event marks and points
-//! with error bars on linear or log axes, with clip marks, an optional inset and a
-//! legend.
+//! Line panels: bands, reference lines, curves with markers, event marks
+//! ([`super::events`]) and points with error bars ([`super::points`]) on linear or log
+//! axes ([`super::axes`]), with clip marks ([`super::clip_marks`]), an optional inset
+//! ([`super::inset`]) and a legend.
 //!
 //! Data are mapped to axis space first (log10 on log axes), split at unshowable points
 //! and clipped to the plot rectangle, so plotters only ever sees visible, finite geometry.
@@ -8,22 +9,19 @@
 //! [`crate::stroke`]. Whatever lies outside the plotted range gets a clip mark
 //! ([`crate::clip`]).
 
-use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
-use plotters::style::FontTransform;
 
-use super::{inset, Ctx, DataRef, PanelGeometry, PanelId};
-use crate::clip::{self, Edge, Place};
+use super::axes::{self, axis_coord, AxisCoord};
+use super::clip_marks::Marks;
+use super::{events, inset, points, Ctx, DataRef, PanelGeometry, PanelId};
+use crate::clip::{self, Place};
 use crate::geometry::{clip_polygon, clip_polyline, split_runs, Pt, Rect};
 use crate::legend::{self, Entry, Legend, Look, PxRect, Swatch};
 use crate::markers;
 use crate::markup::Rich;
-use crate::model::{
-    Axis, Band, EventMark, LegendPos, LinePanel, LineStyle, Marker, RangeNote, Rgb, Scale, Series,
-};
-use crate::scale::{self, to_axis, Ticks};
+use crate::model::{Band, LegendPos, LinePanel, LineStyle, Marker, Rgb, Series};
+use crate::scale::{self, to_axis};
 use crate::stroke::{self, Px};
 use crate::style::{self, DrawError};
 use crate::text;
@@ -135,14 +133,12 @@ impl<'a> AxisData<'a> {
 }
 
 /// Axis-space x and y values beyond the drawn curves and bands that an automatic range
-/// must show: events, point series (whisker ends included), and the one showable
-/// coordinate of curve points whose other one is ≤ 0 on a log axis (their clip marks
-/// go there).
+/// must show: events, point series, and the one showable coordinate of curve and band
+/// points whose other one is ≤ 0 on a log axis (their clip marks go there).
 fn extra_extent(p: &LinePanel) -> (Vec<f64>, Vec<f64>) {
     let (sx, sy) = (p.x.scale, p.y.scale);
-    let mut xs = vec![];
-    let mut ys = vec![];
-    let half_shown = |x: f64, y: f64, xs: &mut Vec<f64>, ys: &mut Vec<f64>| {
+    let (mut xs, mut ys) = (vec![], vec![]);
+    let mut half_shown = |x: f64, y: f64| {
         if !x.is_finite() || !y.is_finite() {
             return;
         }
@@ -154,73 +150,20 @@ fn extra_extent(p: &LinePanel) -> (Vec<f64>, Vec<f64>) {
     };
     for s in &p.series {
         for (&x, &y) in s.x.iter().zip(&s.y) {
-            half_shown(x, y, &mut xs, &mut ys);
+            half_shown(x, y);
         }
     }
     for b in &p.bands {
         for i in 0..b.x.len() {
-            half_shown(b.x[i], b.lo[i], &mut xs, &mut ys);
-            half_shown(b.x[i], b.hi[i], &mut xs, &mut ys);
+            half_shown(b.x[i], b.lo[i]);
+            half_shown(b.x[i], b.hi[i]);
         }
     }
-    for e in &p.events {
-        xs.extend(to_axis(sx, e.x));
-        ys.extend(e.y.and_then(|y| to_axis(sy, y)));
-    }
-    for s in &p.points {
-        for i in 0..s.x.len() {
-            let Some(x) = to_axis(sx, s.x[i]) else {
-                continue;
-            };
-            let values = [Some(s.y[i]), s.lo.get(i).copied(), s.hi.get(i).copied()];
-            let shown: Vec<f64> = values
-                .into_iter()
-                .flatten()
-                .filter_map(|v| to_axis(sy, v))
-                .collect();
-            if !shown.is_empty() {
-                xs.push(x);
-                ys.extend(shown);
-            }
-        }
+    for (more_x, more_y) in [events::extent(p), points::extent(p)] {
+        xs.extend(more_x);
+        ys.extend(more_y);
     }
     (xs, ys)
-}
-
-/// Pixel samples of events and point series (whiskers included) for legend placement.
-fn mark_samples(p: &LinePanel, clip: &Rect, to_px: &impl Fn(Pt) -> Px, rect: PxRect) -> Vec<Px> {
-    let mut out = vec![];
-    let scales = (p.x.scale, p.y.scale);
-    for e in &p.events {
-        if let Place::Inside(pt) = event_place(p, e, clip) {
-            let (x, y) = to_px(pt);
-            let y = if e.y.is_some() { y } else { rect.3 - 1 };
-            out.extend([(x, y); 3]);
-        }
-    }
-    for (k, s) in p.points.iter().enumerate() {
-        let dx = dodge(p, k);
-        for i in 0..s.x.len() {
-            let ends = [Some(s.y[i]), s.lo.get(i).copied(), s.hi.get(i).copied()];
-            let inside: Vec<Px> = ends
-                .into_iter()
-                .flatten()
-                .filter_map(|y| match clip::place(scales, (s.x[i], y), clip) {
-                    Place::Inside(pt) => Some(to_px(pt)),
-                    _ => None,
-                })
-                .map(|(x, y)| (x + dx, y))
-                .collect();
-            if let (Some(lo), Some(hi)) = (
-                inside.iter().min_by_key(|q| q.1),
-                inside.iter().max_by_key(|q| q.1),
-            ) {
-                legend::sample_polyline(&[*lo, *hi], 4.0, &mut out);
-                out.extend([inside[0]; 2]);
-            }
-        }
-    }
-    out
 }
 
 /// Of the data samples, at most this fraction may hide under a legend placed by
@@ -259,32 +202,6 @@ pub(crate) fn draw_panel<DB: DrawingBackend>(
     draw(area, p, ctx, id, &PanelLook::NORMAL, legend_on)
 }
 
-/// The axis title with its range note, if any.
-fn axis_title(axis: &Axis) -> String {
-    match (&axis.range_note, axis.range) {
-        (RangeNote::StartsAt { unit }, Some((lo, _))) if lo != 0.0 => {
-            let sep = if axis.label.is_empty() { "" } else { " " };
-            format!(
-                "{}{sep}(axis starts at {}{unit})",
-                axis.label,
-                short_number(lo)
-            )
-        }
-        _ => axis.label.clone(),
-    }
-}
-
-/// A number as written in an axis note: up to four significant digits.
-fn short_number(v: f64) -> String {
-    let digits = (3 - v.abs().log10().floor() as i32).clamp(0, 12) as usize;
-    let s = format!("{v:.digits$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
-}
-
 pub(crate) fn draw<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     p: &LinePanel,
@@ -317,8 +234,8 @@ pub(crate) fn draw<DB: DrawingBackend>(
         y_label_w = y_label_w.max(area.estimate_text_size(&t.label, &tick_font)?.0 as i32);
     }
     let (x_title, y_title) = (
-        Rich::parse(&axis_title(&p.x)),
-        Rich::parse(&axis_title(&p.y)),
+        Rich::parse(&axes::axis_title(&p.x)),
+        Rich::parse(&axes::axis_title(&p.y)),
     );
     let desc_h = |title: &Rich| {
         if title.runs.is_empty() {
@@ -403,7 +320,9 @@ pub(crate) fn draw<DB: DrawingBackend>(
                 legend::sample_polyline(piece, 4.0, &mut samples);
             }
             samples.extend(marks.samples());
-            samples.extend(mark_samples(p, &clip, &pixel_map(&chart), rect));
+            let to_px = pixel_map(&chart);
+            samples.extend(events::samples(p, &clip, &to_px, rect));
+            samples.extend(points::samples(p, &clip, &to_px));
             let (l, placement) = if look.adaptive_legend {
                 place_best(area, l, rect, &samples, inset_rect)?
             } else {
@@ -451,20 +370,15 @@ pub(crate) fn draw<DB: DrawingBackend>(
         mesh.y_desc(t);
     }
     mesh.draw()?;
-    let desc_font = style::font(look.axis_label);
-    if x_plain.is_none() && !x_title.runs.is_empty() {
-        let at = (rect.0 + (rect.2 - rect.0) / 2, rect.3 + x_label_h);
-        let f = desc_font.pos(Pos::new(HPos::Center, VPos::Bottom));
-        text::draw(area, &x_title, at, &f, ctx.target)?;
-    }
-    if y_plain.is_none() && !y_title.runs.is_empty() {
-        let at = (rect.0 - y_label_w, rect.1 + (rect.3 - rect.1) / 2);
-        let f = desc_font
-            .transform(FontTransform::Rotate270)
-            .pos(Pos::new(HPos::Center, VPos::Top));
-        text::draw(area, &y_title, at, &f, ctx.target)?;
-    }
-    draw_breaks(area, p, rect)?;
+    axes::draw_rich_titles(
+        area,
+        (&x_title, &y_title),
+        rect,
+        (x_label_h, y_label_w),
+        &style::font(look.axis_label),
+        ctx.target,
+    )?;
+    axes::draw_breaks(area, p, rect)?;
 
     let plot = chart.plotting_area();
     for (band, polygons) in &data.bands {
@@ -502,8 +416,8 @@ pub(crate) fn draw<DB: DrawingBackend>(
             }
         }
     }
-    draw_events(area, p, ctx, id, &clip, &to_px, rect)?;
-    draw_points(area, p, ctx, id, &clip, &to_px)?;
+    events::draw(area, p, ctx, id, &clip, &to_px, rect)?;
+    points::draw(area, p, ctx, id, &clip, &to_px)?;
     if ctx.clip_marks {
         Marks::find(p, &clip, &to_px)
             .without(ctx, id)
@@ -534,254 +448,6 @@ pub(crate) fn draw<DB: DrawingBackend>(
         inset: inset_rect.map(absolute),
     });
     Ok(())
-}
-
-/// The break mark of [`RangeNote::Break`]: two short slanted strokes across the axis
-/// line near the start of a linear axis whose fixed range does not start at zero.
-fn draw_breaks<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    p: &LinePanel,
-    rect: PxRect,
-) -> Result<(), DrawError> {
-    let breaks = |a: &Axis| {
-        a.range_note == RangeNote::Break
-            && a.scale == Scale::Linear
-            && a.range.is_some_and(|(lo, _)| lo != 0.0)
-    };
-    let ink = style::INK.to_rgba();
-    // The axis lines lie on the plot's left column and bottom row.
-    let (left, bottom) = (rect.0, rect.3 - 1);
-    if breaks(&p.y) {
-        let y = bottom - 12;
-        area.draw(&Rectangle::new(
-            [(left - 5, y - 2), (left + 6, y + 2)],
-            WHITE.filled(),
-        ))?;
-        for dy in [-3, 2] {
-            let stroke = vec![(left - 5, y + dy + 2), (left + 5, y + dy - 2)];
-            style::stroke(area, stroke, LineStyle::Solid, ink, 1)?;
-        }
-    }
-    if breaks(&p.x) {
-        let x = left + 12;
-        area.draw(&Rectangle::new(
-            [(x - 2, bottom - 5), (x + 2, bottom + 6)],
-            WHITE.filled(),
-        ))?;
-        for dx in [-3, 2] {
-            let stroke = vec![(x + dx - 2, bottom + 5), (x + dx + 2, bottom - 5)];
-            style::stroke(area, stroke, LineStyle::Solid, ink, 1)?;
-        }
-    }
-    Ok(())
-}
-
-/// Length of an event tick in pixels.
-const EVENT_TICK: i32 = 2 * EventMark::SIZE as i32;
-
-/// Event markers, and ticks along the bottom edge for events without a y.
-fn draw_events<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    p: &LinePanel,
-    ctx: &Ctx,
-    id: PanelId,
-    clip: &Rect,
-    to_px: &impl Fn(Pt) -> Px,
-    rect: PxRect,
-) -> Result<(), DrawError> {
-    for e in &p.events {
-        if ctx.hidden(id, &DataRef::Events(e.label.clone())) {
-            continue;
-        }
-        let color = style::rgba(e.color, 1.0);
-        match event_place(p, e, clip) {
-            Place::Inside(pt) if e.y.is_some() => {
-                let shape = if e.shape == Marker::None {
-                    Marker::Circle
-                } else {
-                    e.shape
-                };
-                markers::draw(area, ctx.target, shape, to_px(pt), EventMark::SIZE, color)?;
-            }
-            Place::Inside(pt) => {
-                let x = to_px(pt).0;
-                let bottom = rect.3 - 1;
-                let tick = vec![(x, bottom), (x, bottom - EVENT_TICK)];
-                style::stroke(area, tick, LineStyle::Solid, color, 2)?;
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-/// Where an event lies; events without a y sit on the bottom edge.
-fn event_place(p: &LinePanel, e: &EventMark, clip: &Rect) -> Place {
-    match e.y {
-        Some(y) => clip::place((p.x.scale, p.y.scale), (e.x, y), clip),
-        None => clip::place_axis((to_axis(p.x.scale, e.x), Some(clip.y0)), clip),
-    }
-}
-
-/// Half the width of the caps on error bars, in pixels.
-const CAP: i32 = 3;
-
-/// The x offset in pixels of point series `k` (see [`LinePanel::point_dodge`]).
-fn dodge(p: &LinePanel, k: usize) -> i32 {
-    let n = p.points.len() as f64;
-    ((k as f64 - (n - 1.0) / 2.0) * f64::from(p.point_dodge)).round() as i32
-}
-
-/// Point series: whiskers (clipped to the plot, capped where they end inside it), then
-/// markers on top.
-fn draw_points<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    p: &LinePanel,
-    ctx: &Ctx,
-    id: PanelId,
-    clip: &Rect,
-    to_px: &impl Fn(Pt) -> Px,
-) -> Result<(), DrawError> {
-    let (sx, sy) = (p.x.scale, p.y.scale);
-    for (k, s) in p.points.iter().enumerate() {
-        if ctx.hidden(id, &DataRef::Points(k)) {
-            continue;
-        }
-        let color = style::rgba(s.color, 1.0);
-        let dx = dodge(p, k);
-        for i in 0..s.x.len() {
-            let Some(ax) = to_axis(sx, s.x[i]).filter(|x| *x >= clip.x0 && *x <= clip.x1) else {
-                continue;
-            };
-            let (Some(lo), Some(hi)) = (s.lo.get(i), s.hi.get(i)) else {
-                continue;
-            };
-            if !lo.is_finite() || !hi.is_finite() {
-                continue;
-            }
-            let end = |v: f64| to_axis(sy, v).unwrap_or(f64::NEG_INFINITY);
-            let (a, b) = (end(lo.min(*hi)), end(lo.max(*hi)));
-            if b < clip.y0 || a > clip.y1 {
-                continue;
-            }
-            let (a_in, b_in) = (a >= clip.y0, b <= clip.y1);
-            let (x, y0) = to_px((ax, a.max(clip.y0)));
-            let (_, y1) = to_px((ax, b.min(clip.y1)));
-            let x = x + dx;
-            style::stroke(area, vec![(x, y0), (x, y1)], LineStyle::Solid, color, 1)?;
-            for (inside, y) in [(a_in, y0), (b_in, y1)] {
-                if inside {
-                    let cap = vec![(x - CAP, y), (x + CAP, y)];
-                    style::stroke(area, cap, LineStyle::Solid, color, 1)?;
-                }
-            }
-        }
-        let shape = if s.marker == Marker::None {
-            Marker::Circle
-        } else {
-            s.marker
-        };
-        for i in 0..s.x.len() {
-            if let Place::Inside(pt) = clip::place((sx, sy), (s.x[i], s.y[i]), clip) {
-                let (x, y) = to_px(pt);
-                markers::draw(area, ctx.target, shape, (x + dx, y), s.size, color)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The clip marks of one element (series, band, event, point series), in pixels.
-struct MarkSet {
-    data: DataRef,
-    color: Rgb,
-    /// Bands get outlines, so a band leaving the plot reads apart from its curve.
-    hollow: bool,
-    marks: Vec<(Px, Edge)>,
-}
-
-/// The clip marks of a panel.
-struct Marks(Vec<MarkSet>);
-
-impl Marks {
-    /// Finds the marks of every series, band, event and point series.
-    fn find(p: &LinePanel, clip: &Rect, to_px: &impl Fn(Pt) -> Px) -> Marks {
-        let scales = (p.x.scale, p.y.scale);
-        let place = |x: f64, y: f64| clip::place(scales, (x, y), clip);
-        let set = |data, color, hollow, marks: &[(Pt, Edge)]| MarkSet {
-            data,
-            color,
-            hollow,
-            marks: clip::merge(marks, to_px),
-        };
-        let mut sets = vec![];
-        for (k, s) in p.series.iter().enumerate() {
-            let places: Vec<Place> = s.x.iter().zip(&s.y).map(|(&x, &y)| place(x, y)).collect();
-            let marks = clip::curve_marks(&places, clip);
-            sets.push(set(DataRef::Series(k), s.color, false, &marks));
-        }
-        for (k, b) in p.bands.iter().enumerate() {
-            let mut marks = vec![];
-            for ends in [&b.lo, &b.hi] {
-                let places: Vec<Place> = b.x.iter().zip(ends).map(|(&x, &y)| place(x, y)).collect();
-                marks.extend(clip::curve_marks(&places, clip));
-            }
-            sets.push(set(DataRef::Band(k), b.color, true, &marks));
-        }
-        for e in &p.events {
-            let marks = clip::point_marks(&[event_place(p, e, clip)], clip);
-            sets.push(set(
-                DataRef::Events(e.label.clone()),
-                e.color,
-                false,
-                &marks,
-            ));
-        }
-        for (k, s) in p.points.iter().enumerate() {
-            let mut places: Vec<Place> = (0..s.x.len()).map(|i| place(s.x[i], s.y[i])).collect();
-            for ends in [&s.lo, &s.hi] {
-                places.extend(ends.iter().zip(&s.x).map(|(&v, &x)| place(x, v)));
-            }
-            let marks = clip::point_marks(&places, clip);
-            let dx = dodge(p, k);
-            let marks = clip::merge(&marks, |pt| {
-                let (x, y) = to_px(pt);
-                (x + dx, y)
-            });
-            sets.push(MarkSet {
-                data: DataRef::Points(k),
-                color: s.color,
-                hollow: false,
-                marks,
-            });
-        }
-        sets.retain(|s| !s.marks.is_empty());
-        Marks(sets)
-    }
-
-    fn without(mut self, ctx: &Ctx, id: PanelId) -> Marks {
-        self.0.retain(|s| !ctx.hidden(id, &s.data));
-        self
-    }
-
-    /// Pixel samples for legend placement (each mark counts like a short curve).
-    fn samples(&self) -> impl Iterator<Item = Px> + '_ {
-        self.0
-            .iter()
-            .flat_map(|s| &s.marks)
-            .flat_map(|&(p, _)| [p, p, p])
-    }
-
-    fn draw<DB: DrawingBackend>(
-        &self,
-        area: &DrawingArea<DB, Shift>,
-        rect: PxRect,
-    ) -> Result<(), DrawError> {
-        for s in &self.0 {
-            clip::draw(area, &s.marks, rect, style::rgba(s.color, 1.0), s.hollow)?;
-        }
-        Ok(())
-    }
 }
 
 /// Resolves [`LegendPos::Best`]: the inside corner hiding the fewest `samples`, if it
@@ -836,46 +502,6 @@ fn pixel_pieces(runs: &[Vec<Pt>], clip: &Rect, to_px: impl Fn(Pt) -> Px) -> Vec<
         .collect()
 }
 
-/// A linear axis-space coordinate whose grid lines and labels are exactly the chosen
-/// ticks (plotters' own key-point search knows nothing of log axes).
-#[derive(Clone)]
-struct AxisCoord {
-    range: (f64, f64),
-    major: Vec<f64>,
-    minor: Vec<f64>,
-}
-
-fn axis_coord(range: (f64, f64), ticks: &Ticks) -> AxisCoord {
-    AxisCoord {
-        range,
-        major: ticks.positions(),
-        minor: ticks.minor.clone(),
-    }
-}
-
-impl Ranged for AxisCoord {
-    type FormatOption = DefaultFormatting;
-    type ValueType = f64;
-
-    fn map(&self, v: &f64, (from, to): (i32, i32)) -> i32 {
-        let (lo, hi) = self.range;
-        let t = (v - lo) / (hi - lo);
-        from + (f64::from(to - from) * t).round() as i32
-    }
-
-    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
-        if hint.weight().allow_light_points() {
-            self.minor.clone()
-        } else {
-            self.major.clone()
-        }
-    }
-
-    fn range(&self) -> std::ops::Range<f64> {
-        self.range.0..self.range.1
-    }
-}
-
 /// The legend entries of a panel: labelled series (with their notes), point series,
 /// then one entry per event label.
 pub(crate) fn legend_entries(p: &LinePanel) -> Vec<Entry> {
@@ -893,48 +519,8 @@ pub(crate) fn legend_entries(p: &LinePanel) -> Vec<Entry> {
                 marker_size: s.marker_size,
             },
         });
-    let points = p
-        .points
-        .iter()
-        .filter(|s| !s.label.is_empty())
-        .map(|s| Entry {
-            label: Rich::parse(&s.label),
-            swatch: Swatch::Point {
-                color: style::rgba(s.color, 1.0),
-                marker: if s.marker == Marker::None {
-                    Marker::Circle
-                } else {
-                    s.marker
-                },
-                size: s.size,
-                whisker: !s.lo.is_empty(),
-            },
-        });
-    let mut entries: Vec<Entry> = series.chain(points).collect();
-    let mut seen: Vec<&str> = vec![];
-    for e in p.events.iter().filter(|e| !e.label.is_empty()) {
-        if seen.contains(&e.label.as_str()) {
-            continue;
-        }
-        seen.push(&e.label);
-        let color = style::rgba(e.color, 1.0);
-        let swatch = match e.y {
-            Some(_) => Swatch::Point {
-                color,
-                marker: if e.shape == Marker::None {
-                    Marker::Circle
-                } else {
-                    e.shape
-                },
-                size: EventMark::SIZE,
-                whisker: false,
-            },
-            None => Swatch::Tick { color },
-        };
-        entries.push(Entry {
-            label: Rich::parse(&e.label),
-            swatch,
-        });
-    }
-    entries
+    series
+        .chain(points::legend_entries(p))
+        .chain(events::legend_entries(p))
+        .collect()
 }

@@ -2,9 +2,13 @@
 //! (or per run of cells, for panels spanning columns), and an optional legend shared
 //! by all panels.
 
+mod axes;
+mod clip_marks;
+mod events;
 pub(crate) mod images;
-pub(crate) mod inset;
+mod inset;
 pub(crate) mod lines;
+mod points;
 pub(crate) mod scatter;
 
 use std::cell::RefCell;
