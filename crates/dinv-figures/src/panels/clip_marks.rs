@@ -36,11 +36,7 @@ impl Marks {
             marks: clip::merge(marks, to_px),
         };
         let mut sets = vec![];
-        for (k, s) in p.series.iter().enumerate() {
-            let places: Vec<Place> = s.x.iter().zip(&s.y).map(|(&x, &y)| place(x, y)).collect();
-            let marks = clip::curve_marks(&places, clip);
-            sets.push(set(DataRef::Series(k), s.color, false, &marks));
-        }
+        // Bands first, so a curve's filled mark lies over its band's outline.
         for (k, b) in p.bands.iter().enumerate() {
             let mut marks = vec![];
             for ends in [&b.lo, &b.hi] {
@@ -48,6 +44,11 @@ impl Marks {
                 marks.extend(clip::curve_marks(&places, clip));
             }
             sets.push(set(DataRef::Band(k), b.color, true, &marks));
+        }
+        for (k, s) in p.series.iter().enumerate() {
+            let places: Vec<Place> = s.x.iter().zip(&s.y).map(|(&x, &y)| place(x, y)).collect();
+            let marks = clip::curve_marks(&places, clip);
+            sets.push(set(DataRef::Series(k), s.color, false, &marks));
         }
         for e in &p.events {
             let marks = clip::point_marks(&[events::place(p, e, clip)], clip);

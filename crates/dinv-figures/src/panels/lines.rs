@@ -314,13 +314,12 @@ pub(crate) fn draw<DB: DrawingBackend>(
         (None, _) => None,
         (Some(l), LegendPos::Outside) => Some((l, Placement::Outside)),
         (Some(l), LegendPos::Best) => {
-            let marks = Marks::find(p, &clip, &pixel_map(&chart));
+            let to_px = pixel_map(&chart);
             let mut samples = vec![];
             for piece in curves.iter().flat_map(|c| &c.pieces) {
                 legend::sample_polyline(piece, 4.0, &mut samples);
             }
-            samples.extend(marks.samples());
-            let to_px = pixel_map(&chart);
+            samples.extend(Marks::find(p, &clip, &to_px).samples());
             samples.extend(events::samples(p, &clip, &to_px, rect));
             samples.extend(points::samples(p, &clip, &to_px));
             let (l, placement) = if look.adaptive_legend {
@@ -396,25 +395,18 @@ pub(crate) fn draw<DB: DrawingBackend>(
             style::stroke(plot, vec![(clip.x0, y), (clip.x1, y)], line, grey, 1)?;
         }
     }
-    let shown = |k: usize| !ctx.hidden(id, &DataRef::Series(k));
-    for (_, c) in curves.iter().enumerate().filter(|(k, _)| shown(*k)) {
+    let shown = |k: &usize| !ctx.hidden(id, &DataRef::Series(*k));
+    let shown_curves = curves.iter().enumerate().filter(|(k, _)| shown(k));
+    for c in shown_curves.map(|(_, c)| c) {
         let s = c.series;
         let color = style::rgba(s.color, s.opacity);
         stroke::draw_curve(area, ctx.target, &c.pieces, s.style, color, s.width, rect)?;
     }
     let to_px = pixel_map(&chart);
-    let scales = (p.x.scale, p.y.scale);
     // Markers go over all curves, so a curve drawn later cannot hide them.
-    for (_, s) in p.series.iter().enumerate().filter(|(k, _)| shown(*k)) {
-        if s.marker == Marker::None {
-            continue;
-        }
-        let color = style::rgba(s.color, s.opacity);
-        for i in markers::marker_indices(s.x.len(), s.marker_every, s.marker_phase) {
-            if let Place::Inside(pt) = clip::place(scales, (s.x[i], s.y[i]), &clip) {
-                markers::draw(area, ctx.target, s.marker, to_px(pt), s.marker_size, color)?;
-            }
-        }
+    let shown_series = p.series.iter().enumerate().filter(|(k, _)| shown(k));
+    for s in shown_series.map(|(_, s)| s) {
+        draw_markers(area, p, s, &clip, &to_px, ctx)?;
     }
     events::draw(area, p, ctx, id, &clip, &to_px, rect)?;
     points::draw(area, p, ctx, id, &clip, &to_px)?;
@@ -447,6 +439,28 @@ pub(crate) fn draw<DB: DrawingBackend>(
         legend: legend_rect.map(absolute),
         inset: inset_rect.map(absolute),
     });
+    Ok(())
+}
+
+/// The markers of one curve, on its points inside the plot.
+fn draw_markers<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    p: &LinePanel,
+    s: &Series,
+    clip: &Rect,
+    to_px: &impl Fn(Pt) -> Px,
+    ctx: &Ctx,
+) -> Result<(), DrawError> {
+    if s.marker == Marker::None {
+        return Ok(());
+    }
+    let color = style::rgba(s.color, s.opacity);
+    let scales = (p.x.scale, p.y.scale);
+    for i in markers::marker_indices(s.x.len(), s.marker_every, s.marker_phase) {
+        if let Place::Inside(pt) = clip::place(scales, (s.x[i], s.y[i]), clip) {
+            markers::draw(area, ctx.target, s.marker, to_px(pt), s.marker_size, color)?;
+        }
+    }
     Ok(())
 }
 
