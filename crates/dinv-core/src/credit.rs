@@ -15,8 +15,10 @@
 use faer::{Mat, MatRef};
 use serde::{Deserialize, Serialize};
 
-use crate::chain::{ChainLayer, RepeatLayer, SingleLoop};
-use crate::dynamics::{Dynamics, Integration, Inversion, LayerSystem, Solver};
+use crate::chain::{ChainInversion, ChainLayer, RepeatLayer, SingleLoop};
+use crate::dynamics::{
+    unstable_at_rest, unstable_fixed_point, Dynamics, Integration, Inversion, LayerSystem, Solver,
+};
 use crate::error::{CoreError, Result};
 use crate::expanding::ExpandingSystem;
 use crate::inverse::{check_feedback_shape, min_norm_lstsq, ndi_inverse};
@@ -288,6 +290,7 @@ impl Credit {
             _ => None,
         };
         if let Some(inv) = whole {
+            self.verify_chain(net, trace, fb, &inv)?;
             for (i, d) in inv.deltas.into_iter().enumerate() {
                 if d.iter().any(|v| !v.is_finite()) {
                     return Err(CoreError::NonFinite {
@@ -459,6 +462,144 @@ impl Credit {
         Ok(events)
     }
 
+    /// Refuses the result of the S1–S2 controller when its dynamics are unstable at
+    /// rest, or when the pure steady-state solver returned a fixed point they leave: the
+    /// checks [`LayerSystem::invert`] makes for the standard controller (not its Euler
+    /// step check).
+    fn verify_expanding(
+        &self,
+        sys: &ExpandingSystem<'_>,
+        inv: &Inversion,
+        layer: usize,
+    ) -> Result<()> {
+        let layer_system = LayerSystem {
+            w: sys.w,
+            b: sys.b,
+            alpha: sys.alpha,
+            dynamics: sys.dynamics,
+            act: sys.act,
+            gprime: sys.gprime,
+        };
+        let abscissa_at = |slope: &[f64]| {
+            if slope.iter().all(|&s| s == 1.0) {
+                expanding_abscissa(sys.w, sys.b, sys.alpha)
+            } else {
+                let wd = crate::vecops::scale_columns(sys.w, slope);
+                expanding_abscissa(wd.as_ref(), sys.b, sys.alpha)
+            }
+        };
+        let refuse = |abscissa: f64, reason: String| CoreError::UnstableDynamics {
+            layer,
+            system: format!(
+                "S1-S2 controller of a {}x{} layer, alpha = {}, {} dynamics, solver {}",
+                sys.w.nrows(),
+                sys.w.ncols(),
+                sys.alpha,
+                sys.dynamics.name(),
+                self.di.solver.name()
+            ),
+            abscissa,
+            residual: inv.residual,
+            reason,
+        };
+        let rest = abscissa_at(&layer_system.readout_slopes(&vec![0.0; sys.w.ncols()]))?;
+        if rest > 0.0 {
+            return Err(refuse(rest, unstable_at_rest(rest)));
+        }
+        if self.di.solver == Solver::SteadyState && sys.dynamics == Dynamics::Nonlinear {
+            let at = abscissa_at(&layer_system.readout_slopes(&inv.delta))?;
+            if at > 0.0 {
+                return Err(refuse(at, unstable_fixed_point(at)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses a whole-network inversion (repeat layer, SDI) whose dynamics are unstable
+    /// at rest, or, from the pure steady-state solver, a fixed point they leave. The
+    /// repeat-layer system is block-triangular (each controller sees only the layer
+    /// above), so it is stable exactly when every layer's system is; SDI's loop is
+    /// judged as a whole.
+    fn verify_chain(
+        &self,
+        net: &Network,
+        trace: &Trace,
+        fb: &Feedback,
+        inv: &ChainInversion,
+    ) -> Result<()> {
+        let solver = self.di.solver;
+        let fixed_point = solver == Solver::SteadyState && self.di.dynamics == Dynamics::Nonlinear;
+        let refuse = |layer: usize, system: String, abscissa: f64, reason: String| {
+            CoreError::UnstableDynamics {
+                layer,
+                system: format!("{system}, solver {}", solver.name()),
+                abscissa,
+                residual: inv.residual,
+                reason,
+            }
+        };
+        if self.method == Method::Sdi {
+            let sl = self.single_loop(net, trace, fb, &[])?;
+            let system = format!(
+                "single loop of SDI, alpha = {}, {} dynamics",
+                self.alpha,
+                self.di.dynamics.name()
+            );
+            let rest = sl.abscissa()?;
+            if rest > 0.0 {
+                return Err(refuse(0, system, rest, unstable_at_rest(rest)));
+            }
+            if fixed_point {
+                // The hidden states are the error signals (no g' gating for nonlinear
+                // dynamics); `stable_at` reads nothing of `u`.
+                let mut x = inv.deltas.concat();
+                x.extend(std::iter::repeat_n(
+                    0.0,
+                    net.layers[net.depth() - 1].d_out(),
+                ));
+                if !sl.stable_at(&x)? {
+                    return Err(refuse(
+                        0,
+                        system,
+                        f64::NAN,
+                        "the fixed point Newton found is unstable: the dynamics never settle on \
+                         it; steady_state_or_euler simulates them instead"
+                            .into(),
+                    ));
+                }
+            }
+            return Ok(());
+        }
+        for i in 1..net.depth() {
+            let sys = LayerSystem {
+                w: net.layers[i].w.as_ref(),
+                b: fb.get(i)?,
+                alpha: self.alpha,
+                dynamics: self.di.dynamics,
+                act: net.layers[i - 1].act,
+                gprime: &trace.gprime[i - 1],
+            };
+            let system = format!(
+                "repeat-layer DI, a {}x{} layer, alpha = {}, {} dynamics",
+                sys.w.nrows(),
+                sys.w.ncols(),
+                self.alpha,
+                self.di.dynamics.name()
+            );
+            let rest = sys.rest_abscissa()?;
+            if rest > 0.0 {
+                return Err(refuse(i + 1, system, rest, unstable_at_rest(rest)));
+            }
+            if fixed_point {
+                let at = sys.abscissa_at(&inv.deltas[i - 1])?;
+                if at > 0.0 {
+                    return Err(refuse(i + 1, system, at, unstable_fixed_point(at)));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// One step of Eq. (3): `δ_i` (error at `a_i`) from `δ_{i+1}` through `layers[i]`.
     pub fn propagate(
         &self,
@@ -506,6 +647,7 @@ impl Credit {
                     gprime,
                 };
                 let inv = system.invert(delta, self.di.solver, &self.di.integration)?;
+                self.verify_expanding(&system, &inv, i + 1)?;
                 out.copy_from_slice(&inv.delta);
                 record = Some(inv);
                 self.di.gates_steady_state()
@@ -519,7 +661,9 @@ impl Credit {
                     act: net.layers[i - 1].act,
                     gprime,
                 };
-                let inv = system.invert(delta, self.di.solver, &self.di.integration)?;
+                let inv = system
+                    .invert(delta, self.di.solver, &self.di.integration)
+                    .map_err(|e| e.at_layer(i + 1))?;
                 out.copy_from_slice(&inv.delta);
                 record = Some(inv);
                 self.di.gates_steady_state()

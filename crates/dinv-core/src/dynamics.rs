@@ -20,6 +20,19 @@
 //!   approximation;
 //! * [`Solver::SteadyState`]: the fixed point `W φ(B u) − α u = δ_l`, `δ_{l-1} = B u`
 //!   (Eqs. 9, 15) solved by damped Newton in the controller's coordinates.
+//!
+//! [`LayerSystem::invert`] is the checked entry point: it refuses, with
+//! [`CoreError::UnstableDynamics`], any result of dynamics that are unstable at rest
+//! (where every simulation starts: the spectral abscissa of Eq. (S9), the quantity the
+//! experiments keep negative by SSA), a fixed point the dynamics would leave, and an
+//! Euler simulation whose steps amplify. Such a result is not an inversion of the layer
+//! (a diverging simulation returned |δ| up to 1e294), and an error, unlike a flag,
+//! cannot be passed on unread. A *stable* simulation that has not settled within its
+//! steps is the paper's own finite DI (10000 steps of `dt = 0.1`; at `α = 0.001` it
+//! may not have converged) and is returned: [`Inversion::residual`] and
+//! [`Inversion::converged`] show how far it is from the steady state. The solvers
+//! themselves ([`LayerSystem::euler`], [`LayerSystem::powered_euler`],
+//! [`LayerSystem::steady_state`]) are unchecked, for analyses.
 
 use faer::{Mat, MatRef};
 use serde::{Deserialize, Serialize};
@@ -145,6 +158,24 @@ pub struct Inversion {
     pub solved_by: Solver,
 }
 
+/// The relative residual below which an inversion counts as converged when
+/// [`Integration::tol`] is not set (the paper's fixed number of Euler steps).
+pub const CONVERGED_RESIDUAL: f64 = 1e-6;
+
+/// Euler steps whose linearisation at rest amplifies by more than this per step
+/// diverge; up to it, the multiplier is 1 within rounding (leak `α = 0`).
+const EULER_GROWTH_TOL: f64 = 1e-9;
+
+impl Inversion {
+    /// Whether the dynamics had settled: the residual is within `int.tol`, or within
+    /// [`CONVERGED_RESIDUAL`] when no tolerance is set. An unconverged result of
+    /// stable dynamics is still DI's answer (the paper's finite simulation); unstable
+    /// ones never reach the caller ([`LayerSystem::invert`]).
+    pub fn converged(&self, int: &Integration) -> bool {
+        self.residual <= int.tol.unwrap_or(CONVERGED_RESIDUAL)
+    }
+}
+
 /// One controlled layer: `W_l`, `B_l`, `α`, the readout and the target `δ_l`.
 #[derive(Clone, Copy)]
 pub struct LayerSystem<'a> {
@@ -207,6 +238,13 @@ impl LayerSystem<'_> {
         }
     }
 
+    /// `φ'(δ)`.
+    pub(crate) fn readout_slopes(&self, delta: &[f64]) -> Vec<f64> {
+        let mut slope = vec![0.0; delta.len()];
+        self.readout_slope(delta, &mut slope);
+        slope
+    }
+
     fn is_affine(&self) -> bool {
         self.dynamics != Dynamics::Nonlinear || self.act == Activation::Linear
     }
@@ -237,10 +275,107 @@ impl LayerSystem<'_> {
     /// the reduced eigenproblem of [`crate::stability`]. Newton converges to unstable
     /// fixed points as readily as to stable ones, but the dynamics never settle there.
     pub fn stable_at(&self, delta: &[f64]) -> Result<bool> {
-        let mut slope = vec![0.0; delta.len()];
-        self.readout_slope(delta, &mut slope);
+        Ok(self.abscissa_at(delta)? < 0.0)
+    }
+
+    /// The spectral abscissa of the dynamics linearised at the state `δ_{l-1}` (see
+    /// [`Self::stable_at`]).
+    pub fn abscissa_at(&self, delta: &[f64]) -> Result<f64> {
+        let slope = self.readout_slopes(delta);
         let wd = crate::vecops::scale_columns(self.w, &slope);
-        Ok(crate::stability::spectral_abscissa(wd.as_ref(), self.b, self.alpha)? < 0.0)
+        crate::stability::spectral_abscissa(wd.as_ref(), self.b, self.alpha)
+    }
+
+    /// Eigenvalues `(re, im)` of Eq. (S9) for the dynamics linearised at rest
+    /// (`δ_{l-1} = 0`, `u_l = 0`), where every simulation starts: `W` itself for linear
+    /// dynamics and for `tanh` (`g'(0) = 1`), `W diag(g'(a_{l-1}))` for linearised ones.
+    /// With `W` itself these are the numbers of [`crate::stability::spectral_abscissa`]
+    /// that the experiments' re-stabilisation reads.
+    pub fn rest_eigenvalues(&self) -> Result<Vec<(f64, f64)>> {
+        // φ'(0) of a nonlinear readout is the one number g'(0): evaluating it per unit
+        // would cost as much as the eigenproblem on MNIST's 1000 units.
+        let n1 = self.w.ncols();
+        let scaled = match self.dynamics {
+            Dynamics::Linear => None,
+            Dynamics::Nonlinear => Some(vec![self.act.derivative(0.0); n1]),
+            Dynamics::Linearised => Some(self.gprime.to_vec()),
+        }
+        .filter(|slope| slope.iter().any(|&s| s != 1.0))
+        .map(|slope| crate::vecops::scale_columns(self.w, &slope));
+        match &scaled {
+            Some(wd) => crate::stability::system_eigenvalues(wd.as_ref(), self.b, self.alpha),
+            None => crate::stability::system_eigenvalues(self.w, self.b, self.alpha),
+        }
+    }
+
+    /// The spectral abscissa of Eq. (S9) at rest ([`Self::rest_eigenvalues`]).
+    pub fn rest_abscissa(&self) -> Result<f64> {
+        Ok(abscissa_of(&self.rest_eigenvalues()?))
+    }
+
+    /// "a 10x1000 layer, alpha = 0.01, nonlinear dynamics, solver euler".
+    fn describe(&self, solver: Solver) -> String {
+        format!(
+            "a {}x{} layer, alpha = {}, {} dynamics, solver {}",
+            self.w.nrows(),
+            self.w.ncols(),
+            self.alpha,
+            self.dynamics.name(),
+            solver.name()
+        )
+    }
+
+    /// Refuses a result of unstable dynamics (see the module docs): the rest state's
+    /// spectral abscissa must not be positive, a steady state from Newton must be one
+    /// the dynamics settle on, and Euler steps must not amplify. Costs one reduced
+    /// eigenproblem (about 40 µs on MNIST's 10 × 1000 read-out, a tenth of a Newton
+    /// solve); none when `SteadyStateOrEuler` kept a fixed point of affine dynamics,
+    /// whose stability it has just checked, and a second one for the fixed point of
+    /// the pure `SteadyState` solver with nonlinear dynamics.
+    fn verify(&self, inv: &Inversion, solver: Solver, int: &Integration) -> Result<()> {
+        let affine = self.is_affine();
+        if solver == Solver::SteadyStateOrEuler && inv.solved_by == Solver::SteadyState && affine {
+            // `stable_at` kept it; the linearisation of affine dynamics is the same
+            // everywhere, the rest state included.
+            return Ok(());
+        }
+        let refuse = |abscissa: f64, reason: String| CoreError::UnstableDynamics {
+            layer: 0,
+            system: self.describe(solver),
+            abscissa,
+            residual: inv.residual,
+            reason,
+        };
+        let eigenvalues = self.rest_eigenvalues()?;
+        let rest = abscissa_of(&eigenvalues);
+        if rest > 0.0 {
+            return Err(refuse(rest, unstable_at_rest(rest)));
+        }
+        match inv.solved_by {
+            // (`SteadyStateOrEuler` kept only a fixed point `stable_at` accepted.)
+            Solver::SteadyState if !affine && solver == Solver::SteadyState => {
+                let at = self.abscissa_at(&inv.delta)?;
+                if at > 0.0 {
+                    return Err(refuse(at, unstable_fixed_point(at)));
+                }
+            }
+            Solver::Euler | Solver::PoweredEuler => {
+                let growth = euler_growth(&eigenvalues, self.alpha, int.dt);
+                if growth > 1.0 + EULER_GROWTH_TOL {
+                    return Err(refuse(
+                        f64::NAN,
+                        format!(
+                            "the dynamics are stable (spectral abscissa {rest:+.3e}) but Euler \
+                             steps of dt = {} amplify by {growth:.6} per step, so the \
+                             simulation diverges; lower dt",
+                            int.dt
+                        ),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// Inverts the layer for the target `δ_l` with the chosen solver.
@@ -277,6 +412,7 @@ impl LayerSystem<'_> {
                 ),
             });
         }
+        self.verify(&out, solver, int)?;
         Ok(out)
     }
 
@@ -640,6 +776,92 @@ impl LayerSystem<'_> {
     }
 }
 
+impl Dynamics {
+    /// The configuration name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dynamics::Linear => "linear",
+            Dynamics::Nonlinear => "nonlinear",
+            Dynamics::Linearised => "linearised",
+        }
+    }
+}
+
+impl Solver {
+    /// The configuration name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Solver::Euler => "euler",
+            Solver::PoweredEuler => "powered_euler",
+            Solver::SteadyState => "steady_state",
+            Solver::SteadyStateOrEuler => "steady_state_or_euler",
+        }
+    }
+}
+
+/// Why a result of dynamics unstable at rest is refused.
+pub(crate) fn unstable_at_rest(abscissa: f64) -> String {
+    format!(
+        "at rest, where the dynamics start, their spectral abscissa is {abscissa:+.3e} > 0, \
+         so they move away from the inversion instead of settling on it; re-stabilise B (SSA) \
+         or raise alpha"
+    )
+}
+
+/// Why a fixed point the dynamics leave is refused.
+pub(crate) fn unstable_fixed_point(abscissa: f64) -> String {
+    format!(
+        "the fixed point Newton found is unstable (spectral abscissa {abscissa:+.3e} there): \
+         the dynamics never settle on it; steady_state_or_euler simulates them instead"
+    )
+}
+
+/// Largest real part, folded as [`crate::stability::spectral_abscissa`] folds it.
+fn abscissa_of(eigenvalues: &[(f64, f64)]) -> f64 {
+    eigenvalues
+        .iter()
+        .map(|z| z.0)
+        .fold(f64::NEG_INFINITY, f64::max)
+}
+
+/// Spectral radius of one Euler step (either order) linearised at rest, from the
+/// eigenvalues `λ` of Eq. (S9). Each `λ` belongs to an eigenvalue `μ = (λ+1)(λ+α)` of
+/// `W B` (or `B W`), and in the coordinates of [`LayerSystem::powered_euler`] the step
+/// acts on that mode through a 2×2 block with characteristic polynomial
+/// `x² − (ds + dc + dt² μ) x + ds·dc`, `ds = 1 − dt`, `dc = 1 − dt α`, for both update
+/// orders. `λ = −1` and `λ = −α` (`μ = 0`, or the surplus directions, which decay at
+/// exactly one of those rates) step by `ds` and `dc` alone.
+fn euler_growth(eigenvalues: &[(f64, f64)], alpha: f64, dt: f64) -> f64 {
+    let (ds, dc) = (1.0 - dt, 1.0 - dt * alpha);
+    let mul = |(a, b): (f64, f64), (c, d): (f64, f64)| (a * c - b * d, a * d + b * c);
+    eigenvalues
+        .iter()
+        .map(|&(re, im)| {
+            if im == 0.0 && re == -1.0 {
+                return ds.abs();
+            }
+            if im == 0.0 && re == -alpha {
+                return dc.abs();
+            }
+            let mu = mul((re + 1.0, im), (re + alpha, im));
+            let t = (ds + dc + dt * dt * mu.0, dt * dt * mu.1);
+            let t2 = mul(t, t);
+            let root = complex_sqrt((t2.0 - 4.0 * ds * dc, t2.1));
+            let plus = (0.5 * (t.0 + root.0)).hypot(0.5 * (t.1 + root.1));
+            let minus = (0.5 * (t.0 - root.0)).hypot(0.5 * (t.1 - root.1));
+            plus.max(minus)
+        })
+        .fold(0.0, f64::max)
+}
+
+/// Principal square root of `re + i·im`.
+fn complex_sqrt((re, im): (f64, f64)) -> (f64, f64) {
+    let r = re.hypot(im);
+    let sr = ((r + re) / 2.0).max(0.0).sqrt();
+    let si = ((r - re) / 2.0).max(0.0).sqrt();
+    (sr, if im < 0.0 { -si } else { si })
+}
+
 /// The blocks `a, b, c, d` and forcing `(f_z, f_u)` of the reduced Euler map.
 type ReducedMap = (Mat<f64>, Mat<f64>, Mat<f64>, Mat<f64>, Vec<f64>, Vec<f64>);
 
@@ -700,4 +922,59 @@ fn max_abs(m: MatRef<'_, f64>) -> f64 {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::init::uniform_mat;
+    use rand::SeedableRng;
+
+    /// [`euler_growth`] is the spectral radius of the Euler map itself (dense
+    /// eigenvalues of [`LayerSystem::euler_map`]), for both update orders, contracting
+    /// and expanding layers, linear and linearised readouts, stable and unstable
+    /// feedback, and a step long enough to amplify.
+    #[test]
+    fn euler_growth_is_the_spectral_radius_of_the_euler_map() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        for (d_l, d_below) in [(4, 7), (7, 4), (5, 5)] {
+            let w = uniform_mat(&mut rng, d_l, d_below, -0.8, 0.8);
+            let r = uniform_mat(&mut rng, d_below, d_l, -0.8, 0.8);
+            let gp: Vec<f64> = (0..d_below).map(|i| 0.4 + 0.1 * i as f64).collect();
+            for b in [r, crate::feedback::neg_transpose(w.as_ref(), 3.0)] {
+                for dynamics in [Dynamics::Linear, Dynamics::Linearised] {
+                    for (alpha, dt) in [(0.0, 0.1), (0.05, 0.1), (0.05, 0.7)] {
+                        let sys = LayerSystem {
+                            w: w.as_ref(),
+                            b: b.as_ref(),
+                            alpha,
+                            dynamics,
+                            act: Activation::Tanh,
+                            gprime: &gp,
+                        };
+                        for order in [EulerOrder::StateFirst, EulerOrder::ControlFirst] {
+                            let int = Integration {
+                                dt,
+                                order,
+                                ..Integration::default()
+                            };
+                            let (a, _) = sys.euler_map(&vec![0.0; d_l], &int);
+                            let dense = a
+                                .eigenvalues()
+                                .unwrap()
+                                .iter()
+                                .map(|z| z.re.hypot(z.im))
+                                .fold(0.0, f64::max);
+                            let growth = euler_growth(&sys.rest_eigenvalues().unwrap(), alpha, dt);
+                            assert!(
+                                (growth - dense).abs() < 1e-9 * dense,
+                                "{d_l}x{d_below} {dynamics:?} α={alpha} dt={dt} {order:?}: \
+                                 {growth} vs dense {dense}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -334,10 +334,11 @@ fn batched_inversions_match_per_example() {
 
 /// A fixed point the dynamics leave is not DI's answer. With positive feedback
 /// `B = +c Wᵀ`, `W B` has positive eigenvalues and the linear dynamics are unstable;
-/// Newton still finds the fixed point (the NDI closed form), so `SteadyStateOrEuler`
-/// must hand over to the simulation. With `B = −Wᵀ` the same fixed-point solve is
-/// stable and kept. Stability is checked independently with the dense eigenvalues of
-/// the full block matrix `[[−I, B], [W, −αI]]`.
+/// Newton still finds the fixed point (the NDI closed form), but neither it nor the
+/// simulation that `SteadyStateOrEuler` hands over to is an inversion: every solver's
+/// result is refused. With `B = −Wᵀ` the same fixed-point solve is stable and kept.
+/// Stability is checked independently with the dense eigenvalues of the full block
+/// matrix `[[−I, B], [W, −αI]]`.
 #[test]
 fn unstable_fixed_points_go_to_the_simulation() {
     let w = random(71, 6, 15, 0.3);
@@ -362,10 +363,31 @@ fn unstable_fixed_points_go_to_the_simulation() {
         });
         let abscissa = dinv_core::stability::spectral_abscissa_dense(full.as_ref()).unwrap();
         assert_eq!(abscissa < 0.0, stable, "premise: abscissa {abscissa}");
-        assert_falls_back_to_euler_when_unstable(
-            stable,
-            |solver| sys.invert(&t, solver, &int).unwrap(),
-            |d| sys.stable_at(d).unwrap(),
-        );
+        if stable {
+            assert_falls_back_to_euler_when_unstable(
+                stable,
+                |solver| sys.invert(&t, solver, &int).unwrap(),
+                |d| sys.stable_at(d).unwrap(),
+            );
+            continue;
+        }
+        let newton = sys.steady_state(&t, &int).unwrap();
+        assert!(newton.residual < 1e-10 && !sys.stable_at(&newton.delta).unwrap());
+        for solver in [
+            Solver::Euler,
+            Solver::PoweredEuler,
+            Solver::SteadyState,
+            Solver::SteadyStateOrEuler,
+        ] {
+            let refused = sys.invert(&t, solver, &int);
+            assert!(
+                matches!(
+                    refused,
+                    Err(dinv_core::CoreError::UnstableDynamics { abscissa, .. })
+                        if (abscissa - dinv_core::stability::spectral_abscissa_dense(full.as_ref()).unwrap()).abs() < 1e-9
+                ),
+                "{solver:?}: {refused:?}"
+            );
+        }
     }
 }

@@ -9,10 +9,14 @@
 //! just computed anyway. Wide PBP layers keep `W W^T` the same way, corrected from
 //! `W H` (one product with the new weights). The products are recomputed exactly every
 //! [`REFRESH`] updates, which bounds the rounding drift far below what the
-//! factorisations notice (tested). A factorisation that is numerically singular falls
-//! back to dinv-core's solvers.
+//! factorisations notice (tested). A factorisation that is numerically singular (or,
+//! for the Gram matrices, too ill-conditioned for the normal equations) falls back to
+//! dinv-core's solvers.
 
-use dinv_core::inverse::{check_feedback_shape, ndi_apply, pinv_apply, LayerShape};
+use dinv_core::inverse::{
+    check_feedback_shape, gram_factor_is_accurate, ndi_apply, pinv_apply, symmetric_lower_norm1,
+    LayerShape,
+};
 use dinv_core::split::{
     decay_and_add_rows, for_halves, matmul_halves, mul_halves, try_for_each_task, Halve,
 };
@@ -457,12 +461,15 @@ impl Factor {
     }
 
     /// Cholesky factorisation of a symmetric positive definite `G` of which only the
-    /// lower triangle is read; `false` when it fails or its pivots collapse (cond(G)
-    /// beyond ~1e12, as [`pinv_apply`] judges), so the caller falls back to the SVD.
+    /// lower triangle is read; `false` when it fails or is not accurate enough for the
+    /// normal equations (pivots collapsed, or estimated `cond₁(G)` above
+    /// [`dinv_core::inverse::MAX_GRAM_CONDITION`]), exactly as [`pinv_apply`] judges,
+    /// so the caller falls back to it (and so to the SVD). The judgement costs `O(n²)`.
     fn cholesky(&mut self, g: MatRef<'_, f64>) -> bool {
         use faer::dyn_stack::{MemBuffer, MemStack};
         use faer::linalg::cholesky::llt::factor;
         let n = g.nrows();
+        let gram_norm1 = symmetric_lower_norm1(g);
         self.load(g);
         let params: factor::LltParams = faer::auto!(f64);
         let mut mem = MemBuffer::new(factor::cholesky_in_place_scratch::<f64>(
@@ -481,14 +488,7 @@ impl Factor {
         {
             return false;
         }
-        let l = &self.lu;
-        let (lo, hi) = (0..n)
-            .map(|i| l[(i, i)] * l[(i, i)])
-            .fold((f64::INFINITY, 0.0_f64), |(lo, hi), v| {
-                (lo.min(v), hi.max(v))
-            });
-        // (written so that a NaN pivot also counts as collapsed)
-        !(lo.is_nan() || lo <= 1e-12 * hi)
+        gram_factor_is_accurate(self.lu.as_ref(), gram_norm1)
     }
 
     /// `G^{-1} Y` after [`Factor::cholesky`], in two halves of the columns.

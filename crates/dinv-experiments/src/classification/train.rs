@@ -151,8 +151,16 @@ fn keep_stable(
     if a <= 0.0 {
         return Ok(None);
     }
-    let out = ssa_stabilise_reduced(m.w2.as_ref(), b.as_ref(), alpha, cfg, 2)
-        .map_err(|e| format!("re-stabilising B_2: {e}"))?;
+    let out = ssa_stabilise_reduced(m.w2.as_ref(), b.as_ref(), alpha, cfg, 2).map_err(|e| {
+        format!(
+            "re-stabilising B_2 by SSA (spectral abscissa {a:+.3e} before it): {e}. The SSA \
+             settings are `training.restabilise` in the pipeline TOML (now learning_rate = {}, \
+             max_iters = {}, epsilon = {}, margin = {}): raise max_iters, or change its \
+             learning_rate or epsilon; or lower the training learning rate, which moved W_2 \
+             this far",
+            cfg.learning_rate, cfg.max_iters, cfg.epsilon, cfg.margin
+        )
+    })?;
     m.b_fb = Some(out.b.clone());
     Ok(Some(out))
 }
@@ -215,9 +223,13 @@ fn hidden_error(
                 act: m.act,
                 gprime,
             };
+            // Unstable dynamics are refused (`CoreError::UnstableDynamics`, naming the
+            // abscissa), and the stage fails at this example: `keep_stable` re-stabilises
+            // B_2 before every example, so that happens only without
+            // `training.restabilise`.
             let inv = sys
                 .invert(delta2, credit.di.solver, &credit.di.integration)
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| e.at_layer(2).to_string())?;
             d1 = inv.delta;
             record = Some((inv.steps, inv.solved_by));
             credit.di.gates_steady_state()
@@ -592,8 +604,8 @@ mod tests {
     /// DI with re-stabilisation, started from feedback `B = +W_2^T` (`W B` positive
     /// definite, so the dynamics are unstable): `B_2` is re-stabilised before the first
     /// example, and the final `(W_2, B_2)` is stable by the dense eigenvalues of the
-    /// full block matrix of Eq. (S9). Without re-stabilisation the same run keeps its
-    /// unstable feedback.
+    /// full block matrix of Eq. (S9). Without re-stabilisation, or when SSA cannot
+    /// finish, the run fails at the first example and says why.
     #[test]
     fn di_restabilises_its_feedback() {
         let train_set = split(40, 4);
@@ -646,9 +658,8 @@ mod tests {
                 },
                 |_| {},
             )
-            .unwrap()
         };
-        let out = run(Some(cfg));
+        let out = run(Some(cfg)).unwrap();
         let before = out.log.series("restabilised_from", 2);
         assert!(!before.is_empty() && before[0].0 == 1, "{before:?}");
         assert!(before.iter().all(|&(_, a)| a > 0.0));
@@ -656,8 +667,30 @@ mod tests {
         let full = dinv_core::stability::system_matrix(m.as_ref(), b.as_ref(), alpha).unwrap();
         let dense = dinv_core::stability::spectral_abscissa_dense(full.as_ref()).unwrap();
         assert!(dense < 0.0, "final abscissa {dense}");
-        let without = run(None);
-        assert!(without.log.series("restabilised_from", 2).is_empty());
-        assert_eq!(without.model.b_fb.as_ref().unwrap(), &b_unstable);
+        // Without re-stabilisation DI refuses the unstable dynamics at once, and the
+        // stage fails naming the model, the example and the abscissa.
+        let err = run(None).err().unwrap();
+        assert!(
+            err.starts_with("model `t`, example 1: dynamic inversion of layer 2")
+                && err.contains("spectral abscissa"),
+            "{err}"
+        );
+        // SSA that cannot finish says which settings to change.
+        let hopeless = SsaConfig {
+            min_iters: 1,
+            max_iters: 1,
+            learning_rate: 1e-9,
+            ..cfg
+        };
+        let err = run(Some(hopeless)).err().unwrap();
+        for expected in [
+            "example 1:",
+            "spectral abscissa +",
+            "training.restabilise",
+            "max_iters = 1",
+            "learning_rate = 0.000000001",
+        ] {
+            assert!(err.contains(expected), "{expected:?} missing: {err}");
+        }
     }
 }
