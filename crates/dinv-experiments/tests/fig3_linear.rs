@@ -32,6 +32,40 @@ fn smoke_summary_properties_and_snapshot() {
         let steps = metric(&s, "fixed_lr", m, "mean_di_steps");
         assert!(steps > 100.0 && steps <= 10000.0, "{m}: {steps} steps");
     }
+    // Stability before intervention: SSA only ever lowers the abscissa, so the largest
+    // value before any intervention bounds the recorded (post-SSA) final one; every
+    // intervention started from a positive value and left a negative one; late ones are
+    // a subset of all of them.
+    for m in models
+        .iter()
+        .filter(|m| m.starts_with("DI-") || m.starts_with("NDI-"))
+    {
+        let pre = metric(&s, "fixed_lr", m, "max_eig_over_training");
+        assert!(pre >= metric(&s, "fixed_lr", m, "final_max_eig"), "{m}");
+        let frac = metric(&s, "fixed_lr", m, "frac_steps_unstable");
+        assert!((0.0..=1.0).contains(&frac), "{m}: {frac}");
+        assert_eq!(
+            frac > 0.0,
+            pre > 0.0,
+            "{m}: {frac} of steps unstable, max {pre}"
+        );
+        let n = metric(&s, "fixed_lr", m, "restabilisations");
+        let late = metric(&s, "fixed_lr", m, "restabilisations_after_100");
+        assert!(late <= n, "{m}");
+        if m.starts_with("NDI-") {
+            // NDI is never re-stabilised.
+            assert_eq!(n, 0.0, "{m}");
+        } else if n > 0.0 {
+            assert!(metric(&s, "fixed_lr", m, "max_abscissa_before_restabilisation") > 0.0);
+            assert!(metric(&s, "fixed_lr", m, "max_abscissa_after_restabilisation") < 0.0);
+            assert!(metric(&s, "fixed_lr", m, "last_restabilisation_step") >= 1.0);
+            // A positive pre-intervention value is exactly what triggers SSA.
+            assert!(pre > 0.0, "{m}: {n} interventions but max {pre}");
+        }
+        // The settled angle is an average of angles: within 0–180°.
+        let b = metric(&s, "fixed_lr", m, "settled_angle_b_negwt_deg");
+        assert!((0.0..=180.0).contains(&b), "{m}: {b}");
+    }
     // With a large leak DI and NDI coincide, so their training curves must too.
     let di = metric(&s, "fixed_lr", "DI-Tr-0.01", "final_nmse");
     let ndi = metric(&s, "fixed_lr", "NDI-Tr-0.01", "final_nmse");

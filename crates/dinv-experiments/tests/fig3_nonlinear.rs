@@ -30,6 +30,15 @@ fn smoke_summary_properties_and_snapshot() {
                 "{m} fell back to Euler"
             );
         }
+        // No intervention was needed: the pre-intervention abscissa is the recorded one,
+        // and the settled angle (second half) cannot exceed the largest angle seen.
+        for m in [&di, &sdi] {
+            assert_eq!(metric(&s, m, "restabilisations"), 0.0, "{m}");
+            assert!(metric(&s, m, "max_eig_over_training") < 0.0, "{m}");
+            assert_eq!(metric(&s, m, "frac_steps_unstable"), 0.0, "{m}");
+            let settled = metric(&s, m, "settled_angle_di_ndi_deg");
+            assert!(settled.is_finite() && settled >= 0.0, "{m}: {settled}");
+        }
         // Sequential DI stays close to NDI; the single loop settles elsewhere (Fig. 3k).
         let a_di = metric(&s, &di, "mean_angle_di_ndi_deg");
         let a_sdi = metric(&s, &sdi, "mean_angle_di_ndi_deg");

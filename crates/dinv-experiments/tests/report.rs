@@ -47,8 +47,8 @@ fn linear_summary(di_angle: f64) -> Value {
         },
         "model_order": ["DI-b", "DI-a"],
         "runs": { "fixed_lr": {
-            "DI-a": { "mean_angle_di_ndi_deg": di_angle },
-            "DI-b": { "mean_angle_di_ndi_deg": 1.0 },
+            "DI-a": { "settled_angle_di_ndi_deg": di_angle },
+            "DI-b": { "settled_angle_di_ndi_deg": 1.0 },
         } }
     } })
 }
@@ -88,8 +88,8 @@ fn claims_are_counted_per_seed() {
     let mut s = linear_summary(2.0);
     s["fig3_linear"]["seeds"] = json!(2);
     s["fig3_linear"]["seed_values"] = json!({ "fixed_lr": {
-        "DI-a": { "mean_angle_di_ndi_deg": [1.0, 30.0] },
-        "DI-b": { "mean_angle_di_ndi_deg": [1.0, 1.0] },
+        "DI-a": { "settled_angle_di_ndi_deg": [1.0, 30.0] },
+        "DI-b": { "settled_angle_di_ndi_deg": [1.0, 1.0] },
     } });
     let md = render(&s, Scale::Paper);
     let line = md.lines().find(|l| l.starts_with("| 3d |")).unwrap();
@@ -104,8 +104,8 @@ fn claims_held_by_a_minority_of_seeds_are_partly() {
         let mut s = linear_summary(2.0);
         s["fig3_linear"]["seeds"] = json!(3);
         s["fig3_linear"]["seed_values"] = json!({ "fixed_lr": {
-            "DI-a": { "mean_angle_di_ndi_deg": a },
-            "DI-b": { "mean_angle_di_ndi_deg": [1.0, 1.0, 1.0] },
+            "DI-a": { "settled_angle_di_ndi_deg": a },
+            "DI-b": { "settled_angle_di_ndi_deg": [1.0, 1.0, 1.0] },
         } });
         render(&s, Scale::Paper)
     };
@@ -186,4 +186,170 @@ fn each_di_model_is_judged_against_its_ndi_twin() {
         "{}",
         rows[1]
     );
+}
+
+/// A one-seed pipeline summary with these models (name → method, α) and metrics of
+/// one run.
+fn summary_of(pipeline: &str, run: &str, models: &[(&str, &str, f64)], metrics: Value) -> Value {
+    let meta: serde_json::Map<String, Value> = models
+        .iter()
+        .map(|(n, m, a)| {
+            (
+                n.to_string(),
+                json!({ "label": n, "method": m, "alpha": a }),
+            )
+        })
+        .collect();
+    let order: Vec<&str> = models.iter().map(|m| m.0).collect();
+    json!({ pipeline: {
+        "title": "t", "figures": [], "seeds": 1, "models": meta, "model_order": order,
+        "runs": { run: metrics }
+    } })
+}
+
+/// Every criterion changed for the verdicts issue, on a summary where it must hold and
+/// one where it must not: the criterion can fail on other data.
+#[test]
+fn each_criterion_can_fail() {
+    let linear = [
+        ("BP", "bp", 0.0),
+        ("FA", "fa", 0.0),
+        ("PBP", "pbp", 0.0),
+        ("NDI", "ndi", 0.01),
+        ("DI", "di", 0.01),
+    ];
+    // (figure, run, metrics where the claim holds, metrics where it does not)
+    let cases: Vec<(&str, &str, &str, Value, Value)> = vec![
+        (
+            "fig3_linear",
+            "3b",
+            "fixed_norm",
+            json!({ "BP": {"examples_to_nmse_1e-3": 3000}, "FA": {"examples_to_nmse_1e-3": 2800},
+                    "PBP": {"examples_to_nmse_1e-3": 2500}, "NDI": {"examples_to_nmse_1e-3": 2500},
+                    "DI": {"examples_to_nmse_1e-3": 2500} }),
+            // DI never reaches the threshold: slower than everyone.
+            json!({ "BP": {"examples_to_nmse_1e-3": 3000}, "FA": {"examples_to_nmse_1e-3": 2800},
+                    "PBP": {}, "NDI": {}, "DI": {} }),
+        ),
+        (
+            "fig3_linear",
+            "3c",
+            "fixed_lr",
+            json!({ "DI": {"restabilisations": 4, "restabilisations_after_100": 0} }),
+            // Ending stable is not enough: one late intervention fails the claim.
+            json!({ "DI": {"restabilisations": 4, "restabilisations_after_100": 1, "final_max_eig": -0.2} }),
+        ),
+        (
+            "fig3_linear",
+            "3c*",
+            "fixed_lr",
+            json!({ "NDI": {"max_eig_over_training": -0.01} }),
+            json!({ "NDI": {"max_eig_over_training": 0.34, "final_max_eig": 0.34} }),
+        ),
+        (
+            "fig3_linear",
+            "3d",
+            "fixed_lr",
+            json!({ "DI": {"settled_angle_di_ndi_deg": 0.2, "mean_angle_di_ndi_deg": 30.0} }),
+            // A low whole-run mean does not save a large settled angle.
+            json!({ "DI": {"settled_angle_di_ndi_deg": 20.0, "mean_angle_di_ndi_deg": 1.0} }),
+        ),
+        (
+            "fig3_linear",
+            "3e",
+            "fixed_lr",
+            json!({ "NDI": {"settled_angle_b_negwt_deg": 44.0}, "DI": {"settled_angle_b_negwt_deg": 47.0} }),
+            json!({ "NDI": {"settled_angle_b_negwt_deg": 80.0, "final_angle_b_negwt_deg": 45.0},
+                    "DI": {"settled_angle_b_negwt_deg": 85.0, "final_angle_b_negwt_deg": 45.0} }),
+        ),
+        (
+            "fig3_linear",
+            "3f",
+            "fixed_lr",
+            json!({ "DI": {"settled_angle_di_pbp_deg": 8.0} }),
+            json!({ "DI": {"settled_angle_di_pbp_deg": 50.0, "mean_angle_di_pbp_deg": 5.0} }),
+        ),
+    ];
+    for (pipeline, fig, run, good, bad) in cases {
+        let md = render(&summary_of(pipeline, run, &linear, good), Scale::Paper);
+        assert_eq!(verdict_of(&md, fig), "holds", "{fig} should hold:\n{md}");
+        let md = render(&summary_of(pipeline, run, &linear, bad), Scale::Paper);
+        assert_eq!(
+            verdict_of(&md, fig),
+            "does not hold",
+            "{fig} should fail:\n{md}"
+        );
+    }
+
+    let nonlinear = [
+        ("BP", "bp", 0.0),
+        ("FA", "fa", 0.0),
+        ("NDI", "ndi", 0.01),
+        ("DI", "di", 0.001),
+        ("SDI", "sdi", 0.01),
+    ];
+    let nl = |m: Value| {
+        render(
+            &summary_of("fig3_nonlinear", "fixed_lr", &nonlinear, m),
+            Scale::Paper,
+        )
+    };
+    // 3g "often slower": judged on the error after 1000 examples.
+    let slow = |ndi: f64, di: f64, sdi: f64| {
+        nl(
+            json!({ "BP": {"nmse_at_1000": 1e-4}, "FA": {"nmse_at_1000": 2e-4},
+                   "NDI": {"nmse_at_1000": ndi}, "DI": {"nmse_at_1000": di}, "SDI": {"nmse_at_1000": sdi} }),
+        )
+    };
+    let row = |md: &str| {
+        md.lines()
+            .filter(|l| l.starts_with("| 3g |"))
+            .nth(1)
+            .and_then(|l| l.split("**").nth(1))
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(row(&slow(5e-4, 5e-4, 5e-5)), "holds");
+    assert_eq!(row(&slow(5e-4, 5e-5, 5e-5)), "partly");
+    assert_eq!(row(&slow(5e-5, 5e-5, 5e-5)), "does not hold");
+    // 3h: a positive eigenvalue before intervention at any example fails it.
+    let md = nl(
+        json!({ "DI": {"max_eig_over_training": -1e-3}, "SDI": {"max_eig_over_training": -1e-2} }),
+    );
+    assert_eq!(verdict_of(&md, "3h"), "holds");
+    let md = nl(
+        json!({ "DI": {"max_eig_over_training": 2e-3, "final_max_eig": -1e-3}, "SDI": {"max_eig_over_training": 1e-3} }),
+    );
+    assert_eq!(verdict_of(&md, "3h"), "does not hold");
+}
+
+/// When the two Gauss–Newton references disagree in a hidden layer, the GN claims get
+/// no verdict but "inconclusive"; when they agree, the angles decide.
+#[test]
+fn gauss_newton_claims_are_inconclusive_when_the_references_disagree() {
+    let models = [("BP", "bp", 0.0), ("FA", "fa", 0.0), ("DI", "di", 0.01)];
+    let gn = |kron_exact_l1: f64, di_l1: f64| {
+        let m = |angle: f64| {
+            json!({ "mean_gn_angle_deg": angle, "mean_gn_angle_deg_l1": angle, "mean_gn_angle_deg_l2": 80.0,
+                    "mean_gn_kron_exact_angle_deg_l1": kron_exact_l1,
+                    "mean_gn_kron_exact_angle_deg_l2": 0.0,
+                    "mean_gn_white_angle_deg_l1": angle })
+        };
+        let md = render(
+            &summary_of(
+                "fig3_linear",
+                "fixed_lr",
+                &models,
+                json!({ "BP": m(40.0), "FA": m(35.0), "DI": m(di_l1) }),
+            ),
+            Scale::Paper,
+        );
+        md.lines()
+            .filter(|l| l.starts_with("| GN (§4.3) |"))
+            .map(|l| l.split("**").nth(1).unwrap_or("").to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(gn(0.5, 10.0), ["holds", "holds"]);
+    assert_eq!(gn(0.5, 50.0), ["does not hold", "does not hold"]);
+    assert_eq!(gn(40.0, 10.0), ["inconclusive", "inconclusive"]);
 }

@@ -128,6 +128,7 @@ fn error_panel(p: &FiguresParams, seeds: &[ErrorCurves]) -> LinePanel {
         bands,
         hlines: Vec::new(),
         legend: LegendPos::Outside,
+        ..LinePanel::default()
     }
 }
 

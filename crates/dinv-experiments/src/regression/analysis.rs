@@ -1,6 +1,8 @@
 //! Analysis of one run (one seed): the normalised error of Fig. 3a,b,g (each
 //! model's training-set error divided by the maximum over all models and steps,
-//! supp. 7.5.2), and the run's summary numbers.
+//! supp. 7.5.2), the stability of the dynamics *before* any re-stabilisation (the
+//! spectral abscissa each SSA intervention started from), and the run's summary
+//! numbers.
 
 use std::collections::BTreeMap;
 
@@ -53,10 +55,10 @@ pub(crate) fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageErro
         )));
     }
     let mut per_model: Vec<Curves> = Vec::new();
-    let mut events: Vec<usize> = Vec::new();
+    let mut events: Vec<Vec<Event>> = Vec::new();
     for input in ctx.inputs() {
         per_model.push(group(&input.table("metrics")?)?);
-        events.push(input.table("events")?.len());
+        events.push(read_events(&input.table("events")?)?);
     }
     // Normalise by the largest error over all models and steps.
     let max_sse = per_model
@@ -68,13 +70,23 @@ pub(crate) fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageErro
     let (mut m_col, mut s_col, mut k_col, mut l_col, mut v_col) =
         (vec![], vec![], vec![], vec![], vec![]);
     let mut summary = Map::new();
-    for ((model, curves), n_events) in p.models.iter().zip(per_model.iter_mut()).zip(&events) {
+    let (mut e_model, mut e_step, mut e_layer, mut e_before, mut e_after) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for ((model, curves), evs) in p.models.iter().zip(per_model.iter_mut()).zip(&events) {
         if let Some((steps, sse)) = curves.get("sse").and_then(|l| l.get(&0)).cloned() {
             let nmse: Vec<f64> = sse.iter().map(|v| v / max_sse).collect();
             curves
                 .entry("nmse".into())
                 .or_default()
                 .insert(0, (steps, nmse));
+        }
+        add_pre_intervention(curves, evs);
+        for e in evs {
+            e_model.push(model.name.clone());
+            e_step.push(e.step);
+            e_layer.push(e.layer);
+            e_before.push(e.before);
+            e_after.push(e.after);
         }
         for (metric, layers) in curves.iter() {
             for (layer, (steps, values)) in layers {
@@ -89,9 +101,19 @@ pub(crate) fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageErro
         }
         summary.insert(
             model.name.clone(),
-            Value::Object(summarise(model.method, curves, *n_events)),
+            Value::Object(summarise(model.method, curves, evs)),
         );
     }
+    // The interventions themselves, for the figures to mark.
+    ctx.write_table(
+        "events",
+        &Table::new()
+            .with_str("model", e_model)?
+            .with_i64("step", e_step)?
+            .with_i64("layer", e_layer)?
+            .with_f64("abscissa_before", e_before)?
+            .with_f64("abscissa_after", e_after)?,
+    )?;
     ctx.write_table(
         "curves",
         &Table::new()
@@ -105,8 +127,64 @@ pub(crate) fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageErro
     Ok(())
 }
 
+/// One SSA re-stabilisation of a layer's feedback during training.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Event {
+    pub step: i64,
+    pub layer: i64,
+    /// Spectral abscissa that triggered the intervention (positive).
+    pub before: f64,
+    /// Where SSA left it.
+    pub after: f64,
+}
+
+fn read_events(t: &Table) -> Result<Vec<Event>, StageError> {
+    let (step, layer, before, after) = (
+        t.i64("step")?,
+        t.i64("layer")?,
+        t.f64("abscissa_before")?,
+        t.f64("abscissa_after")?,
+    );
+    Ok((0..step.len())
+        .map(|k| Event {
+            step: step[k],
+            layer: layer[k],
+            before: before[k],
+            after: after[k],
+        })
+        .collect())
+}
+
+/// Examples within which the paper expects variability of DI's stability ("with the
+/// exception of substantial variability in the first ~100 iterations", sec. 5.1).
+pub(crate) const EARLY_EXAMPLES: i64 = 100;
+
+/// `abscissa_pre`: the spectral abscissa the dynamics had *before* any intervention at
+/// each step, i.e. the recorded (post-SSA) value except at steps where SSA ran, where
+/// it is the value that triggered it. Added for models with recorded abscissae.
+fn add_pre_intervention(curves: &mut Curves, events: &[Event]) {
+    let Some(layers) = curves.get("abscissa").cloned() else {
+        return;
+    };
+    let mut pre = BTreeMap::new();
+    for (layer, (steps, values)) in layers {
+        let values = steps
+            .iter()
+            .zip(&values)
+            .map(|(s, v)| {
+                events
+                    .iter()
+                    .find(|e| e.step == *s && e.layer == layer)
+                    .map_or(*v, |e| e.before)
+            })
+            .collect();
+        pre.insert(layer, (steps, values));
+    }
+    curves.insert("abscissa_pre".into(), pre);
+}
+
 /// Key numbers of one model (the schema is documented in `summary.rs`).
-fn summarise(method: Method, curves: &Curves, restabilisations: usize) -> Map<String, Value> {
+fn summarise(method: Method, curves: &Curves, events: &[Event]) -> Map<String, Value> {
     let mut out = Map::new();
     let last = |metric: &str, layer: i64| -> Option<f64> {
         curves
@@ -140,13 +218,28 @@ fn summarise(method: Method, curves: &Curves, restabilisations: usize) -> Map<St
                 json!(logs.iter().sum::<f64>() / logs.len() as f64),
             );
         }
-        if let Some(k) = steps
+        for (threshold, key) in [
+            (1e-2, "examples_to_nmse_1e-2"),
+            (1e-3, "examples_to_nmse_1e-3"),
+        ] {
+            if let Some(k) = steps
+                .iter()
+                .zip(v)
+                .find(|(_, x)| **x < threshold)
+                .map(|(s, _)| *s)
+            {
+                out.insert(key.into(), json!(k));
+            }
+        }
+        // The error early in training (Fig. 3g's "slower convergence"): at the first
+        // evaluated step from 1000 examples on.
+        if let Some(x) = steps
             .iter()
             .zip(v)
-            .find(|(_, x)| **x < 1e-2)
-            .map(|(s, _)| *s)
+            .find(|(s, _)| **s >= 1000)
+            .map(|(_, x)| *x)
         {
-            out.insert("examples_to_nmse_1e-2".into(), json!(k));
+            out.insert("nmse_at_1000".into(), json!(x));
         }
     }
     put(&mut out, "final_sse", last("sse", 0));
@@ -176,7 +269,62 @@ fn summarise(method: Method, curves: &Curves, restabilisations: usize) -> Map<St
     };
     let max = |xs: &[f64]| xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len() as f64;
+    // Where a curve settles: its mean over the second half of training.
+    let settled = |metric: &str, layer: i64| -> Option<f64> {
+        let (steps, v) = curves.get(metric)?.get(&layer)?;
+        let half = steps.last().copied().unwrap_or(0) / 2;
+        let vals: Vec<f64> = steps
+            .iter()
+            .zip(v)
+            .filter(|(s, x)| **s > half && x.is_finite())
+            .map(|(_, x)| *x)
+            .collect();
+        (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64)
+    };
+    let max_after_start = |metric: &str, layer: i64| -> Option<f64> {
+        let (steps, v) = curves.get(metric)?.get(&layer)?;
+        steps
+            .iter()
+            .zip(v)
+            .filter(|(s, _)| **s > 0)
+            .map(|(_, x)| *x)
+            .reduce(f64::max)
+    };
+    let frac_positive = |metric: &str, layer: i64| -> Option<f64> {
+        let (steps, v) = curves.get(metric)?.get(&layer)?;
+        let vals: Vec<f64> = steps
+            .iter()
+            .zip(v)
+            .filter(|(s, _)| **s > 0)
+            .map(|(_, x)| *x)
+            .collect();
+        (!vals.is_empty())
+            .then(|| vals.iter().filter(|x| **x > 0.0).count() as f64 / vals.len() as f64)
+    };
     per_layer(&mut out, "final_max_eig", "abscissa", &last, max);
+    // Stability over training as the dynamics would have it without intervention (for
+    // NDI, which is never re-stabilised, the recorded abscissa itself).
+    per_layer(
+        &mut out,
+        "max_eig_over_training",
+        "abscissa_pre",
+        &max_after_start,
+        max,
+    );
+    per_layer(
+        &mut out,
+        "frac_steps_unstable",
+        "abscissa_pre",
+        &frac_positive,
+        max,
+    );
+    per_layer(
+        &mut out,
+        "settled_angle_b_negwt_deg",
+        "b_angle_deg",
+        &settled,
+        mean,
+    );
     per_layer(
         &mut out,
         "final_angle_b_negwt_deg",
@@ -185,27 +333,16 @@ fn summarise(method: Method, curves: &Curves, restabilisations: usize) -> Map<St
         mean,
     );
     if method.is_dynamic() {
-        per_layer(
-            &mut out,
-            "mean_angle_di_ndi_deg",
-            "angle_ndi_deg",
-            &mean_after_start,
-            mean,
-        );
-        per_layer(
-            &mut out,
-            "mean_angle_di_pbp_deg",
-            "angle_pbp_deg",
-            &mean_after_start,
-            mean,
-        );
-        per_layer(
-            &mut out,
-            "mean_angle_di_bp_deg",
-            "angle_bp_deg",
-            &mean_after_start,
-            mean,
-        );
+        for (name, metric) in [
+            ("di_ndi", "angle_ndi_deg"),
+            ("di_pbp", "angle_pbp_deg"),
+            ("di_bp", "angle_bp_deg"),
+        ] {
+            let key = format!("mean_angle_{name}_deg");
+            per_layer(&mut out, &key, metric, &mean_after_start, mean);
+            let key = format!("settled_angle_{name}_deg");
+            per_layer(&mut out, &key, metric, &settled, mean);
+        }
         per_layer(
             &mut out,
             "mean_di_steps",
@@ -222,7 +359,27 @@ fn summarise(method: Method, curves: &Curves, restabilisations: usize) -> Map<St
         );
     }
     if matches!(method, Method::Ndi | Method::Di | Method::Sdi) {
-        out.insert("restabilisations".into(), json!(restabilisations));
+        out.insert("restabilisations".into(), json!(events.len()));
+        let late = events.iter().filter(|e| e.step > EARLY_EXAMPLES).count();
+        out.insert("restabilisations_after_100".into(), json!(late));
+        let last_step = events.iter().map(|e| e.step).max().unwrap_or(0);
+        out.insert("last_restabilisation_step".into(), json!(last_step));
+        if !events.is_empty() {
+            let after: Vec<f64> = events.iter().map(|e| e.after).collect();
+            out.insert(
+                "mean_abscissa_after_restabilisation".into(),
+                json!(mean(&after)),
+            );
+            out.insert(
+                "max_abscissa_after_restabilisation".into(),
+                json!(max(&after)),
+            );
+            let before: Vec<f64> = events.iter().map(|e| e.before).collect();
+            out.insert(
+                "max_abscissa_before_restabilisation".into(),
+                json!(max(&before)),
+            );
+        }
     }
     out
 }

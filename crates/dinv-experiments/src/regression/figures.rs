@@ -206,6 +206,7 @@ pub(crate) fn panel(spec: &FigureSpec, models: &[ModelSpec], curves: &[Vec<Curve
             .map(|h| vec![(h, LineStyle::Dotted)])
             .unwrap_or_default(),
         legend: LegendPos::Best,
+        ..LinePanel::default()
     }
 }
 
