@@ -47,16 +47,19 @@ pub(crate) fn group(t: &Table) -> Result<Curves, StageError> {
 
 pub(crate) fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     let p: AnalysisParams = ctx.params_as()?;
-    if p.models.len() != ctx.inputs().len() {
+    // Inputs: one training stage per model, then the run's data stage.
+    if p.models.len() + 1 != ctx.inputs().len() {
         return Err(StageError::msg(format!(
-            "analysis expects {} training stages, got {}",
+            "analysis expects {} training stages and the data stage, got {} inputs",
             p.models.len(),
             ctx.inputs().len()
         )));
     }
+    let (train_inputs, data_input) = ctx.inputs().split_at(p.models.len());
+    let targets = TargetStats::of(&data_input[0].table("examples")?)?;
     let mut per_model: Vec<Curves> = Vec::new();
     let mut events: Vec<Vec<Event>> = Vec::new();
-    for input in ctx.inputs() {
+    for input in train_inputs {
         per_model.push(group(&input.table("metrics")?)?);
         events.push(read_events(&input.table("events")?)?);
     }
@@ -99,10 +102,9 @@ pub(crate) fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageErro
                 }
             }
         }
-        summary.insert(
-            model.name.clone(),
-            Value::Object(summarise(model.method, curves, evs)),
-        );
+        let mut m = summarise(model.method, curves, evs);
+        targets.summarise(&mut m, max_sse);
+        summary.insert(model.name.clone(), Value::Object(m));
     }
     // The interventions themselves, for the figures to mark.
     ctx.write_table(
@@ -125,6 +127,56 @@ pub(crate) fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageErro
     )?;
     ctx.write_json("summary", &json!({ "max_sse": max_sse, "models": summary }))?;
     Ok(())
+}
+
+/// How much of the targets depends on the input (the nonlinear teacher's small weights
+/// make most of it a constant offset, which a network learns through its output bias).
+struct TargetStats {
+    /// Σ_n ‖t_n‖²: the training-set error of a network that outputs 0.
+    sse_zero: f64,
+    /// Σ_n ‖t_n − t̄‖²: the error of the best constant output, the mean target.
+    sse_mean: f64,
+}
+
+impl TargetStats {
+    /// From the data stage's `examples` table (columns `t0`, `t1`, … are the targets).
+    fn of(examples: &Table) -> Result<Self, StageError> {
+        let mut cols = Vec::new();
+        while let Ok(c) = examples.f64(&format!("t{}", cols.len())) {
+            cols.push(c);
+        }
+        let n = cols.first().map_or(0, |c| c.len());
+        if cols.is_empty() || n == 0 {
+            return Err(StageError::msg("the data stage's examples hold no targets"));
+        }
+        let (mut sse_zero, mut sse_mean) = (0.0, 0.0);
+        for c in &cols {
+            let mean = c.iter().sum::<f64>() / n as f64;
+            sse_zero += c.iter().map(|t| t * t).sum::<f64>();
+            sse_mean += c.iter().map(|t| (t - mean) * (t - mean)).sum::<f64>();
+        }
+        Ok(Self { sse_zero, sse_mean })
+    }
+
+    /// `input_dependent_share`: Σ‖t − t̄‖² / Σ‖t‖², the part of the targets' energy a
+    /// constant output cannot give; `nmse_mean_predictor`: the normalised error of the
+    /// best constant output; `input_variance_explained`: 1 − SSE / Σ‖t − t̄‖² at the
+    /// end of training (≤ 0 for a model no better than the mean target).
+    fn summarise(&self, out: &mut Map<String, Value>, max_sse: f64) {
+        out.insert(
+            "input_dependent_share".into(),
+            json!(self.sse_mean / self.sse_zero),
+        );
+        if max_sse > 0.0 {
+            out.insert("nmse_mean_predictor".into(), json!(self.sse_mean / max_sse));
+        }
+        if let Some(sse) = out.get("final_sse").and_then(Value::as_f64) {
+            out.insert(
+                "input_variance_explained".into(),
+                json!(1.0 - sse / self.sse_mean),
+            );
+        }
+    }
 }
 
 /// One SSA re-stabilisation of a layer's feedback during training.

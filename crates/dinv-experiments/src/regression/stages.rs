@@ -187,7 +187,7 @@ pub(crate) fn add_stages(
                     Arc::new(super::analysis::analysis_stage),
                 )
                 .with_params(json!({ "run": run.name, "models": models }))
-                .with_inputs(ids.train.clone())
+                .with_inputs(ids.train.iter().cloned().chain([ids.data.clone()]))
                 .with_master_seed(seed),
             )?;
             analyses.push(ids.analysis);
