@@ -197,3 +197,80 @@ fn ignored_gprime_after_is_named() {
     let gated = nonlinear.replacen(pipeline_di, "steps = 10000 }, gprime_after = true }", 1);
     expect(gated, &["SDI-", "gprime_after", "sequential DI only"]);
 }
+
+/// A copy of `pipelines/` with one more file, `broken.toml`, that is not valid TOML.
+fn folder_with_broken_file(broken: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for f in dinv_experiments::pipeline_files(&workspace().join("pipelines")).unwrap() {
+        std::fs::copy(&f, dir.path().join(f.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(dir.path().join("broken.toml"), broken).unwrap();
+    dir
+}
+
+/// One malformed file does not block `--only` of another pipeline (a warning naming
+/// file, line and column), but fails a full run, and fails a run that selects it.
+#[test]
+fn a_malformed_file_blocks_only_the_runs_that_need_it() {
+    use dinv_experiments::load_selected;
+    let broken =
+        "[pipeline]\nname = \"broken\"\nexperiment = \"regression\"\n\n[network\ndims = [1, 2]\n";
+    let dir = folder_with_broken_file(broken);
+    let only = vec!["fig3_linear".to_string()];
+    let sel = load_selected(dir.path(), Scale::Smoke, &only).unwrap();
+    assert_eq!(
+        sel.pipelines
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>(),
+        ["fig3_linear"],
+        "only the selected pipeline is loaded"
+    );
+    assert_eq!(sel.warnings.len(), 1, "{:?}", sel.warnings);
+    assert!(
+        sel.warnings[0].contains("broken.toml:5:"),
+        "{}",
+        sel.warnings[0]
+    );
+    // A stage prefix selects its pipeline too.
+    let prefix = vec!["fig3_linear/fixed_lr".to_string()];
+    let sel = load_selected(dir.path(), Scale::Smoke, &prefix).unwrap();
+    assert_eq!(sel.pipelines.len(), 1);
+
+    let err = load_selected(dir.path(), Scale::Smoke, &[]).err().unwrap();
+    assert!(err.contains("broken.toml:5:"), "{err}");
+    let err = load_selected(dir.path(), Scale::Smoke, &["broken".to_string()])
+        .err()
+        .unwrap();
+    assert!(err.contains("broken.toml:5:"), "{err}");
+
+    // A file whose name cannot be read at all is skipped with a warning under --only.
+    let dir = folder_with_broken_file("[pipeline\nname = \"x\"\n");
+    let sel = load_selected(dir.path(), Scale::Smoke, &only).unwrap();
+    assert_eq!(sel.pipelines.len(), 1);
+    assert!(
+        sel.warnings.iter().any(|w| w.contains("broken.toml:1:")),
+        "{:?}",
+        sel.warnings
+    );
+    // A valid but unselected file is not validated (nor warned about).
+    let dir = folder_with_broken_file(
+        &base()
+            .replace("name = \"fig3_linear\"", "name = \"other\"")
+            .replace("dt = 0.1", "dt = 0.0"),
+    );
+    let sel = load_selected(dir.path(), Scale::Smoke, &only).unwrap();
+    assert!(sel.warnings.is_empty(), "{:?}", sel.warnings);
+}
+
+/// `pattern_selects` follows `Graph::select`'s segment rule.
+#[test]
+fn only_patterns_match_pipeline_names_by_segment() {
+    use dinv_experiments::pattern_selects;
+    assert!(pattern_selects("fig3_linear", "fig3_linear"));
+    assert!(pattern_selects("fig3_linear/", "fig3_linear"));
+    assert!(pattern_selects("fig3_linear/fixed_lr/s1", "fig3_linear"));
+    assert!(!pattern_selects("fig3", "fig3_linear"));
+    assert!(!pattern_selects("fig3_linear_x", "fig3_linear"));
+    assert!(!pattern_selects("", "fig3_linear"));
+}
