@@ -4,19 +4,20 @@
 //!   `pipelines/`, publish figures, `summary.json` and the report.
 //! * `bench`: time the paper-scale pipelines from scratch against the authors' figures.
 //! * `report [--scale ...]`: rewrite the report from the existing summary.
-//! * `clean [--scale ...]`: delete cached stage outputs.
+//! * `clean [--scale ...]`: delete cached stage outputs and the scale's published
+//!   results in `results/<scale>/`.
 
 mod data;
-mod publish;
 mod solvers;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
-use dinv_experiments::{load_pipeline, pipeline_files, Pipeline, Scale};
+use dinv_experiments::{load_selected, Pipeline, Scale};
 use dinv_pipeline::{ExecError, Executor, Graph};
+use xtask::publish;
 
 #[derive(Parser)]
 #[command(
@@ -43,7 +44,8 @@ enum Command {
         /// Worker threads for independent stages (default: all cores).
         #[arg(long, default_value_t = 0)]
         threads: usize,
-        /// Folder of pipeline files.
+        /// Folder of pipeline files instead of `pipelines/` (their results are
+        /// published to `results/<scale>/`, never to `paper/`).
         #[arg(long)]
         pipelines: Option<PathBuf>,
         /// Print only errors and the final summary line.
@@ -73,7 +75,8 @@ enum Command {
         #[command(subcommand)]
         command: data::DataCommand,
     },
-    /// Delete the cache of one scale.
+    /// Delete the cache of one scale and what runs published in `results/<scale>/`
+    /// (never `paper/`).
     Clean {
         #[arg(long, default_value = "smoke", value_parser = parse_scale)]
         scale: Scale,
@@ -113,7 +116,11 @@ fn run(cli: Cli) -> Result<()> {
             // Only the project's own pipelines publish into paper/.
             let official = pipelines.is_none();
             let dir = pipelines.unwrap_or_else(|| root.join("pipelines"));
-            let pipes = load_all(&dir, scale)?;
+            let selection = load_selected(&dir, scale, &only).map_err(anyhow::Error::msg)?;
+            for w in &selection.warnings {
+                eprintln!("warning: {w}");
+            }
+            let pipes = selection.pipelines;
             let graph = select(&pipes, &only)?;
             // Full datasets the selected stages read: fetched first if missing.
             let needed: Vec<_> = pipes
@@ -141,17 +148,10 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 Err(e) => bail!("{e}"),
             };
-            for w in &report.warnings {
+            for w in xtask::warnings_to_repeat(&report.warnings, quiet) {
                 eprintln!("warning: {w}");
             }
-            if official {
-                publish::publish(&root, scale, &pipes, &report)?;
-            } else {
-                println!(
-                    "custom --pipelines folder: outputs stay in the cache ({})",
-                    exec.cache_root().display()
-                );
-            }
+            publish::publish(&root, scale, official, &pipes, &report)?;
             if let Some(failures) = incomplete {
                 bail!("{failures}\nEverything else completed and was published.");
             }
@@ -168,14 +168,16 @@ fn run(cli: Cli) -> Result<()> {
             only,
             threads,
         } => bench(&root, scale, &only, threads),
-        Command::Report { scale } => publish::write_report(&root, scale),
+        Command::Report { scale } => {
+            for path in publish::write_report(&root, scale)? {
+                println!("report: {}", path.display());
+            }
+            Ok(())
+        }
         Command::Data { command } => data::run(command),
         Command::Clean { scale } => {
-            let dir = root.join("results").join(scale.name()).join("cache");
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir)
-                    .with_context(|| format!("removing {}", dir.display()))?;
-                println!("removed {}", dir.display());
+            for path in publish::clean(&root, scale)? {
+                println!("removed {}", path.display());
             }
             Ok(())
         }
@@ -183,15 +185,9 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 fn load_all(dir: &Path, scale: Scale) -> Result<Vec<Pipeline>> {
-    let files = pipeline_files(dir).map_err(anyhow::Error::msg)?;
-    if files.is_empty() {
-        bail!("no pipeline files (*.toml) in {}", dir.display());
-    }
-    let mut out = Vec::new();
-    for f in files {
-        out.push(load_pipeline(&f, scale).map_err(anyhow::Error::msg)?);
-    }
-    Ok(out)
+    Ok(load_selected(dir, scale, &[])
+        .map_err(anyhow::Error::msg)?
+        .pipelines)
 }
 
 /// One graph with every pipeline's stages, narrowed to `only` (plus dependencies).

@@ -78,3 +78,82 @@ pub fn pipeline_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     files.sort();
     Ok(files)
 }
+
+/// The pipelines of a folder that a run selects, and what was skipped.
+pub struct Selection {
+    /// The loaded pipelines, in file-name order.
+    pub pipelines: Vec<Pipeline>,
+    /// Files left out because `only` does not select them and they could not be read
+    /// (each names the file, and line and column where known).
+    pub warnings: Vec<String>,
+}
+
+/// Whether `--only` pattern `pattern` (a pipeline name or a stage-id prefix such as
+/// `fig3_linear/fixed_lr`) can select stages of pipeline `name`: the same segment rule
+/// as [`dinv_pipeline::Graph::select`].
+pub fn pattern_selects(pattern: &str, name: &str) -> bool {
+    let p = pattern.trim_end_matches('/');
+    !p.is_empty()
+        && (p == name || (p.starts_with(name) && p.as_bytes().get(name.len()) == Some(&b'/')))
+}
+
+/// Loads the pipeline files of `dir` for `scale`. Without `only`, every file: any that
+/// fails to load is an error (all failures are listed, each naming file, line and
+/// column where known). With `only`, just the files whose `[pipeline] name` (probed
+/// leniently first, see [`dinv_pipeline::config::probe_string`]) a pattern can select:
+/// errors in those are errors, while an unselected file that is not valid TOML, or
+/// whose name cannot be read, only gives a warning. Unselected files are not
+/// validated further.
+pub fn load_selected(dir: &Path, scale: Scale, only: &[String]) -> Result<Selection, String> {
+    let files = pipeline_files(dir)?;
+    if files.is_empty() {
+        return Err(format!("no pipeline files (*.toml) in {}", dir.display()));
+    }
+    let mut pipelines = Vec::new();
+    let mut warnings = Vec::new();
+    let mut errors = Vec::new();
+    for f in files {
+        if only.is_empty() {
+            match load_pipeline(&f, scale) {
+                Ok(p) => pipelines.push(p),
+                Err(e) => errors.push(e),
+            }
+            continue;
+        }
+        let text = match std::fs::read_to_string(&f) {
+            Ok(t) => t,
+            Err(e) => {
+                warnings.push(format!("skipping {}: cannot read it: {e}", f.display()));
+                continue;
+            }
+        };
+        match dinv_pipeline::config::probe_string(&text, &["pipeline", "name"]) {
+            Some(name) if only.iter().any(|o| pattern_selects(o, &name)) => {
+                match load_pipeline(&f, scale) {
+                    Ok(p) => pipelines.push(p),
+                    Err(e) => errors.push(e),
+                }
+            }
+            Some(_) => {
+                // Not selected: only its syntax is checked, to warn about it.
+                if let Err(e) = dinv_pipeline::parse_toml::<serde::de::IgnoredAny>(&text, &f) {
+                    warnings.push(format!("skipping a file --only does not select: {e}"));
+                }
+            }
+            None => match load_pipeline(&f, scale) {
+                Ok(p) if only.iter().any(|o| pattern_selects(o, &p.name)) => pipelines.push(p),
+                Ok(_) => {}
+                Err(e) => warnings.push(format!(
+                    "skipping a file whose [pipeline] name cannot be read: {e}"
+                )),
+            },
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors.join("\n"));
+    }
+    Ok(Selection {
+        pipelines,
+        warnings,
+    })
+}

@@ -2,8 +2,220 @@
 
 use std::fmt;
 
-use dinv_core::{Activation, DiSettings, FeedbackInit, Method};
+use dinv_core::{Activation, CoreError, DiSettings, FeedbackInit, Method, SsaConfig};
 use serde::{Deserialize, Serialize};
+
+/// Bounds on the sizes a pipeline file may ask for, checked when it is loaded: an
+/// absurd value (`hidden = 1000000000`, a typo'd example count) is an error naming the
+/// field, not an allocation failure in a stage after hours of other work. They are
+/// generous: the paper's protocols stay far below each.
+pub mod limits {
+    /// Units of one layer (`network.dims[i]`, `network.hidden`).
+    pub const MAX_WIDTH: usize = 100_000;
+    /// Any count of examples or images (a run's `examples`, `batch_size`,
+    /// `detail.codes`, checkpoints, the GN batch, ...).
+    pub const MAX_EXAMPLES: usize = 100_000_000;
+    /// Training epochs.
+    pub const MAX_EPOCHS: usize = 100_000;
+    /// Examples one training stage presents in all (epochs × examples).
+    pub const MAX_PRESENTATIONS: usize = 1_000_000_000;
+    /// Master seeds (replicates) of a pipeline at one scale.
+    pub const MAX_SEEDS: usize = 1_000;
+    /// Evaluations or other repeated measurements per epoch.
+    pub const MAX_EVALUATIONS: usize = 1_000_000;
+    /// Memory one stage may need by the load-time estimate ([`super::MemoryEstimate`]):
+    /// 16 GiB. The estimate counts what grows with the configuration (weights and
+    /// their copies, data, per-batch activations, recorded curves); a stage needs
+    /// somewhat more.
+    pub const MAX_STAGE_BYTES: f64 = 16.0 * (1u64 << 30) as f64;
+}
+
+/// `field = value: reason` for a parameter error of the core library, naming the field
+/// once (`training.update.learning_rate = -0.001: must be positive and finite`).
+pub fn field_error(prefix: &str, e: CoreError) -> String {
+    match e {
+        CoreError::InvalidParameter {
+            name,
+            value,
+            reason,
+        } => format!("{prefix}.{name} = {value}: {reason}"),
+        other => format!("{prefix}: {other}"),
+    }
+}
+
+/// Checks `value <= max` for a bounded size; the error names the field and the bound.
+pub fn check_at_most(field: &str, value: usize, max: usize, what: &str) -> Result<(), String> {
+    if value > max {
+        return Err(format!(
+            "{field} = {value}: at most {max} {what} (a bound of dinv_experiments::spec::limits)"
+        ));
+    }
+    Ok(())
+}
+
+/// [`check_at_most`] for a value given per scale, naming the scale.
+pub fn check_scaled_at_most(
+    field: &str,
+    value: &Scaled<usize>,
+    max: usize,
+    what: &str,
+) -> Result<(), String> {
+    for s in [Scale::Smoke, Scale::Paper] {
+        check_at_most(&format!("{field} (scale {s})"), value.at(s), max, what)?;
+    }
+    Ok(())
+}
+
+/// Checks a count that must be positive at every scale.
+pub fn check_scaled_positive(field: &str, value: &Scaled<usize>) -> Result<(), String> {
+    for s in [Scale::Smoke, Scale::Paper] {
+        if value.at(s) == 0 {
+            return Err(format!("{field} must be positive at scale {s}, found 0"));
+        }
+    }
+    Ok(())
+}
+
+/// Checks that `value` is a positive finite number.
+pub fn check_positive(field: &str, value: f64) -> Result<(), String> {
+    if !(value > 0.0 && value.is_finite()) {
+        return Err(format!(
+            "{field} = {value}: expected a positive finite number"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that `value` is a finite number >= 0.
+pub fn check_non_negative(field: &str, value: f64) -> Result<(), String> {
+    if !(value >= 0.0 && value.is_finite()) {
+        return Err(format!("{field} = {value}: expected a finite number >= 0"));
+    }
+    Ok(())
+}
+
+/// Checks SSA settings (`field` names the table).
+pub fn check_ssa(field: &str, ssa: &SsaConfig) -> Result<(), String> {
+    check_positive(&format!("{field}.epsilon"), ssa.epsilon)?;
+    check_positive(&format!("{field}.learning_rate"), ssa.learning_rate)?;
+    check_non_negative(&format!("{field}.margin"), ssa.margin)?;
+    if ssa.max_iters == 0 || ssa.min_iters > ssa.max_iters {
+        return Err(format!(
+            "{field}: expected 1 <= max_iters and min_iters <= max_iters, found min_iters = {}, max_iters = {}",
+            ssa.min_iters, ssa.max_iters
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a feedback initialisation's numbers (`field` names it, e.g.
+/// `model `FA`: feedback`).
+pub fn check_feedback(field: &str, init: &FeedbackInit) -> Result<(), String> {
+    match init {
+        FeedbackInit::NegTranspose => Ok(()),
+        FeedbackInit::ScaledNegTranspose { scale } => {
+            if !scale.is_finite() || *scale == 0.0 {
+                return Err(format!(
+                    "{field}.scale = {scale}: expected a finite, non-zero number"
+                ));
+            }
+            Ok(())
+        }
+        FeedbackInit::Uniform { half_width } => {
+            check_positive(&format!("{field}.half_width"), *half_width)
+        }
+        FeedbackInit::Stabilised {
+            half_width,
+            ssa_alpha,
+            ssa,
+        } => {
+            check_positive(&format!("{field}.half_width"), *half_width)?;
+            check_non_negative(&format!("{field}.ssa_alpha"), *ssa_alpha)?;
+            check_ssa(&format!("{field}.ssa"), ssa)
+        }
+    }
+}
+
+/// A load-time estimate of the memory one stage needs, term by term, each named by
+/// the fields it grows with. Sizes are `f64` so that absurd values cannot overflow.
+#[derive(Debug, Default)]
+pub struct MemoryEstimate {
+    terms: Vec<(String, f64)>,
+}
+
+/// Bytes of one `f64`.
+pub const F64: f64 = 8.0;
+
+impl MemoryEstimate {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `bytes` for `what` (the fields it grows with, e.g. `network.dims (weights)`).
+    pub fn add(&mut self, what: impl Into<String>, bytes: f64) {
+        self.terms.push((what.into(), bytes));
+    }
+
+    pub fn total(&self) -> f64 {
+        self.terms.iter().map(|t| t.1).sum()
+    }
+
+    /// Errors if the total exceeds [`limits::MAX_STAGE_BYTES`], naming the largest terms.
+    pub fn check(&self, scale: Scale) -> Result<(), String> {
+        let total = self.total();
+        if total.is_finite() && total <= limits::MAX_STAGE_BYTES {
+            return Ok(());
+        }
+        let mut terms: Vec<&(String, f64)> = self.terms.iter().collect();
+        terms.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let largest: Vec<String> = terms
+            .iter()
+            .take(2)
+            .filter(|t| t.1 > 0.0)
+            .map(|(what, bytes)| format!("{what}: {}", human_bytes(*bytes)))
+            .collect();
+        Err(format!(
+            "a stage would need about {} of memory at scale {scale}, more than the limit of {} (dinv_experiments::spec::limits::MAX_STAGE_BYTES); mostly {}",
+            human_bytes(total),
+            human_bytes(limits::MAX_STAGE_BYTES),
+            largest.join("; ")
+        ))
+    }
+}
+
+/// `1.5 GiB`-style sizes.
+pub fn human_bytes(bytes: f64) -> String {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if !bytes.is_finite() {
+        return "an unbounded amount".into();
+    }
+    let mut v = bytes;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit + 1 == UNITS.len() && v >= 1024.0 {
+        return format!("{bytes:.1e} B");
+    }
+    format!("{v:.1} {}", UNITS[unit])
+}
+
+/// Checks that a name used in stage ids, file names and summary keys is non-empty,
+/// uses only `[A-Za-z0-9_.-]` and does not start with `.`.
+pub fn check_name(field: &str, name: &str) -> Result<(), String> {
+    if name.is_empty()
+        || name.starts_with('.')
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    {
+        return Err(format!(
+            "{field} `{name}` must be non-empty, use only ASCII letters, digits, `_`, `-`, `.`, and not start with `.`"
+        ));
+    }
+    Ok(())
+}
 
 /// How much work a run does: `smoke` for CI and quick checks, `paper` for the
 /// paper's protocol.
@@ -79,6 +291,37 @@ pub struct PipelineHeader {
     pub seeds: Scaled<Vec<u64>>,
 }
 
+impl PipelineHeader {
+    /// Checks the name (it becomes stage ids, file names and a summary key) and the
+    /// seeds (at least one, at most [`limits::MAX_SEEDS`], no repeats, at each scale).
+    pub fn validate(&self) -> Result<(), String> {
+        check_name("pipeline.name", &self.name)?;
+        for s in [Scale::Smoke, Scale::Paper] {
+            let seeds = self.seeds.at(s);
+            if seeds.is_empty() {
+                return Err(format!(
+                    "pipeline.seeds needs at least one seed at scale {s}"
+                ));
+            }
+            check_at_most(
+                &format!("pipeline.seeds (scale {s}): the count"),
+                seeds.len(),
+                limits::MAX_SEEDS,
+                "seeds",
+            )?;
+            let mut sorted = seeds.clone();
+            sorted.sort_unstable();
+            if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+                return Err(format!(
+                    "pipeline.seeds lists seed {} twice at scale {s}",
+                    w[0]
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn default_seeds() -> Scaled<Vec<u64>> {
     Scaled::Same(vec![1])
 }
@@ -110,6 +353,14 @@ impl NetworkSpec {
                 self.dims
             ));
         }
+        for (i, &d) in self.dims.iter().enumerate() {
+            check_at_most(
+                &format!("{what}.dims[{i}]"),
+                d,
+                limits::MAX_WIDTH,
+                "units per layer",
+            )?;
+        }
         if self.activations.len() != self.dims.len() - 1 {
             return Err(format!(
                 "{what}.activations needs one entry per layer ({}), found {}",
@@ -128,6 +379,30 @@ impl NetworkSpec {
 
     pub fn depth(&self) -> usize {
         self.dims.len() - 1
+    }
+
+    /// Entries of all weight matrices, `Σ d_{l-1} d_l`.
+    pub fn weight_entries(&self) -> f64 {
+        self.dims
+            .windows(2)
+            .map(|w| w[0] as f64 * w[1] as f64)
+            .sum()
+    }
+
+    /// Units of all layers, input included, `Σ d_l`.
+    pub fn units(&self) -> f64 {
+        self.dims.iter().map(|&d| d as f64).sum()
+    }
+
+    /// `network.dims = [...]` with its widest entry, for memory messages.
+    pub fn describe(&self, what: &str) -> String {
+        let (i, d) = self
+            .dims
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(&a.0)))
+            .map_or((0, 0), |(i, d)| (i, *d));
+        format!("{what}.dims (widest: {what}.dims[{i}] = {d})")
     }
 }
 
@@ -180,6 +455,9 @@ impl ModelSpec {
                 "model `{}`: alpha must be >= 0, found {}",
                 self.name, self.alpha
             ));
+        }
+        if let Some(f) = &self.feedback {
+            check_feedback(&format!("model `{}`: feedback", self.name), f)?;
         }
         match (self.method.uses_feedback(), &self.feedback) {
             (true, None) => Err(format!(

@@ -98,6 +98,33 @@ pub fn parse_toml<T: DeserializeOwned>(text: &str, source: &Path) -> Result<T, C
     })
 }
 
+/// The string at dotted `path` (e.g. `["pipeline", "name"]`) of TOML `text`, read with
+/// error recovery: it is found also in a document with syntax errors elsewhere, as long
+/// as its own table and line parse. `None` if it is absent or not a string. For cheap
+/// probes (which file is which pipeline) before a full, strict load.
+pub fn probe_string(text: &str, path: &[&str]) -> Option<String> {
+    let (doc, _errors) = DeTable::parse_recoverable(text);
+    let (last, tables) = path.split_last()?;
+    let mut table = doc.get_ref();
+    for key in tables {
+        match lookup(table, key)? {
+            DeValue::Table(t) => table = t,
+            _ => return None,
+        }
+    }
+    match lookup(table, last)? {
+        DeValue::String(s) => Some(s.to_string()),
+        _ => None,
+    }
+}
+
+fn lookup<'a, 'de>(table: &'a DeTable<'de>, key: &str) -> Option<&'a DeValue<'de>> {
+    table
+        .iter()
+        .find(|(k, _)| k.get_ref().as_ref() == key)
+        .map(|(_, v)| v.get_ref())
+}
+
 /// 1-based (line, column in characters) of byte offset `pos`.
 fn line_column(text: &str, pos: usize) -> (usize, usize) {
     let pos = floor_char_boundary(text, pos.min(text.len()));

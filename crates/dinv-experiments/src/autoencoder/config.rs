@@ -7,8 +7,12 @@ use std::collections::BTreeSet;
 use dinv_core::{FeedbackInit, Method, UpdateRule};
 use serde::{Deserialize, Serialize};
 
+use crate::classification::config::PIXELS;
 use crate::mnist_data::{Dataset, Source};
-use crate::spec::{ModelSpec, NetworkSpec, PipelineHeader, Scale, Scaled};
+use crate::spec::{
+    check_at_most, check_positive, check_scaled_at_most, field_error, limits, MemoryEstimate,
+    ModelSpec, NetworkSpec, PipelineHeader, Scale, Scaled, F64,
+};
 use crate::tsne::TsneConfig;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -164,6 +168,7 @@ impl AutoencoderConfig {
     /// Checks everything serde cannot: names, shapes and value ranges. The message names
     /// the offending entry.
     pub fn validate(&self) -> Result<(), String> {
+        self.pipeline.validate()?;
         self.network.validate("network")?;
         let dims = &self.network.dims;
         if dims.first() != dims.last() {
@@ -171,13 +176,18 @@ impl AutoencoderConfig {
                 "network.dims must end with the input width to reconstruct the input, found {dims:?}"
             ));
         }
-        let side = (dims[0] as f64).sqrt().round() as usize;
-        if side * side != dims[0] {
+        if dims[0] != PIXELS {
             return Err(format!(
-                "network.dims[0] must be the pixel count of square images (784 for MNIST), found {}",
+                "network.dims[0] = {}: must be {PIXELS}, the pixel count of the dataset's 28 × 28 images",
                 dims[0]
             ));
         }
+        check_scaled_at_most(
+            "training.epochs",
+            &self.training.epochs,
+            limits::MAX_EPOCHS,
+            "epochs",
+        )?;
         for s in [Scale::Smoke, Scale::Paper] {
             let positive = |what: &str, v: usize| {
                 if v == 0 {
@@ -198,6 +208,24 @@ impl AutoencoderConfig {
             positive("detail.tsne.iterations", self.detail.tsne.iterations.at(s))?;
             let source = self.data.source.at(s);
             source.check_counts(train, test, s)?;
+            check_at_most(
+                &format!("training.batch_size (scale {s})"),
+                self.training.batch_size.at(s),
+                train,
+                "examples: data.train_examples at this scale",
+            )?;
+            check_at_most(
+                &format!("training.epochs × data.train_examples (scale {s})"),
+                self.training.epochs.at(s) * train,
+                limits::MAX_PRESENTATIONS,
+                "examples presented in one training stage",
+            )?;
+            check_at_most(
+                &format!("detail.tsne.exaggeration_iters (scale {s})"),
+                self.detail.tsne.exaggeration_iters.at(s),
+                self.detail.tsne.iterations.at(s),
+                "iterations: detail.tsne.iterations at this scale",
+            )?;
             let (codes, test_split) = (self.detail.codes.at(s), source.test_images());
             if codes > test_split {
                 return Err(format!(
@@ -219,10 +247,15 @@ impl AutoencoderConfig {
                 self.detail.tsne.perplexity
             ));
         }
+        check_positive("detail.tsne.learning_rate", self.detail.tsne.learning_rate)?;
+        check_positive(
+            "detail.tsne.early_exaggeration",
+            self.detail.tsne.early_exaggeration,
+        )?;
         self.training
             .update
             .validate()
-            .map_err(|e| format!("training.update.{e}"))?;
+            .map_err(|e| field_error("training.update", e))?;
         if self.training.update.fixed_norm || self.training.update.delta_cap.is_some() {
             return Err(
                 "training.update: fixed_norm and delta_cap are not used by the autoencoder (supp. 7.5.1: no cap was needed); remove them"
@@ -249,6 +282,7 @@ impl AutoencoderConfig {
         if self.detail.models.is_empty() {
             return Err("detail.models must name at least one model".into());
         }
+        let mut shown = BTreeSet::new();
         for d in &self.detail.models {
             if !seen.contains(d.as_str()) {
                 return Err(format!(
@@ -256,8 +290,66 @@ impl AutoencoderConfig {
                     seen.iter().copied().collect::<Vec<_>>().join(", ")
                 ));
             }
+            if !shown.insert(d.as_str()) {
+                return Err(format!("detail.models lists `{d}` twice"));
+            }
+        }
+        for s in [Scale::Smoke, Scale::Paper] {
+            self.memory(s).check(s)?;
         }
         Ok(())
+    }
+
+    /// The memory a training stage needs at scale `s`, roughly: the network's matrices
+    /// with their copies and kept square products, a batch's activations and errors,
+    /// the images, and the codes with their t-SNE.
+    pub fn memory(&self, s: Scale) -> MemoryEstimate {
+        let net = &self.network;
+        let w = net.weight_entries();
+        let squares: f64 = net
+            .dims
+            .windows(2)
+            .map(|p| (p[0].min(p[1]) as f64).powi(2))
+            .sum();
+        let batch = self.training.batch_size.at(s) as f64;
+        let (train, test) = (
+            self.data.train_examples.at(s) as f64,
+            self.data.test_examples.at(s) as f64,
+        );
+        let codes = self.detail.codes.at(s) as f64;
+        let neighbours = 3.0 * self.detail.tsne.perplexity;
+        let code_width = net.dims.iter().copied().min().unwrap_or(0) as f64;
+        let mut m = MemoryEstimate::new();
+        m.add(
+            format!(
+                "{} (weights, feedback, updates and their copies)",
+                net.describe("network")
+            ),
+            F64 * w * 8.0,
+        );
+        m.add(
+            format!(
+                "{} (kept square products, factorised)",
+                net.describe("network")
+            ),
+            F64 * squares * 4.0,
+        );
+        m.add(
+            format!(
+                "training.batch_size with {} (a batch's activations and errors)",
+                net.describe("network")
+            ),
+            F64 * batch * net.units() * 6.0,
+        );
+        m.add(
+            "data.train_examples and data.test_examples (images)",
+            (train + test) * net.dims[0] as f64 * (F64 + 1.0),
+        );
+        m.add(
+            "detail.codes and detail.tsne.perplexity (codes and their t-SNE)",
+            codes * (F64 * code_width + 48.0 * neighbours + 16.0 * F64),
+        );
+        m
     }
 
     pub fn model(&self, name: &str) -> Option<&AeModelSpec> {

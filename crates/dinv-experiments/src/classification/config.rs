@@ -5,7 +5,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::mnist_data::{Dataset, Normalisation, Source};
 use crate::regression::config::FigureSpec;
-use crate::spec::{ModelSpec, PipelineHeader, Scaled};
+use crate::spec::{
+    check_at_most, check_positive, check_scaled_at_most, check_ssa, field_error, limits,
+    MemoryEstimate, ModelSpec, PipelineHeader, Scale, Scaled, F64,
+};
+
+/// Pixels of an MNIST or Fashion-MNIST image (28 × 28), the input width.
+pub const PIXELS: usize = 784;
+/// Digit or clothing classes, the output width.
+pub const CLASSES: usize = 10;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -83,36 +91,69 @@ fn default_window() -> usize {
 }
 
 impl ClassificationConfig {
+    /// Checks everything serde cannot: names, value ranges, sizes (see
+    /// [`crate::spec::limits`]) and the figures. The message names the offending entry.
     pub fn validate(&self) -> Result<(), String> {
-        use crate::spec::Scale;
+        self.pipeline.validate()?;
         if self.network.hidden == 0 {
             return Err("network.hidden must be positive".into());
         }
+        check_at_most(
+            "network.hidden",
+            self.network.hidden,
+            limits::MAX_WIDTH,
+            "units per layer",
+        )?;
         if self.network.init_half_width.is_nan() || self.network.init_half_width <= 0.0 {
             return Err(format!(
                 "network.init_half_width must be positive, found {}",
                 self.network.init_half_width
             ));
         }
+        check_positive("network.init_half_width", self.network.init_half_width)?;
         self.training
             .update
             .validate()
-            .map_err(|e| format!("training.update.{e}"))?;
+            .map_err(|e| field_error("training.update", e))?;
         if self.training.window == 0 {
             return Err("training.window must be positive".into());
         }
+        check_at_most(
+            "training.window",
+            self.training.window,
+            limits::MAX_EXAMPLES,
+            "examples",
+        )?;
         if self.training.evaluations_per_epoch == 0 {
             return Err("training.evaluations_per_epoch must be positive".into());
         }
+        check_at_most(
+            "training.evaluations_per_epoch",
+            self.training.evaluations_per_epoch,
+            limits::MAX_EVALUATIONS,
+            "evaluations",
+        )?;
         if let Some(di) = &self.training.di {
             di.integration
                 .validate()
-                .map_err(|e| format!("training.di.integration: {e}"))?;
+                .map_err(|e| field_error("training.di.integration", e))?;
         }
         self.training
             .euler_reference
             .validate()
-            .map_err(|e| format!("training.euler_reference: {e}"))?;
+            .map_err(|e| field_error("training.euler_reference", e))?;
+        if let Some(ssa) = &self.training.restabilise {
+            check_ssa("training.restabilise", ssa)?;
+        }
+        check_scaled_at_most(
+            "training.epochs",
+            &self.training.epochs,
+            limits::MAX_EPOCHS,
+            "epochs",
+        )?;
+        if let Some(e) = &self.training.di_epochs {
+            check_scaled_at_most("training.di_epochs", e, limits::MAX_EPOCHS, "epochs")?;
+        }
         for s in [Scale::Smoke, Scale::Paper] {
             if self.training.epochs.at(s) == 0 {
                 return Err(format!("training.epochs must be positive at scale {s}"));
@@ -121,6 +162,12 @@ impl ClassificationConfig {
                 self.data.train_examples.at(s),
                 self.data.test_examples.at(s),
                 s,
+            )?;
+            check_at_most(
+                &format!("training.epochs × data.train_examples (scale {s})"),
+                self.training.epochs.at(s) * self.data.train_examples.at(s),
+                limits::MAX_PRESENTATIONS,
+                "examples presented in one training stage",
             )?;
         }
         if self.data.normalisation == Normalisation::UnitInterval {
@@ -139,6 +186,11 @@ impl ClassificationConfig {
                     m.name
                 ));
             }
+            if let Some(di) = &m.di {
+                di.integration
+                    .validate()
+                    .map_err(|e| field_error(&format!("model `{}`: di.integration", m.name), e))?;
+            }
             if !seen.insert(&m.name) {
                 return Err(format!("model name `{}` is used twice", m.name));
             }
@@ -152,6 +204,62 @@ impl ClassificationConfig {
         if self.models.is_empty() {
             return Err("at least one [[model]] is needed".into());
         }
+        let mut ids = std::collections::BTreeSet::new();
+        for f in &self.figures {
+            f.validate(&self.pipeline.name, &[super::RUN], &self.models, Some(2))?;
+            if f.source != crate::regression::config::FigureSource::Analysis {
+                return Err(format!(
+                    "figure `{}`: source = {:?}: a classification pipeline has only the `analysis` source",
+                    f.id, f.source
+                ));
+            }
+            if !ids.insert(f.id.as_str()) {
+                return Err(format!("figure id `{}` is used twice", f.id));
+            }
+        }
+        for s in [Scale::Smoke, Scale::Paper] {
+            self.memory(s).check(s)?;
+        }
         Ok(())
+    }
+
+    /// The memory a training stage needs at scale `s`, roughly: the network and its
+    /// copies, the block products, the images, each epoch's example order and the
+    /// recorded curves.
+    pub fn memory(&self, s: Scale) -> MemoryEstimate {
+        let (d, c, h) = (PIXELS as f64, CLASSES as f64, self.network.hidden as f64);
+        let k = self.training.window as f64;
+        let (train, test) = (
+            self.data.train_examples.at(s) as f64,
+            self.data.test_examples.at(s) as f64,
+        );
+        let epochs = self.training.epochs.at(s) as f64;
+        let evals = (self.training.evaluations_per_epoch as f64).min(train);
+        let checks = match self.training.euler_check_every.at(s) {
+            0 => 0.0,
+            every => train / every as f64,
+        };
+        let mut m = MemoryEstimate::new();
+        m.add(
+            "network.hidden (weights, feedback and their copies)",
+            F64 * h * (d + c) * 8.0,
+        );
+        m.add(
+            "training.window with network.hidden (the block's products)",
+            F64 * k * (d + 2.0 * h + k + c),
+        );
+        m.add(
+            "data.train_examples and data.test_examples (images)",
+            (train + test) * d * (F64 + 1.0),
+        );
+        m.add(
+            "training.epochs × data.train_examples (each epoch's example order)",
+            F64 * epochs * train,
+        );
+        m.add(
+            "training.epochs × training.evaluations_per_epoch and euler_check_every (recorded curves)",
+            epochs * (evals * 10.0 + checks * 4.0) * 64.0,
+        );
+        m
     }
 }

@@ -4,7 +4,11 @@
 use dinv_core::{DiSettings, SsaConfig, UpdateRule};
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{ModelSpec, NetworkSpec, PipelineHeader, Scaled};
+use crate::spec::{
+    check_at_most, check_name, check_non_negative, check_positive, check_scaled_at_most, check_ssa,
+    field_error, limits, MemoryEstimate, ModelSpec, NetworkSpec, PipelineHeader, Scale, Scaled,
+    F64,
+};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -175,14 +179,97 @@ pub struct FigureSpec {
     pub layers: Vec<i64>,
 }
 
+impl FigureSpec {
+    /// Checks a figure panel against the pipeline: a safe, unique file stem, a known
+    /// run (`runs`), methods that match at least one model, layers the network has
+    /// (`depth`, when known) and plottable numbers. Errors name the figure and field.
+    pub fn validate(
+        &self,
+        pipeline: &str,
+        runs: &[&str],
+        models: &[ModelSpec],
+        depth: Option<usize>,
+    ) -> Result<(), String> {
+        let id = &self.id;
+        check_name("figure id", id)?;
+        if id == pipeline {
+            return Err(format!(
+                "figure `{id}`: id is the pipeline's name, which names the combined figure; choose another"
+            ));
+        }
+        if !runs.contains(&self.run.as_str()) {
+            return Err(format!(
+                "figure `{id}` refers to unknown run `{}`; known: {}",
+                self.run,
+                runs.join(", ")
+            ));
+        }
+        if self.metric.is_empty() {
+            return Err(format!("figure `{id}`: metric must not be empty"));
+        }
+        if !self.methods.is_empty() && !models.iter().any(|m| self.methods.contains(&m.method)) {
+            let used: std::collections::BTreeSet<String> = models
+                .iter()
+                .map(|m| m.method.name().to_lowercase())
+                .collect();
+            return Err(format!(
+                "figure `{id}`: methods = [{}] match no model of this pipeline (its models use {}), so the panel would be empty",
+                self.methods
+                    .iter()
+                    .map(|m| m.name().to_lowercase())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                used.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        if let Some(depth) = depth {
+            if let Some(l) = self.layers.iter().find(|&&l| l < 0 || l > depth as i64) {
+                return Err(format!(
+                    "figure `{id}`: layers contains {l}; the network's layers are 1..={depth} (0: the whole network)"
+                ));
+            }
+        }
+        if let Some(x) = self.x_max {
+            check_positive(&format!("figure `{id}`: x_max"), x)?;
+        }
+        if let Some(u) = self.x_per_unit {
+            check_positive(&format!("figure `{id}`: x_per_unit"), u)?;
+        }
+        if let Some(f) = self.y_factor {
+            if !f.is_finite() || f == 0.0 {
+                return Err(format!(
+                    "figure `{id}`: y_factor = {f}: expected a finite, non-zero number"
+                ));
+            }
+        }
+        if let Some(h) = self.hline {
+            if !h.is_finite() {
+                return Err(format!(
+                    "figure `{id}`: hline = {h}: expected a finite number"
+                ));
+            }
+        }
+        if let Some((a, b)) = self.y_range {
+            if !(a.is_finite() && b.is_finite() && a < b) || (self.log_y && a <= 0.0) {
+                return Err(format!(
+                    "figure `{id}`: y_range = [{a}, {b}]: expected finite bounds, low < high{}",
+                    if self.log_y { ", low > 0 (log_y)" } else { "" }
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl RegressionConfig {
-    /// Checks everything serde cannot: names, shapes and value ranges. The message
-    /// names the offending entry.
+    /// Checks everything serde cannot: names, shapes, value ranges and sizes (see
+    /// [`crate::spec::limits`]). The message names the offending entry.
     pub fn validate(&self) -> Result<(), String> {
+        self.pipeline.validate()?;
         self.network.validate("network")?;
         match self.teacher {
             TeacherSpec::Linear { half_width } | TeacherSpec::Network { half_width }
-                if half_width.is_nan() || half_width <= 0.0 =>
+                if !(half_width > 0.0 && half_width.is_finite()) =>
             {
                 return Err(format!(
                     "teacher.half_width must be positive, found {half_width}"
@@ -194,15 +281,34 @@ impl RegressionConfig {
             .di
             .integration
             .validate()
-            .map_err(|e| format!("training.di.integration: {e}"))?;
+            .map_err(|e| field_error("training.di.integration", e))?;
+        check_ssa("training.ssa", &self.training.ssa)?;
         if self.runs.is_empty() {
             return Err("at least one [[run]] is needed".into());
         }
+        let mut run_names = std::collections::BTreeSet::new();
         for r in &self.runs {
+            check_name("run name", &r.name)?;
+            if !run_names.insert(r.name.as_str()) {
+                return Err(format!("run name `{}` is used twice", r.name));
+            }
             r.update
                 .validate()
-                .map_err(|e| format!("run `{}`: update.{e}", r.name))?;
-            for s in [crate::spec::Scale::Smoke, crate::spec::Scale::Paper] {
+                .map_err(|e| field_error(&format!("run `{}`: update", r.name), e))?;
+            let field = |f: &str| format!("run `{}`: {f}", r.name);
+            check_scaled_at_most(
+                &field("examples"),
+                &r.examples,
+                limits::MAX_EXAMPLES,
+                "examples",
+            )?;
+            check_scaled_at_most(
+                &field("eval_dense_until"),
+                &r.eval_dense_until,
+                limits::MAX_EXAMPLES,
+                "examples",
+            )?;
+            for s in [Scale::Smoke, Scale::Paper] {
                 if r.examples.at(s) == 0 {
                     return Err(format!(
                         "run `{}`: examples must be positive at scale {s}",
@@ -215,6 +321,12 @@ impl RegressionConfig {
                         r.name
                     ));
                 }
+                check_at_most(
+                    &format!("run `{}`: checkpoints (scale {s})", r.name),
+                    r.checkpoints.at(s),
+                    r.examples.at(s),
+                    "checkpoints: one per example (examples at this scale)",
+                )?;
             }
         }
         if self.models.is_empty() {
@@ -230,7 +342,7 @@ impl RegressionConfig {
             if let Some(di) = &m.di {
                 di.integration
                     .validate()
-                    .map_err(|e| format!("model `{}`: di.integration: {e}", m.name))?;
+                    .map_err(|e| field_error(&format!("model `{}`: di.integration", m.name), e))?;
             }
             if m.method == dinv_core::Method::Sdi && self.network.depth() < 3 {
                 return Err(format!(
@@ -244,18 +356,27 @@ impl RegressionConfig {
         if self.training.gn_batch == 0 {
             return Err("training.gn_batch must be positive".into());
         }
-        if !(self.training.gn_damping >= 0.0 && self.training.gn_damping.is_finite()) {
-            return Err(format!(
-                "training.gn_damping must be non-negative, found {}",
-                self.training.gn_damping
-            ));
-        }
+        check_at_most(
+            "training.gn_batch",
+            self.training.gn_batch,
+            limits::MAX_EXAMPLES,
+            "examples",
+        )?;
+        check_non_negative("training.gn_damping", self.training.gn_damping)?;
+        let runs: Vec<&str> = self.runs.iter().map(|r| r.name.as_str()).collect();
+        let mut ids = std::collections::BTreeSet::new();
         for f in &self.figures {
+            f.validate(
+                &self.pipeline.name,
+                &runs,
+                &self.models,
+                Some(self.network.depth()),
+            )?;
+            if !ids.insert(f.id.as_str()) {
+                return Err(format!("figure id `{}` is used twice", f.id));
+            }
             let Some(run) = self.runs.iter().find(|r| r.name == f.run) else {
-                return Err(format!(
-                    "figure `{}` refers to unknown run `{}`",
-                    f.id, f.run
-                ));
+                unreachable!("checked by FigureSpec::validate")
             };
             if f.source == FigureSource::GaussNewton
                 && [crate::spec::Scale::Smoke, crate::spec::Scale::Paper]
@@ -268,6 +389,61 @@ impl RegressionConfig {
                 ));
             }
         }
+        for s in [Scale::Smoke, Scale::Paper] {
+            for r in &self.runs {
+                self.memory(r, s).check(s)?;
+            }
+        }
         Ok(())
+    }
+
+    /// The memory a stage of run `r` needs at scale `s`, roughly: the network's
+    /// matrices and their copies, the run's data, its recorded curves and checkpoints,
+    /// and the Gauss–Newton batch.
+    pub fn memory(&self, r: &RunSpec, s: Scale) -> MemoryEstimate {
+        let net = &self.network;
+        let dims = &net.dims;
+        let (w, units) = (net.weight_entries(), net.units());
+        let squares: f64 = dims.iter().map(|&d| d as f64 * d as f64).sum();
+        let n = r.examples.at(s) as f64;
+        let (d_in, d_out) = (dims[0] as f64, dims[dims.len() - 1] as f64);
+        let rows = (r.eval_dense_until.at(s) as f64).min(n) + n / r.eval_every.at(s) as f64 + 2.0;
+        let run = |f: &str| format!("run `{}`: {f}", r.name);
+        let mut m = MemoryEstimate::new();
+        m.add(
+            format!(
+                "{} (weights, feedback and their copies)",
+                net.describe("network")
+            ),
+            F64 * w * 8.0,
+        );
+        m.add(
+            format!(
+                "{} (square products of the inversions and of Gauss–Newton)",
+                net.describe("network")
+            ),
+            F64 * squares * 4.0,
+        );
+        m.add(
+            run("examples (inputs, targets and their order)"),
+            F64 * n * (2.0 * (d_in + d_out) + 1.0),
+        );
+        m.add(
+            run("examples / eval_every and eval_dense_until (recorded curves)"),
+            rows * 10.0 * net.depth() as f64 * 64.0,
+        );
+        if r.checkpoints.at(s) > 0 {
+            let k = r.checkpoints.at(s) as f64 + 1.0;
+            m.add(
+                run("checkpoints (saved weights and feedback)"),
+                F64 * k * w * 2.0,
+            );
+            let batch = (self.training.gn_batch as f64).min(n);
+            m.add(
+                "training.gn_batch (activations of the Gauss–Newton batch)",
+                F64 * batch * units * 4.0,
+            );
+        }
+        m
     }
 }

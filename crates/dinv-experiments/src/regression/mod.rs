@@ -25,7 +25,7 @@ pub fn build(path: &Path, scale: Scale) -> Result<Pipeline, String> {
     let cfg: RegressionConfig = dinv_pipeline::load_toml(path).map_err(|e| e.to_string())?;
     cfg.validate()
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    build_from(cfg, scale)
+    build_from(cfg, scale).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 pub fn build_from(cfg: RegressionConfig, scale: Scale) -> Result<Pipeline, String> {
