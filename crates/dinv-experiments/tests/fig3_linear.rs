@@ -66,6 +66,14 @@ fn smoke_summary_properties_and_snapshot() {
         let b = metric(&s, "fixed_lr", m, "settled_angle_b_negwt_deg");
         assert!((0.0..=180.0).contains(&b), "{m}: {b}");
     }
+    // The linear teacher's inputs have zero mean, so (almost) all of the targets depend on
+    // the input, and a model that learned the task explains (almost) all of that.
+    let share = metric(&s, "fixed_lr", "BP", "input_dependent_share");
+    assert!(share > 0.95 && share <= 1.0, "input-dependent share {share}");
+    for m in &models {
+        let ex = metric(&s, "fixed_lr", m, "input_variance_explained");
+        assert!(ex > 0.8 && ex <= 1.0, "{m}: explained {ex}");
+    }
     // With a large leak DI and NDI coincide, so their training curves must too.
     let di = metric(&s, "fixed_lr", "DI-Tr-0.01", "final_nmse");
     let ndi = metric(&s, "fixed_lr", "NDI-Tr-0.01", "final_nmse");

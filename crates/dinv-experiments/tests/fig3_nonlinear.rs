@@ -48,6 +48,22 @@ fn smoke_summary_properties_and_snapshot() {
             "{sdi} ({a_sdi}) should differ from NDI more than {di} ({a_di})"
         );
     }
+    // The teacher's weights and biases are of size 0.01: its output is its output bias
+    // plus an input-dependent part of order 0.01^3 * sqrt(30 * 20 * 10), so well under
+    // 5 % of the targets' energy depends on the input.
+    let share = metric(&s, "BP", "input_dependent_share");
+    assert!(share > 0.0 && share < 0.05, "input-dependent share {share}");
+    let mean_nmse = metric(&s, "BP", "nmse_mean_predictor");
+    assert!(mean_nmse > 0.0 && mean_nmse < 1.0, "{mean_nmse}");
+    // The best constant output's error, relative to the worst error: a model's
+    // explained fraction is 1 − its final error over that one.
+    for m in &models {
+        let (ex, e) = (
+            metric(&s, m, "input_variance_explained"),
+            metric(&s, m, "final_nmse"),
+        );
+        assert!((ex - (1.0 - e / mean_nmse)).abs() < 1e-9, "{m}: {ex} vs {e} / {mean_nmse}");
+    }
     // With the largest leak the tanh dynamics are nearly linear around small errors,
     // so DI and NDI train almost identically.
     let (di, ndi) = (
