@@ -14,6 +14,7 @@ pub mod mnist_data;
 pub mod regression;
 pub mod report;
 pub mod spec;
+pub mod style;
 pub mod tables;
 pub mod tsne;
 

@@ -424,6 +424,11 @@ pub struct ModelSpec {
     /// Overrides the pipeline's DI settings for this model.
     #[serde(default)]
     pub di: Option<DiSettings>,
+    /// Regression only: multiplies the shared initial forward weights, so a control
+    /// model starts from the same draw at a larger scale (same teacher, data and order).
+    /// Absent (the default) leaves the cache keys of existing models unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_scale: Option<f64>,
 }
 
 impl ModelSpec {
@@ -439,6 +444,14 @@ impl ModelSpec {
     }
 
     pub fn validate(&self) -> Result<(), String> {
+        if let Some(k) = self.init_scale {
+            if !(k.is_finite() && k > 0.0) {
+                return Err(format!(
+                    "model `{}`: init_scale = {k}: expected a positive finite factor",
+                    self.name
+                ));
+            }
+        }
         if self.name.is_empty()
             || !self
                 .name

@@ -104,6 +104,7 @@ impl AeModelSpec {
             alpha: self.alpha,
             feedback: self.feedback.clone(),
             di: None,
+            init_scale: None,
         }
     }
 }

@@ -179,6 +179,12 @@ impl ClassificationConfig {
         let mut seen = std::collections::BTreeSet::new();
         for m in &self.models {
             m.validate()?;
+            if m.init_scale.is_some() {
+                return Err(format!(
+                    "model `{}`: init_scale is supported by regression pipelines only",
+                    m.name
+                ));
+            }
             m.check_di_settings(self.training.di.as_ref())?;
             if m.method == Method::Di && m.di.is_none() && self.training.di.is_none() {
                 return Err(format!(

@@ -310,6 +310,7 @@ mod style_tests {
                 gprime_after: true,
                 ..Default::default()
             }),
+            init_scale: None,
         };
         let styles = model_styles(&[
             model("NDI", Method::Ndi, false),

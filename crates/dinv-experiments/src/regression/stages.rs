@@ -368,7 +368,10 @@ fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     let depth = p.network.depth();
     let mut layers = Vec::with_capacity(depth);
     for l in 1..=depth {
-        let w = take(&init, &format!("W{l}"), &source)?;
+        let mut w = take(&init, &format!("W{l}"), &source)?;
+        if let Some(k) = p.model.init_scale {
+            w *= faer::Scale(k);
+        }
         let b = p.network.bias.then(|| vec![0.0; w.nrows()]);
         layers.push(Layer {
             w,
