@@ -227,8 +227,9 @@ pub struct Executor {
 }
 
 /// How often long stages checkpoint by default: a kill loses at most about this much
-/// work, and a checkpoint of the largest stage (the autoencoder's, about 12 MB) costs
-/// well under a second.
+/// work (plus one block of examples or one batch), and a checkpoint of the largest stage
+/// (the autoencoder's, 11.4 MB, fsynced) took 0.09–0.16 s to write in the dev profile
+/// on a busy two-core machine: under 0.15 % of the run time.
 pub const DEFAULT_CHECKPOINT_EVERY: Duration = Duration::from_secs(120);
 
 /// The checkpoint interval from `DINV_CHECKPOINT_SECONDS` (seconds, `0` = at every
