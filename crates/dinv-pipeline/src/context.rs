@@ -4,14 +4,18 @@
 use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use rand_chacha::ChaCha8Rng;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
+use crate::cache;
 use crate::config::pretty_json;
 use crate::error::StageError;
 use crate::graph::StageSpec;
-use crate::progress::Progress;
+use crate::progress::{Progress, Reporter};
 use crate::seed::{derive_seed, rng_from_seed};
 use crate::table::{write_atomic, Table};
 
@@ -87,8 +91,63 @@ impl StageOutputs {
     }
 }
 
+/// A checkpoint read back by [`StageContext::checkpoint_load`]: the state the stage
+/// saved and its named arrays, bit for bit.
+#[derive(Debug)]
+pub struct Checkpoint<T> {
+    /// The state passed to [`StageContext::checkpoint_save`].
+    pub state: T,
+    arrays: Vec<(String, Vec<f64>)>,
+}
+
+impl<T> Checkpoint<T> {
+    /// Takes the array saved as `name`, checking that it has `len` values; an error
+    /// (the checkpoint does not fit the stage) names the array.
+    pub fn take(&mut self, name: &str, len: usize) -> Result<Vec<f64>, StageError> {
+        let k = self
+            .arrays
+            .iter()
+            .position(|(n, _)| n == name)
+            .ok_or_else(|| StageError::msg(format!("it has no array `{name}`")))?;
+        let (_, values) = self.arrays.swap_remove(k);
+        if values.len() != len {
+            return Err(StageError::msg(format!(
+                "array `{name}` has {} values, expected {len}",
+                values.len()
+            )));
+        }
+        Ok(values)
+    }
+}
+
+/// Where and how often a stage checkpoints (see [`StageContext::checkpoint_save`]).
+pub(crate) struct CheckpointSlot {
+    /// `<cache_root>/<kind>`; the checkpoint is `<key>.checkpoint` in it.
+    pub(crate) kind_dir: PathBuf,
+    pub(crate) key: String,
+    /// `None`: never due.
+    pub(crate) every: Option<Duration>,
+    /// Whether an existing checkpoint may be resumed from (not when forced).
+    pub(crate) resume: bool,
+}
+
+/// Where a stage's warnings go: printed at once and kept for [`crate::RunReport::warnings`].
+pub(crate) struct Warnings<'a> {
+    pub(crate) reporter: &'a Reporter,
+    pub(crate) list: &'a Mutex<Vec<String>>,
+}
+
+impl Warnings<'_> {
+    pub(crate) fn push(&self, text: String) {
+        self.reporter.warn(&text);
+        if let Ok(mut w) = self.list.lock() {
+            w.push(text);
+        }
+    }
+}
+
 /// Everything a runner may use: the stage's id, parameters and seed, its inputs' outputs,
-/// a staging directory for its own outputs and a progress counter.
+/// a staging directory for its own outputs, a progress counter and checkpoints.
 pub struct StageContext<'a> {
     spec: &'a StageSpec,
     seed: u64,
@@ -97,6 +156,10 @@ pub struct StageContext<'a> {
     progress: Progress,
     written: HashSet<String>,
     phases: Vec<(String, f64)>,
+    checkpoint: CheckpointSlot,
+    last_checkpoint: Instant,
+    checkpoint_failed: bool,
+    warnings: Warnings<'a>,
 }
 
 impl<'a> StageContext<'a> {
@@ -105,6 +168,8 @@ impl<'a> StageContext<'a> {
         staging: PathBuf,
         inputs: Vec<StageOutputs>,
         progress: Progress,
+        checkpoint: CheckpointSlot,
+        warnings: Warnings<'a>,
     ) -> Self {
         Self {
             spec,
@@ -114,6 +179,10 @@ impl<'a> StageContext<'a> {
             progress,
             written: HashSet::new(),
             phases: Vec::new(),
+            checkpoint,
+            last_checkpoint: Instant::now(),
+            checkpoint_failed: false,
+            warnings,
         }
     }
 
@@ -229,6 +298,103 @@ impl StageContext<'_> {
     /// The stage's progress counter.
     pub fn progress(&self) -> &Progress {
         &self.progress
+    }
+
+    /// Reports a problem the stage worked around (printed unless quiet, and listed in
+    /// [`crate::RunReport::warnings`]); never part of the outputs.
+    pub fn warn(&self, text: &str) {
+        self.warnings
+            .push(format!("stage `{}`: {text}", self.spec.id));
+    }
+
+    /// Whether it is time for a checkpoint: the executor's checkpoint interval
+    /// ([`crate::Executor::checkpoint_every`]) has passed since the stage started, or
+    /// since its last checkpoint was saved or loaded. A long stage asks at every point
+    /// from which it can resume exactly, and saves when this says so.
+    pub fn checkpoint_due(&self) -> bool {
+        self.checkpoint
+            .every
+            .is_some_and(|every| self.last_checkpoint.elapsed() >= every)
+    }
+
+    /// Saves the stage's progress so far, so that a rerun after a kill, a reboot or a
+    /// preempted job resumes from here ([`StageContext::checkpoint_load`]) instead of
+    /// starting over. `state` is small state as JSON (integers, strings, finite numbers:
+    /// serde_json writes the shortest text that parses back to the same `f64`); `arrays`
+    /// are matrices and anything non-finite, stored as raw little-endian `f64`, bit for
+    /// bit. The checkpoint replaces the previous one atomically (see the crate docs for
+    /// its location and format); it is not part of the stage's outputs or key, and is
+    /// removed when the stage completes or fails.
+    ///
+    /// A checkpoint that cannot be written is a warning, never a failure of the stage.
+    pub fn checkpoint_save<T: Serialize>(&mut self, state: &T, arrays: &[(&str, &[f64])]) {
+        let slot = &self.checkpoint;
+        let written = serde_json::to_value(state)
+            .map_err(std::io::Error::other)
+            .and_then(|state| {
+                cache::write_checkpoint(
+                    &slot.kind_dir,
+                    &slot.key,
+                    &self.spec.id,
+                    &self.spec.kind,
+                    state,
+                    arrays,
+                )
+            });
+        if let Err(e) = written {
+            if !self.checkpoint_failed {
+                self.checkpoint_failed = true;
+                self.warn(&format!(
+                    "cannot write its checkpoint {} ({e}); it goes on without",
+                    cache::checkpoint_path(&slot.kind_dir, &slot.key).display()
+                ));
+            }
+        }
+        self.last_checkpoint = Instant::now();
+    }
+
+    /// The checkpoint an interrupted computation of this very stage (same cache key)
+    /// left, if any. A checkpoint that is damaged, half-written or whose state does not
+    /// parse as `T` is ignored with a warning; with [`crate::Executor::force`] none is
+    /// used. A stage that finds the checkpoint unusable for another reason says so with
+    /// [`StageContext::warn`] and starts over.
+    pub fn checkpoint_load<T: DeserializeOwned>(&mut self) -> Option<Checkpoint<T>> {
+        let slot = &self.checkpoint;
+        if !slot.resume {
+            return None;
+        }
+        let path = cache::checkpoint_path(&slot.kind_dir, &slot.key);
+        let stored = match cache::read_checkpoint(&slot.kind_dir, &slot.key) {
+            Ok(None) => return None,
+            Ok(Some(c)) => c,
+            Err(reason) => {
+                self.warn(&format!(
+                    "ignoring its checkpoint {} ({reason}): starting over",
+                    path.display()
+                ));
+                return None;
+            }
+        };
+        match serde_json::from_value::<T>(stored.state) {
+            Ok(state) => {
+                self.warn(&format!(
+                    "resuming from the checkpoint {} left by an interrupted run",
+                    path.display()
+                ));
+                self.last_checkpoint = Instant::now();
+                Some(Checkpoint {
+                    state,
+                    arrays: stored.arrays,
+                })
+            }
+            Err(e) => {
+                self.warn(&format!(
+                    "ignoring its checkpoint {} (its state does not fit this stage: {e}): starting over",
+                    path.display()
+                ));
+                None
+            }
+        }
     }
 
     fn claim(&mut self, name: &str, extension: &str) -> Result<String, StageError> {

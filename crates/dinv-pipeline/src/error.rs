@@ -22,6 +22,7 @@ type BoxError = Box<dyn Error + Send + Sync + 'static>;
 pub struct StageError {
     context: Option<String>,
     inner: Option<BoxError>,
+    internal: bool,
 }
 
 impl StageError {
@@ -30,7 +31,23 @@ impl StageError {
         Self {
             context: Some(message.into()),
             inner: None,
+            internal: false,
         }
+    }
+
+    /// A bug in dinv rather than a problem with the input or the machine: a panic
+    /// inside the stage. The executor reports it as an internal error with the advice to
+    /// report it.
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
+        Self {
+            internal: true,
+            ..Self::msg(message)
+        }
+    }
+
+    /// Whether this is an internal error (a panic inside the stage: a bug in dinv).
+    pub fn is_internal(&self) -> bool {
+        self.internal
     }
 
     /// Wraps any error; it is displayed as itself.
@@ -38,6 +55,7 @@ impl StageError {
         Self {
             context: None,
             inner: Some(Box::new(error)),
+            internal: false,
         }
     }
 
@@ -50,12 +68,18 @@ impl StageError {
         Self {
             context: Some(context.into()),
             inner: Some(Box::new(error)),
+            internal: false,
         }
     }
 
-    /// Puts this error under a message saying what was being done.
+    /// Puts this error under a message saying what was being done (an internal error
+    /// stays one).
     pub fn context(self, context: impl Into<String>) -> Self {
-        Self::with_context(context, self)
+        let internal = self.internal;
+        Self {
+            internal,
+            ..Self::with_context(context, self)
+        }
     }
 
     /// The message and all its causes, joined by `": "`. A cause whose text is already part

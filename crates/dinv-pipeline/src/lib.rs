@@ -35,6 +35,9 @@
 //!       <name>.parquet, <name>.json    the stage's outputs ([`StageContext::write_table`],
 //!       <anything else>                [`StageContext::write_json`], [`StageContext::staging_path`])
 //!     .staging-<key>-<pid>-<n>/        a stage being computed by process <pid>
+//!     <key>.lock                       held (flock) by the process computing <key>
+//!     <key>.checkpoint                 the state of an interrupted computation of <key>
+//!     .staging-<key>-<pid>-<n>.checkpoint   a checkpoint being written
 //! ```
 //!
 //! # Invariants
@@ -43,6 +46,17 @@
 //!   returned `Ok` and the manifest is written is the directory renamed to `<key>/`. A
 //!   runner that fails or panics leaves nothing in the cache. Staging directories left by
 //!   a killed process are removed by the next run.
+//! - **One computation per stage key at a time**, across processes and hosts sharing the
+//!   cache: a stage is computed, checkpointed and promoted only under the exclusive lock
+//!   of `<key>.lock`; a second process waits and then finds the entry cached. The
+//!   clean-up of leftovers removes a staging directory or checkpoint only while holding
+//!   its key's lock, so never one of a live computation (see [`exec`]).
+//! - **Checkpoints.** A long stage saves its state every few minutes
+//!   ([`StageContext::checkpoint_save`], interval [`Executor::checkpoint_every`]) to
+//!   `<key>.checkpoint`, replaced atomically; a rerun after a kill resumes from it
+//!   ([`StageContext::checkpoint_load`]) and produces byte-identical outputs. Keyed by
+//!   the stage key (file name and content), never part of the key or the outputs,
+//!   removed when the stage completes or fails; a damaged one is ignored with a warning.
 //! - **Never trust a corrupt entry.** A lookup is a hit only if the manifest is readable,
 //!   names the expected key and kind, its own kind version, parameters, seed and input
 //!   keys hash to that key (so an edited manifest shows), and every listed file exists
@@ -101,9 +115,12 @@ mod hash;
 
 pub use cache::CACHE_FORMAT_VERSION;
 pub use config::{canonical_json, load_toml, parse_toml, ConfigError, InvalidConfig};
-pub use context::{StageContext, StageOutputs};
+pub use context::{Checkpoint, StageContext, StageOutputs};
 pub use error::{StageError, StageResultExt};
-pub use exec::{ExecError, Executor, RunReport, StageFailure, StageRecord, StageStatus};
+pub use exec::{
+    ExecError, Executor, RunReport, StageFailure, StageRecord, StageStatus,
+    DEFAULT_CHECKPOINT_EVERY,
+};
 pub use graph::{Graph, GraphError, StageRunner, StageSpec};
 pub use progress::Progress;
 pub use seed::{derive_seed, rng_from_seed, stage_rng};

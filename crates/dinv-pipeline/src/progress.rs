@@ -190,6 +190,13 @@ impl Reporter {
         self.line(&format!("warning: {text}"));
     }
 
+    /// Another process (or run) holds the stage's lock: this one waits for it.
+    pub(crate) fn waiting(&self, id: &str) {
+        self.line(&format!(
+            "[{id}] waiting: another process is computing this stage"
+        ));
+    }
+
     pub(crate) fn cached(&self, id: &str) {
         if let Reporter::Plain = self {
             eprintln!("[{id}] cached");

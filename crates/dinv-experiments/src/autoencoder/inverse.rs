@@ -239,6 +239,74 @@ impl Inverter {
         })
     }
 
+    /// Each layer's kept product (`None` where the layer keeps none; an empty matrix
+    /// until first used), as it has drifted through the updates, and the number of
+    /// updates followed so far (which decides the next exact recomputation). With the
+    /// weights, this is all a checkpoint needs: the batch's `W^T Δ` or `B Δ` and the
+    /// factorisations are rebuilt before they are read.
+    pub fn kept_products(&self) -> (Vec<Option<&Mat<f64>>>, usize) {
+        (
+            self.kept
+                .iter()
+                .map(|k| k.as_ref().map(|k| &k.product))
+                .collect(),
+            self.updates,
+        )
+    }
+
+    /// Puts back what [`Inverter::kept_products`] returned, for the weights of `net`
+    /// (which the checkpoint saved with them): the inversions then go on bit for bit as
+    /// they would have. An error if they do not fit this network and credit rule.
+    pub fn restore(
+        &mut self,
+        net: &Network,
+        products: Vec<Option<Mat<f64>>>,
+        updates: usize,
+    ) -> Result<(), String> {
+        if products.len() != self.kept.len() {
+            return Err(format!(
+                "{} kept products for {} layers",
+                products.len(),
+                self.kept.len()
+            ));
+        }
+        for (i, (k, p)) in self.kept.iter().zip(&products).enumerate() {
+            let layer = &net.layers[i];
+            let n = match k.as_ref().map(|k| k.form) {
+                None if p.is_none() => continue,
+                Some(Form::Gram | Form::NdiExpanding) => layer.d_in(),
+                Some(Form::GramWide | Form::NdiContracting) => layer.d_out(),
+                None => {
+                    return Err(format!(
+                        "a kept product for layer {}, which keeps none",
+                        i + 1
+                    ))
+                }
+            };
+            match p {
+                None => return Err(format!("no kept product for layer {}", i + 1)),
+                Some(p) if (p.nrows(), p.ncols()) != (0, 0) && (p.nrows(), p.ncols()) != (n, n) => {
+                    return Err(format!(
+                        "the kept product of layer {} is {} × {}, expected {n} × {n}",
+                        i + 1,
+                        p.nrows(),
+                        p.ncols()
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        for (k, p) in self.kept.iter_mut().zip(products) {
+            if let (Some(k), Some(p)) = (k, p) {
+                k.product = p;
+                k.rhs = Mat::new();
+                k.factored = None;
+            }
+        }
+        self.updates = updates;
+        Ok(())
+    }
+
     /// Largest relative difference between a kept product and its direct computation
     /// (for tests of the drift).
     pub fn drift(&self, net: &Network, fb: &Feedback) -> Result<f64, CoreError> {

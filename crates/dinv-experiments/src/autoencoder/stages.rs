@@ -17,8 +17,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::config::{AeModelSpec, AutoencoderConfig, WeightInit};
-use super::train::{activities, train, Images, Learner, TrainSetup};
+use super::train::{activities, train_from, Images, Learner, MetricLog, Position, TrainSetup};
 use super::weights;
+use crate::classification::stages::{mat_values, static_name, take_mat};
 use crate::mnist_data::{Dataset, Source};
 use crate::spec::{NetworkSpec, Scale};
 use crate::tables::{build_feedback, feedback_draw_name, take};
@@ -338,21 +339,26 @@ fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     }
     let normaliser = Normaliser::unit_interval(pixels);
     let (net, feedback) = initial_state(ctx, &p.network, &p.model)?;
-    let learner = Learner::new(
+    let mut learner = Learner::new(
         net,
         feedback,
         Credit::new(p.model.method, p.model.alpha),
         p.update,
     );
     let batches = p.train_examples.div_ceil(p.batch_size);
+    let start = resume(ctx, &mut learner, &p, batches);
     ctx.progress().set_total((batches * p.epochs) as u64);
+    if let Some(at) = &start {
+        ctx.progress()
+            .inc(((at.epoch - 1) * batches + at.batch) as u64);
+    }
     let progress = ctx.progress().clone();
     let test = Images {
         split: &test_split,
         n: p.test_examples,
         normaliser: &normaliser,
     };
-    let out = train(
+    let out = train_from(
         TrainSetup {
             name: &p.model.name,
             learner,
@@ -366,7 +372,13 @@ fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
             batch_size: p.batch_size,
             order_seed: p.order_seed,
         },
+        start,
         |k| progress.inc(k),
+        |at, learner| {
+            if ctx.checkpoint_due() {
+                save(ctx, at, learner);
+            }
+        },
     )
     .map_err(StageError::msg)?;
     // The first epoch's batches run between four extra error evaluations and were
@@ -437,6 +449,142 @@ fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
         ctx.write_table("codes", &t)?;
     }
     Ok(())
+}
+
+/// A training stage's checkpoint: the [`Position`], and the learner's weights and kept
+/// products in the checkpoint's arrays (`W<l>`, `b<l>`, `P<l>`), bit for bit. The
+/// feedback matrices are not saved: they never change during training, and the data
+/// stage gives them again.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Saved {
+    epoch: usize,
+    batch: usize,
+    seen: usize,
+    log_step: Vec<i64>,
+    log_metric: Vec<String>,
+    epoch_batch_seconds: Vec<f64>,
+    batch_seconds: f64,
+    evaluation_seconds: f64,
+    /// Updates the kept products followed (see `Inverter::kept_products`).
+    updates: usize,
+    /// Shape of each layer's kept product (`None`: it keeps none).
+    products: Vec<Option<(usize, usize)>>,
+}
+
+fn save(ctx: &mut StageContext<'_>, at: &Position, learner: &Learner) {
+    let net = learner.net();
+    let (products, updates) = learner.kept_products();
+    let mut names = Vec::new();
+    let mut values = Vec::new();
+    for (i, layer) in net.layers.iter().enumerate() {
+        names.push(format!("W{}", i + 1));
+        values.push(mat_values(&layer.w));
+        if let Some(b) = &layer.b {
+            names.push(format!("b{}", i + 1));
+            values.push(b.clone());
+        }
+    }
+    for (i, p) in products.iter().enumerate() {
+        if let Some(p) = p {
+            names.push(format!("P{}", i + 1));
+            values.push(mat_values(p));
+        }
+    }
+    let mut arrays: Vec<(&str, &[f64])> = names
+        .iter()
+        .zip(&values)
+        .map(|(n, v)| (n.as_str(), v.as_slice()))
+        .collect();
+    arrays.push(("log_value", &at.log.value));
+    let saved = Saved {
+        epoch: at.epoch,
+        batch: at.batch,
+        seen: at.seen,
+        log_step: at.log.step.clone(),
+        log_metric: at.log.metric.iter().map(|s| s.to_string()).collect(),
+        epoch_batch_seconds: at.epoch_batch_seconds.clone(),
+        batch_seconds: at.batch_seconds,
+        evaluation_seconds: at.evaluation_seconds,
+        updates,
+        products: products
+            .iter()
+            .map(|p| p.map(|p| (p.nrows(), p.ncols())))
+            .collect(),
+    };
+    ctx.checkpoint_save(&saved, &arrays);
+}
+
+/// The position of an interrupted run of this stage, with `learner` restored to the
+/// state it had there, if it left a usable checkpoint.
+fn resume(
+    ctx: &mut StageContext<'_>,
+    learner: &mut Learner,
+    p: &TrainParams,
+    batches: usize,
+) -> Option<Position> {
+    let mut c = ctx.checkpoint_load::<Saved>()?;
+    let mut rebuild = || -> Result<Position, StageError> {
+        let s = &c.state;
+        let n = s.log_step.len();
+        if s.log_metric.len() != n {
+            return Err(StageError::msg("its metric log is ragged"));
+        }
+        let at_end = s.epoch == p.epochs + 1 && s.batch == 0;
+        if !((1..=p.epochs).contains(&s.epoch) || at_end) || s.batch >= batches.max(1) {
+            return Err(StageError::msg(format!(
+                "it stopped at epoch {} batch {}, beyond this stage's training",
+                s.epoch, s.batch
+            )));
+        }
+        let done = (s.epoch - 1) * batches + s.batch;
+        if s.seen != (s.epoch - 1) * p.train_examples + s.batch * p.batch_size || s.updates != done
+        {
+            return Err(StageError::msg("its counts do not match its position"));
+        }
+        let log = MetricLog {
+            step: s.log_step.clone(),
+            metric: s.log_metric.iter().map(|m| static_name(m)).collect(),
+            value: c.take("log_value", n)?,
+        };
+        let mut net = learner.net().clone();
+        for (i, layer) in net.layers.iter_mut().enumerate() {
+            layer.w = take_mat(&mut c, &format!("W{}", i + 1), &layer.w)?;
+            if let Some(b) = &mut layer.b {
+                *b = c.take(&format!("b{}", i + 1), b.len())?;
+            }
+        }
+        let shapes = c.state.products.clone();
+        let mut products = Vec::with_capacity(shapes.len());
+        for (i, shape) in shapes.into_iter().enumerate() {
+            products.push(match shape {
+                Some((r, k)) => Some(take_mat(&mut c, &format!("P{}", i + 1), &Mat::zeros(r, k))?),
+                None => None,
+            });
+        }
+        let s = &c.state;
+        learner
+            .restore(net, products, s.updates)
+            .map_err(StageError::msg)?;
+        Ok(Position {
+            epoch: s.epoch,
+            batch: s.batch,
+            seen: s.seen,
+            log,
+            epoch_batch_seconds: s.epoch_batch_seconds.clone(),
+            batch_seconds: s.batch_seconds,
+            evaluation_seconds: s.evaluation_seconds,
+        })
+    };
+    match rebuild() {
+        Ok(at) => Some(at),
+        Err(e) => {
+            ctx.warn(&format!(
+                "its checkpoint does not fit this stage ({e}): starting over"
+            ));
+            None
+        }
+    }
 }
 
 /// Codes of test images: `data` holds `n` codes of dimension `d`, row-major.

@@ -198,6 +198,33 @@ impl Learner {
         self.net
     }
 
+    /// The inversions' kept products (see [`Inverter::kept_products`]), for checkpoints.
+    pub fn kept_products(&self) -> (Vec<Option<&Mat<f64>>>, usize) {
+        self.inverter.kept_products()
+    }
+
+    /// Puts back the weights and kept products of a checkpoint (see
+    /// [`Inverter::restore`]); the feedback matrices never change during training.
+    pub fn restore(
+        &mut self,
+        net: Network,
+        products: Vec<Option<Mat<f64>>>,
+        updates: usize,
+    ) -> Result<(), String> {
+        if net.depth() != self.net.depth()
+            || net.layers.iter().zip(&self.net.layers).any(|(a, b)| {
+                a.w.nrows() != b.w.nrows()
+                    || a.w.ncols() != b.w.ncols()
+                    || a.b.as_ref().map(Vec::len) != b.b.as_ref().map(Vec::len)
+            })
+        {
+            return Err("its network has other dimensions".to_string());
+        }
+        self.inverter.restore(&net, products, updates)?;
+        self.net = net;
+        Ok(())
+    }
+
     /// Largest relative drift of the inversions' kept products from their direct
     /// computation (see [`Inverter`]).
     pub fn drift(&self) -> Result<f64, dinv_core::CoreError> {
@@ -214,6 +241,26 @@ pub struct TrainSetup<'a> {
     pub epochs: usize,
     pub batch_size: usize,
     pub order_seed: u64,
+}
+
+/// Where training stands between two batches, besides the [`Learner`]: with the
+/// learner's weights and kept products, everything it needs to go on exactly as if it
+/// had never stopped (each epoch's order is drawn from its own seeded stream, and the
+/// learner's other buffers are scratch).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Position {
+    /// The epoch (1-based) and the index in it of the next batch.
+    pub epoch: usize,
+    pub batch: usize,
+    /// Examples trained on so far.
+    pub seen: usize,
+    /// Metrics logged so far.
+    pub log: MetricLog,
+    /// Wall time of the batches of each finished epoch, and of the current epoch's so
+    /// far, and of the error evaluations (for benchmarks; never part of an output).
+    pub epoch_batch_seconds: Vec<f64>,
+    pub batch_seconds: f64,
+    pub evaluation_seconds: f64,
 }
 
 pub struct TrainOutput {
@@ -251,35 +298,55 @@ fn record(s: &TrainSetup<'_>, step: usize, log: &mut MetricLog) -> Result<(), St
 }
 
 /// Trains for `epochs` epochs; `progress` is told about every batch.
-pub fn train(mut s: TrainSetup<'_>, mut progress: impl FnMut(u64)) -> Result<TrainOutput, String> {
+pub fn train(s: TrainSetup<'_>, progress: impl FnMut(u64)) -> Result<TrainOutput, String> {
+    train_from(s, None, progress, |_, _| {})
+}
+
+/// [`train`] from `start` (a [`Position`] an earlier call passed to `at_batch_end`,
+/// with `s.learner` restored to the state it had then) or, with `None`, from the
+/// beginning; `at_batch_end` sees the position and the learner after every batch (and
+/// the evaluation, if one was due), a point from which training can resume exactly.
+pub fn train_from(
+    mut s: TrainSetup<'_>,
+    start: Option<Position>,
+    mut progress: impl FnMut(u64),
+    mut at_batch_end: impl FnMut(&Position, &Learner),
+) -> Result<TrainOutput, String> {
     s.learner
         .update
         .validate()
         .and_then(|()| s.learner.feedback.check(&s.learner.net))
         .map_err(|e| format!("model `{}`: {e}", s.name))?;
-    let mut log = MetricLog::default();
-    let mut epoch_batch_seconds = Vec::with_capacity(s.epochs);
-    let mut evaluation_seconds = 0.0;
-    let mut timed_record = |s: &TrainSetup<'_>, step: usize, log: &mut MetricLog| {
+    let timed_record = |s: &TrainSetup<'_>, at: &mut Position| {
         let t = Instant::now();
-        let r = record(s, step, log);
-        evaluation_seconds += t.elapsed().as_secs_f64();
+        let r = record(s, at.seen, &mut at.log);
+        at.evaluation_seconds += t.elapsed().as_secs_f64();
         r
     };
-    timed_record(&s, 0, &mut log)?;
+    let mut at = match start {
+        Some(at) => at,
+        None => {
+            let mut at = Position {
+                epoch: 1,
+                epoch_batch_seconds: Vec::with_capacity(s.epochs),
+                ..Position::default()
+            };
+            timed_record(&s, &mut at)?;
+            at
+        }
+    };
     let n = s.train.n;
     let batches = n.div_ceil(s.batch_size);
     let quarters = first_epoch_checkpoints(batches);
-    let mut seen = 0;
     let mut x = Mat::new();
-    for epoch in 1..=s.epochs {
-        let mut batch_seconds = 0.0;
+    while at.epoch <= s.epochs && batches > 0 {
+        let epoch = at.epoch;
         let order = epoch_order(s.order_seed, epoch, n);
-        for (b, idx) in order.chunks(s.batch_size).enumerate() {
+        for (b, idx) in order.chunks(s.batch_size).enumerate().skip(at.batch) {
             let t = Instant::now();
             s.train.batch_into(idx, &mut x);
             let stepped = s.learner.step(&x);
-            batch_seconds += t.elapsed().as_secs_f64();
+            at.batch_seconds += t.elapsed().as_secs_f64();
             stepped.map_err(|e| {
                 format!(
                     "model `{}`, epoch {epoch}, batch {} of {batches}: {e}",
@@ -287,19 +354,26 @@ pub fn train(mut s: TrainSetup<'_>, mut progress: impl FnMut(u64)) -> Result<Tra
                     b + 1
                 )
             })?;
-            seen += idx.len();
+            at.seen += idx.len();
             progress(1);
             let last = b + 1 == batches;
             if last || (epoch == 1 && quarters.contains(&(b + 1))) {
-                timed_record(&s, seen, &mut log)?;
+                timed_record(&s, &mut at)?;
             }
+            at.batch = b + 1;
+            if last {
+                at.epoch_batch_seconds.push(at.batch_seconds);
+                at.batch_seconds = 0.0;
+                at.epoch += 1;
+                at.batch = 0;
+            }
+            at_batch_end(&at, &s.learner);
         }
-        epoch_batch_seconds.push(batch_seconds);
     }
     Ok(TrainOutput {
-        log,
+        log: at.log,
         net: s.learner.into_net(),
-        epoch_batch_seconds,
-        evaluation_seconds,
+        epoch_batch_seconds: at.epoch_batch_seconds,
+        evaluation_seconds: at.evaluation_seconds,
     })
 }

@@ -16,9 +16,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::config::{ClassificationConfig, NetworkSpec};
-use super::train::{train, Classifier, Setup};
+use super::train::{train_from, Classifier, Interval, Setup, TrainState};
 use crate::mnist_data::{Dataset, Normalisation, Source};
 use crate::regression::analysis::group;
+use crate::regression::train::MetricLog;
 use crate::spec::{ModelSpec, Scale};
 use crate::tables::matrices_to_table;
 
@@ -242,19 +243,24 @@ fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     if let Some(di) = p.model.di {
         credit = credit.with_di(di);
     }
+    let model = Classifier {
+        w1,
+        b1: vec![0.0; hidden],
+        w2,
+        b2: vec![0.0; classes],
+        b_fb,
+        act: p.network.activation,
+    };
+    let start = resume(ctx, &model, train_split.n, p.epochs);
     ctx.progress().set_total((p.epochs * train_split.n) as u64);
+    if let Some(st) = &start {
+        ctx.progress().inc(st.step as u64);
+    }
     let progress = ctx.progress().clone();
-    let out = train(
+    let out = train_from(
         Setup {
             name: &p.model.name,
-            model: Classifier {
-                w1,
-                b1: vec![0.0; hidden],
-                w2,
-                b2: vec![0.0; classes],
-                b_fb,
-                act: p.network.activation,
-            },
+            model,
             credit,
             update: p.update,
             train: &train_split,
@@ -267,7 +273,13 @@ fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
             euler_reference: p.euler_reference,
             restabilise: p.restabilise,
         },
+        start,
         |k| progress.inc(k),
+        |st| {
+            if ctx.checkpoint_due() {
+                save(ctx, st);
+            }
+        },
     )
     .map_err(StageError::msg)?;
     let log = &out.log;
@@ -289,6 +301,165 @@ fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     // The 784k-entry first layer is not stored: nothing downstream reads it.
     ctx.write_table("final_weights", &matrices_to_table(mats)?)?;
     Ok(())
+}
+
+/// A training stage's checkpoint: a [`TrainState`] whose weights, log values and
+/// floating-point accumulators go into the checkpoint's arrays (bit for bit, NaN
+/// included), the rest here.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Saved {
+    step: usize,
+    epoch: usize,
+    pos: usize,
+    interval_n: usize,
+    interval_wrong: usize,
+    interval_angle_n: usize,
+    log_step: Vec<i64>,
+    log_metric: Vec<String>,
+    log_layer: Vec<i64>,
+}
+
+fn save(ctx: &mut StageContext<'_>, st: &TrainState) {
+    let m = &st.model;
+    let (w1, w2) = (mat_values(&m.w1), mat_values(&m.w2));
+    let b_fb = m.b_fb.as_ref().map(mat_values);
+    let iv = &st.interval;
+    let interval = [iv.loss, iv.angle_ndi, iv.di_steps, iv.di_euler];
+    let mut arrays: Vec<(&str, &[f64])> = vec![
+        ("w1", &w1),
+        ("b1", &m.b1),
+        ("w2", &w2),
+        ("b2", &m.b2),
+        ("interval", &interval),
+        ("log_value", &st.log.value),
+    ];
+    if let Some(b) = &b_fb {
+        arrays.push(("b_fb", b));
+    }
+    let saved = Saved {
+        step: st.step,
+        epoch: st.epoch,
+        pos: st.pos,
+        interval_n: iv.n,
+        interval_wrong: iv.wrong,
+        interval_angle_n: iv.angle_n,
+        log_step: st.log.step.clone(),
+        log_metric: st.log.metric.iter().map(|s| s.to_string()).collect(),
+        log_layer: st.log.layer.clone(),
+    };
+    ctx.checkpoint_save(&saved, &arrays);
+}
+
+/// The state of an interrupted run of this stage, if it left a usable checkpoint;
+/// `initial` gives the shapes.
+fn resume(
+    ctx: &mut StageContext<'_>,
+    initial: &Classifier,
+    per_epoch: usize,
+    epochs: usize,
+) -> Option<TrainState> {
+    let mut c = ctx.checkpoint_load::<Saved>()?;
+    let mut rebuild = || -> Result<TrainState, StageError> {
+        let s = &c.state;
+        let n = s.log_step.len();
+        if s.log_metric.len() != n || s.log_layer.len() != n {
+            return Err(StageError::msg("its metric log is ragged"));
+        }
+        let at_end = s.epoch == epochs && s.pos == 0;
+        if !(s.epoch < epochs || at_end) || s.pos >= per_epoch.max(1) {
+            return Err(StageError::msg(format!(
+                "it stopped at epoch {} position {}, beyond this stage's training",
+                s.epoch, s.pos
+            )));
+        }
+        if s.step != s.epoch * per_epoch + s.pos {
+            return Err(StageError::msg(
+                "its example count does not match its position",
+            ));
+        }
+        let log = MetricLog {
+            step: s.log_step.clone(),
+            metric: s.log_metric.iter().map(|m| static_name(m)).collect(),
+            layer: s.log_layer.clone(),
+            value: c.take("log_value", n)?,
+        };
+        let interval = c.take("interval", 4)?;
+        let s = &c.state;
+        let interval = Interval {
+            n: s.interval_n,
+            loss: interval[0],
+            wrong: s.interval_wrong,
+            angle_ndi: interval[1],
+            angle_n: s.interval_angle_n,
+            di_steps: interval[2],
+            di_euler: interval[3],
+        };
+        let (step, epoch, pos) = (s.step, s.epoch, s.pos);
+        let model = Classifier {
+            w1: take_mat(&mut c, "w1", &initial.w1)?,
+            b1: c.take("b1", initial.b1.len())?,
+            w2: take_mat(&mut c, "w2", &initial.w2)?,
+            b2: c.take("b2", initial.b2.len())?,
+            b_fb: match &initial.b_fb {
+                Some(b) => Some(take_mat(&mut c, "b_fb", b)?),
+                None => None,
+            },
+            act: initial.act,
+        };
+        Ok(TrainState {
+            model,
+            log,
+            step,
+            epoch,
+            pos,
+            interval,
+        })
+    };
+    match rebuild() {
+        Ok(st) => Some(st),
+        Err(e) => {
+            ctx.warn(&format!(
+                "its checkpoint does not fit this stage ({e}): starting over"
+            ));
+            None
+        }
+    }
+}
+
+/// The entries of `m`, column by column (for checkpoints).
+pub(crate) fn mat_values(m: &Mat<f64>) -> Vec<f64> {
+    let mut v = Vec::with_capacity(m.nrows() * m.ncols());
+    for j in 0..m.ncols() {
+        v.extend_from_slice(m.col_as_slice(j));
+    }
+    v
+}
+
+/// The matrix saved as `name` by [`mat_values`], with the shape of `like`.
+pub(crate) fn take_mat<T>(
+    c: &mut dinv_pipeline::Checkpoint<T>,
+    name: &str,
+    like: &Mat<f64>,
+) -> Result<Mat<f64>, StageError> {
+    let (r, k) = (like.nrows(), like.ncols());
+    let v = c.take(name, r * k)?;
+    Ok(Mat::from_fn(r, k, |i, j| v[j * r + i]))
+}
+
+/// The `&'static str` for a metric name read back from a checkpoint (metric logs name
+/// their metrics by static strings). Each distinct name is allocated once per process.
+pub(crate) fn static_name(name: &str) -> &'static str {
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+    static NAMES: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+    let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(&known) = names.get(name) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
+    names.insert(leaked);
+    leaked
 }
 
 fn truncate(split: &mut dinv_data::mnist::Split, n: usize) {

@@ -71,6 +71,26 @@ pub struct Output {
     pub model: Classifier,
 }
 
+/// Where training stands between two blocks of examples: everything it needs to go on
+/// exactly as if it had never stopped (the example orders are drawn up front from
+/// their seed, the DI solvers keep nothing from one example to the next, and a block's
+/// buffers are scratch). The stage saves it as a checkpoint.
+#[derive(Clone, Debug)]
+pub struct TrainState {
+    /// The weights so far (`B_2` as re-stabilised so far, for DI).
+    pub model: Classifier,
+    /// Metrics logged so far, re-stabilisations included.
+    pub log: MetricLog,
+    /// Examples trained on so far.
+    pub step: usize,
+    /// The epoch (index into [`Setup::orders`]) and the position in its order of the
+    /// next example.
+    pub epoch: usize,
+    pub pos: usize,
+    /// The online accumulators since the last evaluation.
+    pub interval: Interval,
+}
+
 /// Test-set error rate and mean cross-entropy, in blocks of examples.
 pub fn evaluate(m: &Classifier, test: &Split, normaliser: &Normaliser) -> (f64, f64) {
     const BLOCK: usize = 500;
@@ -127,15 +147,15 @@ pub fn evaluate(m: &Classifier, test: &Split, normaliser: &Normaliser) -> (f64, 
 }
 
 /// Per-interval accumulators, reported at each evaluation.
-#[derive(Default)]
-struct Interval {
-    n: usize,
-    loss: f64,
-    wrong: usize,
-    angle_ndi: f64,
-    angle_n: usize,
-    di_steps: f64,
-    di_euler: f64,
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Interval {
+    pub n: usize,
+    pub loss: f64,
+    pub wrong: usize,
+    pub angle_ndi: f64,
+    pub angle_n: usize,
+    pub di_steps: f64,
+    pub di_euler: f64,
 }
 
 /// Re-stabilises `B_2` when the spectral abscissa of Eq. (S9) is positive; returns the
@@ -245,7 +265,20 @@ fn hidden_error(
 }
 
 /// Online training over all epochs.
-pub fn train(mut s: Setup<'_>, mut progress: impl FnMut(u64)) -> Result<Output, String> {
+pub fn train(s: Setup<'_>, progress: impl FnMut(u64)) -> Result<Output, String> {
+    train_from(s, None, progress, |_| {})
+}
+
+/// [`train`] from `start` (a [`TrainState`] an earlier call passed to `at_block_end`)
+/// or, with `None`, from `s.model`; `at_block_end` sees the state after every block of
+/// examples (and its evaluation, if one was due), a point from which training can
+/// resume exactly.
+pub fn train_from(
+    s: Setup<'_>,
+    start: Option<TrainState>,
+    mut progress: impl FnMut(u64),
+    mut at_block_end: impl FnMut(&TrainState),
+) -> Result<Output, String> {
     let fail =
         |step: usize, e: &dyn std::fmt::Display| format!("model `{}`, example {step}: {e}", s.name);
     s.update.validate().map_err(|e| fail(0, &e))?;
@@ -256,9 +289,8 @@ pub fn train(mut s: Setup<'_>, mut progress: impl FnMut(u64)) -> Result<Output, 
     let eta = s.update.learning_rate;
     let d = s.update.decay_factor();
     let ndi = Credit::new(Method::Ndi, s.credit.alpha);
-    let mut log = MetricLog::default();
 
-    let record_checkpoint =
+    let evaluate_and_log =
         |m: &Classifier, step: usize, iv: &Interval, log: &mut MetricLog| -> Result<(), String> {
             let (err, loss) = evaluate(m, s.test, s.normaliser);
             if !loss.is_finite() {
@@ -290,7 +322,21 @@ pub fn train(mut s: Setup<'_>, mut progress: impl FnMut(u64)) -> Result<Output, 
             }
             Ok(())
         };
-    record_checkpoint(&s.model, 0, &Interval::default(), &mut log)?;
+    let mut st = match start {
+        Some(st) => st,
+        None => {
+            let mut log = MetricLog::default();
+            evaluate_and_log(&s.model, 0, &Interval::default(), &mut log)?;
+            TrainState {
+                model: s.model,
+                log,
+                step: 0,
+                epoch: 0,
+                pos: 0,
+                interval: Interval::default(),
+            }
+        }
+    };
 
     let k_max = s.window.max(1);
     let mut xw = Mat::<f64>::zeros(d_in, k_max);
@@ -305,153 +351,157 @@ pub fn train(mut s: Setup<'_>, mut progress: impl FnMut(u64)) -> Result<Output, 
         Vec::new(),
     );
     let mut delta2 = vec![0.0; classes];
-    let mut iv = Interval::default();
-    let mut step = 0usize;
-    for order in s.orders {
-        let mut pos = 0;
-        while pos < per_epoch {
-            // A block never crosses an evaluation point.
-            let next_eval = (step / eval_every + 1) * eval_every;
-            let k = k_max.min(per_epoch - pos).min(next_eval - step);
-            let idx = &order[pos..pos + k];
-            s.normaliser
-                .batch_into(s.train, idx, xw.as_mut().subcols_mut(0, k));
-            matmul(
-                yw.as_mut().subcols_mut(0, k),
-                Accum::Replace,
-                s.model.w1.as_ref(),
-                xw.as_ref().subcols(0, k),
-                1.0,
-                Par::Seq,
-            );
-            matmul(
-                gram.as_mut().submatrix_mut(0, 0, k, k),
-                Accum::Replace,
-                xw.as_ref().subcols(0, k).transpose(),
-                xw.as_ref().subcols(0, k),
-                1.0,
-                Par::Seq,
-            );
-            for j in 0..k {
-                step += 1;
-                // a = d^j (W̃ x_j) + Σ_{i<j} (−η d^{j−1−i} x_i·x_j) δ_i + b_1
-                let dj = d.powi(j as i32);
-                for (ai, (yi, bi)) in a.iter_mut().zip(yw.col_as_slice(j).iter().zip(&s.model.b1)) {
-                    *ai = dj * yi + bi;
-                }
-                for i in 0..j {
-                    let c = -eta * d.powi((j - 1 - i) as i32) * gram[(i, j)];
-                    for (ai, di) in a.iter_mut().zip(dw.col_as_slice(i)) {
-                        *ai += c * di;
-                    }
-                }
-                for q in 0..hid {
-                    hvec[q] = s.model.act.apply(a[q]);
-                    gp[q] = s.model.act.derivative_from_output(hvec[q]);
-                }
-                matvec(s.model.w2.as_ref(), &hvec, &mut logits);
-                for (l, b) in logits.iter_mut().zip(&s.model.b2) {
-                    *l += b;
-                }
-                softmax_into(&logits, &mut p);
-                let label = s.train.labels[idx[j]] as usize;
-                for c in 0..classes {
-                    delta2[c] = p[c] - if c == label { 1.0 } else { 0.0 };
-                }
-                iv.n += 1;
-                iv.loss += -(p[label].max(f64::MIN_POSITIVE)).ln();
-                let best = (0..classes).fold(0, |b, c| if logits[c] > logits[b] { c } else { b });
-                if best != label {
-                    iv.wrong += 1;
-                }
-                if let (Some(cfg), Method::Di) = (&s.restabilise, s.credit.method) {
-                    if let Some(out) = keep_stable(&mut s.model, s.credit.alpha, cfg)
-                        .map_err(|e| fail(step, &e))?
-                    {
-                        log.push(step, "restabilised_from", 2, out.abscissa_before);
-                        log.push(step, "restabilised_to", 2, out.abscissa_after);
-                        log.push(step, "ssa_iterations", 2, out.iterations as f64);
-                    }
-                }
-                let (d1, record) =
-                    hidden_error(&s.model, &s.credit, &delta2, &gp).map_err(|e| fail(step, &e))?;
-                if d1.iter().any(|v| !v.is_finite()) {
-                    return Err(fail(step, &"non-finite hidden error signal"));
-                }
-                if let Some((steps, solver)) = record {
-                    let (reference, _) =
-                        hidden_error(&s.model, &ndi, &delta2, &gp).map_err(|e| fail(step, &e))?;
-                    iv.angle_ndi += angle_deg(&d1, &reference);
-                    iv.angle_n += 1;
-                    iv.di_steps += steps as f64;
-                    iv.di_euler +=
-                        f64::from(matches!(solver, Solver::Euler | Solver::PoweredEuler));
-                    if s.euler_check_every > 0 && step.is_multiple_of(s.euler_check_every) {
-                        let mut euler = s.credit;
-                        euler.di.solver = Solver::Euler;
-                        euler.di.integration = s.euler_reference;
-                        let (e1, rec) = hidden_error(&s.model, &euler, &delta2, &gp)
-                            .map_err(|e| fail(step, &e))?;
-                        log.push(step, "euler_vs_solver_deg", 1, angle_deg(&e1, &d1));
-                        log.push(step, "euler_vs_ndi_deg", 1, angle_deg(&e1, &reference));
-                        log.push(step, "solver_vs_ndi_deg", 1, angle_deg(&d1, &reference));
-                        log.push(
-                            step,
-                            "euler_steps",
-                            1,
-                            rec.map(|r| r.0 as f64).unwrap_or(f64::NAN),
-                        );
-                    }
-                }
-                // Second layer and biases: plain online updates.
-                for (c, hc) in hvec.iter().enumerate() {
-                    let col = s.model.w2.col_as_slice_mut(c);
-                    for (w, dl) in col.iter_mut().zip(&delta2) {
-                        *w = d * *w - eta * dl * hc;
-                    }
-                }
-                for (b, dl) in s.model.b2.iter_mut().zip(&delta2) {
-                    *b = d * *b - eta * dl;
-                }
-                for (b, dl) in s.model.b1.iter_mut().zip(&d1) {
-                    *b = d * *b - eta * dl;
-                }
-                dw.col_as_slice_mut(j).copy_from_slice(&d1);
+    while st.epoch < s.orders.len() && per_epoch > 0 {
+        let order = &s.orders[st.epoch];
+        let (mut step, pos) = (st.step, st.pos);
+        let m = &mut st.model;
+        let (iv, log) = (&mut st.interval, &mut st.log);
+        // A block never crosses an evaluation point (nor, hence, an epoch's end).
+        let next_eval = (step / eval_every + 1) * eval_every;
+        let k = k_max.min(per_epoch - pos).min(next_eval - step);
+        let idx = &order[pos..pos + k];
+        s.normaliser
+            .batch_into(s.train, idx, xw.as_mut().subcols_mut(0, k));
+        matmul(
+            yw.as_mut().subcols_mut(0, k),
+            Accum::Replace,
+            m.w1.as_ref(),
+            xw.as_ref().subcols(0, k),
+            1.0,
+            Par::Seq,
+        );
+        matmul(
+            gram.as_mut().submatrix_mut(0, 0, k, k),
+            Accum::Replace,
+            xw.as_ref().subcols(0, k).transpose(),
+            xw.as_ref().subcols(0, k),
+            1.0,
+            Par::Seq,
+        );
+        for j in 0..k {
+            step += 1;
+            // a = d^j (W̃ x_j) + Σ_{i<j} (−η d^{j−1−i} x_i·x_j) δ_i + b_1
+            let dj = d.powi(j as i32);
+            for (ai, (yi, bi)) in a.iter_mut().zip(yw.col_as_slice(j).iter().zip(&*m.b1)) {
+                *ai = dj * yi + bi;
             }
-            // Fold the block into W̃: W ← d^k W̃ + Σ_i (−η d^{k−1−i}) δ_i x_i^T.
-            let dk = d.powi(k as i32);
-            if dk != 1.0 {
-                for c in 0..d_in {
-                    for w in s.model.w1.col_as_slice_mut(c) {
-                        *w *= dk;
-                    }
+            for i in 0..j {
+                let c = -eta * d.powi((j - 1 - i) as i32) * gram[(i, j)];
+                for (ai, di) in a.iter_mut().zip(dw.col_as_slice(i)) {
+                    *ai += c * di;
                 }
             }
-            for i in 0..k {
-                let c = -eta * d.powi((k - 1 - i) as i32);
-                for v in dw.col_as_slice_mut(i) {
-                    *v *= c;
+            for q in 0..hid {
+                hvec[q] = m.act.apply(a[q]);
+                gp[q] = m.act.derivative_from_output(hvec[q]);
+            }
+            matvec(m.w2.as_ref(), &hvec, &mut logits);
+            for (l, b) in logits.iter_mut().zip(&*m.b2) {
+                *l += b;
+            }
+            softmax_into(&logits, &mut p);
+            let label = s.train.labels[idx[j]] as usize;
+            for c in 0..classes {
+                delta2[c] = p[c] - if c == label { 1.0 } else { 0.0 };
+            }
+            iv.n += 1;
+            iv.loss += -(p[label].max(f64::MIN_POSITIVE)).ln();
+            let best = (0..classes).fold(0, |b, c| if logits[c] > logits[b] { c } else { b });
+            if best != label {
+                iv.wrong += 1;
+            }
+            if let (Some(cfg), Method::Di) = (&s.restabilise, s.credit.method) {
+                if let Some(out) =
+                    keep_stable(m, s.credit.alpha, cfg).map_err(|e| fail(step, &e))?
+                {
+                    log.push(step, "restabilised_from", 2, out.abscissa_before);
+                    log.push(step, "restabilised_to", 2, out.abscissa_after);
+                    log.push(step, "ssa_iterations", 2, out.iterations as f64);
                 }
             }
-            matmul(
-                s.model.w1.as_mut(),
-                Accum::Add,
-                dw.as_ref().subcols(0, k),
-                xw.as_ref().subcols(0, k).transpose(),
-                1.0,
-                Par::Seq,
-            );
-            pos += k;
-            progress(k as u64);
-            if step.is_multiple_of(eval_every) || step == total {
-                record_checkpoint(&s.model, step, &iv, &mut log)?;
-                iv = Interval::default();
+            let (d1, record) =
+                hidden_error(&*m, &s.credit, &delta2, &gp).map_err(|e| fail(step, &e))?;
+            if d1.iter().any(|v| !v.is_finite()) {
+                return Err(fail(step, &"non-finite hidden error signal"));
+            }
+            if let Some((steps, solver)) = record {
+                let (reference, _) =
+                    hidden_error(&*m, &ndi, &delta2, &gp).map_err(|e| fail(step, &e))?;
+                iv.angle_ndi += angle_deg(&d1, &reference);
+                iv.angle_n += 1;
+                iv.di_steps += steps as f64;
+                iv.di_euler += f64::from(matches!(solver, Solver::Euler | Solver::PoweredEuler));
+                if s.euler_check_every > 0 && step.is_multiple_of(s.euler_check_every) {
+                    let mut euler = s.credit;
+                    euler.di.solver = Solver::Euler;
+                    euler.di.integration = s.euler_reference;
+                    let (e1, rec) =
+                        hidden_error(&*m, &euler, &delta2, &gp).map_err(|e| fail(step, &e))?;
+                    log.push(step, "euler_vs_solver_deg", 1, angle_deg(&e1, &d1));
+                    log.push(step, "euler_vs_ndi_deg", 1, angle_deg(&e1, &reference));
+                    log.push(step, "solver_vs_ndi_deg", 1, angle_deg(&d1, &reference));
+                    log.push(
+                        step,
+                        "euler_steps",
+                        1,
+                        rec.map(|r| r.0 as f64).unwrap_or(f64::NAN),
+                    );
+                }
+            }
+            // Second layer and biases: plain online updates.
+            for (c, hc) in hvec.iter().enumerate() {
+                let col = m.w2.col_as_slice_mut(c);
+                for (w, dl) in col.iter_mut().zip(&delta2) {
+                    *w = d * *w - eta * dl * hc;
+                }
+            }
+            for (b, dl) in m.b2.iter_mut().zip(&delta2) {
+                *b = d * *b - eta * dl;
+            }
+            for (b, dl) in m.b1.iter_mut().zip(&d1) {
+                *b = d * *b - eta * dl;
+            }
+            dw.col_as_slice_mut(j).copy_from_slice(&d1);
+        }
+        // Fold the block into W̃: W ← d^k W̃ + Σ_i (−η d^{k−1−i}) δ_i x_i^T.
+        let dk = d.powi(k as i32);
+        if dk != 1.0 {
+            for c in 0..d_in {
+                for w in m.w1.col_as_slice_mut(c) {
+                    *w *= dk;
+                }
             }
         }
+        for i in 0..k {
+            let c = -eta * d.powi((k - 1 - i) as i32);
+            for v in dw.col_as_slice_mut(i) {
+                *v *= c;
+            }
+        }
+        matmul(
+            m.w1.as_mut(),
+            Accum::Add,
+            dw.as_ref().subcols(0, k),
+            xw.as_ref().subcols(0, k).transpose(),
+            1.0,
+            Par::Seq,
+        );
+        progress(k as u64);
+        if step.is_multiple_of(eval_every) || step == total {
+            evaluate_and_log(&*m, step, iv, log)?;
+            *iv = Interval::default();
+        }
+        st.step = step;
+        st.pos = pos + k;
+        if st.pos == per_epoch {
+            st.epoch += 1;
+            st.pos = 0;
+        }
+        at_block_end(&st);
     }
     Ok(Output {
-        log,
-        model: s.model,
+        log: st.log,
+        model: st.model,
     })
 }
 
