@@ -35,15 +35,15 @@ impl ModelStyle {
 /// Colours of the inversion variants, keyed by (feedback kind, α): the same in every
 /// pipeline. Variants not listed take the extra colours in order of α.
 const VARIANT_COLOURS: &[(&str, f64, Rgb)] = &[
-    ("tr", 0.0, Rgb(31, 120, 180)),     // blue
-    ("tr", 0.001, Rgb(227, 26, 28)),    // red
-    ("tr", 0.01, Rgb(204, 150, 0)),     // gold
-    ("r", 0.01, Rgb(106, 61, 154)),     // purple
+    ("tr", 0.0, Rgb(31, 120, 180)),       // blue
+    ("tr", 0.001, Rgb(227, 26, 28)),      // red
+    ("tr", 0.01, Rgb(204, 150, 0)),       // gold
+    ("r", 0.01, Rgb(106, 61, 154)),       // purple
     ("tr-gated", 0.01, Rgb(255, 127, 0)), // orange
-    ("tr", 0.0001, Rgb(0, 160, 160)),   // teal
-    ("tr", 0.1, Rgb(140, 86, 40)),      // brown
-    ("tr", 0.00001, Rgb(231, 41, 138)), // pink
-    ("tr", 1.0, Rgb(90, 90, 200)),      // slate
+    ("tr", 0.0001, Rgb(0, 160, 160)),     // teal
+    ("tr", 0.1, Rgb(140, 86, 40)),        // brown
+    ("tr", 0.00001, Rgb(231, 41, 138)),   // pink
+    ("tr", 1.0, Rgb(90, 90, 200)),        // slate
 ];
 
 const EXTRA_COLOURS: &[Rgb] = &[
@@ -71,7 +71,11 @@ pub fn model_style(m: &ModelSpec) -> ModelStyle {
             // FA with the autoencoder script's small feedback U(±0.01) apart from the
             // usual U(±0.5).
             let small = matches!(m.feedback, Some(FeedbackInit::Uniform { half_width }) if half_width < 0.1);
-            let grey = if small { Rgb(95, 95, 95) } else { Rgb(155, 155, 155) };
+            let grey = if small {
+                Rgb(95, 95, 95)
+            } else {
+                Rgb(155, 155, 155)
+            };
             (grey, LineStyle::Solid, Marker::Plus, 0.5)
         }
         Method::Pbp => (Rgb(51, 160, 44), LineStyle::Solid, Marker::Diamond, 0.25),
@@ -103,9 +107,8 @@ pub fn model_style(m: &ModelSpec) -> ModelStyle {
     // Variants of a method beyond feedback and α: a solver other than the steady state
     // (the paper's finite simulation) and a larger initial scale keep the colour and
     // change the marker, so they read as "the same model, computed differently".
-    let finite = m
-        .di
-        .is_some_and(|d| d.solver == dinv_core::Solver::Euler && m.method.is_dynamic());
+    let finite =
+        m.di.is_some_and(|d| d.solver == dinv_core::Solver::Euler && m.method.is_dynamic());
     let marker = match (finite, m.init_scale.is_some()) {
         (true, _) => Marker::Cross,
         (_, true) => Marker::TriangleDown,

@@ -69,7 +69,10 @@ fn smoke_summary_properties_and_snapshot() {
     // The linear teacher's inputs have zero mean, so (almost) all of the targets depend on
     // the input, and a model that learned the task explains (almost) all of that.
     let share = metric(&s, "fixed_lr", "BP", "input_dependent_share");
-    assert!(share > 0.95 && share <= 1.0, "input-dependent share {share}");
+    assert!(
+        share > 0.95 && share <= 1.0,
+        "input-dependent share {share}"
+    );
     for m in &models {
         let ex = metric(&s, "fixed_lr", m, "input_variance_explained");
         assert!(ex > 0.8 && ex <= 1.0, "{m}: explained {ex}");

@@ -62,7 +62,10 @@ fn smoke_summary_properties_and_snapshot() {
             metric(&s, m, "input_variance_explained"),
             metric(&s, m, "final_nmse"),
         );
-        assert!((ex - (1.0 - e / mean_nmse)).abs() < 1e-9, "{m}: {ex} vs {e} / {mean_nmse}");
+        assert!(
+            (ex - (1.0 - e / mean_nmse)).abs() < 1e-9,
+            "{m}: {ex} vs {e} / {mean_nmse}"
+        );
     }
     // With the largest leak the tanh dynamics are nearly linear around small errors,
     // so DI and NDI train almost identically.
