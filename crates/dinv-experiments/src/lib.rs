@@ -113,6 +113,8 @@ pub fn load_selected(dir: &Path, scale: Scale, only: &[String]) -> Result<Select
     let mut pipelines = Vec::new();
     let mut warnings = Vec::new();
     let mut errors = Vec::new();
+    // Names of the pipelines not selected, to list when nothing is.
+    let mut others = Vec::new();
     for f in files {
         if only.is_empty() {
             match load_pipeline(&f, scale) {
@@ -135,7 +137,8 @@ pub fn load_selected(dir: &Path, scale: Scale, only: &[String]) -> Result<Select
                     Err(e) => errors.push(e),
                 }
             }
-            Some(_) => {
+            Some(name) => {
+                others.push(name);
                 // Not selected: only its syntax is checked, to warn about it.
                 if let Err(e) = dinv_pipeline::parse_toml::<serde::de::IgnoredAny>(&text, &f) {
                     warnings.push(format!("skipping a file --only does not select: {e}"));
@@ -143,7 +146,7 @@ pub fn load_selected(dir: &Path, scale: Scale, only: &[String]) -> Result<Select
             }
             None => match load_pipeline(&f, scale) {
                 Ok(p) if only.iter().any(|o| pattern_selects(o, &p.name)) => pipelines.push(p),
-                Ok(_) => {}
+                Ok(p) => others.push(p.name),
                 Err(e) => warnings.push(format!(
                     "skipping a file whose [pipeline] name cannot be read: {e}"
                 )),
@@ -152,6 +155,16 @@ pub fn load_selected(dir: &Path, scale: Scale, only: &[String]) -> Result<Select
     }
     if !errors.is_empty() {
         return Err(errors.join("\n"));
+    }
+    if pipelines.is_empty() && !only.is_empty() {
+        others.sort();
+        return Err(format!(
+            "--only {}: selects no pipeline in {}; its pipelines are: {} (a pattern is a \
+             pipeline name or a stage-id prefix such as `fig3_linear/fixed_lr`)",
+            only.join(" "),
+            dir.display(),
+            others.join(", ")
+        ));
     }
     Ok(Selection {
         pipelines,

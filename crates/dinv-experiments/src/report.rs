@@ -726,6 +726,16 @@ pub fn render(summary: &Value, scale: Scale) -> String {
                 .map(|f| format!("[{f}](figures/{f}.png) ([svg](figures/{f}.svg))"))
                 .collect();
             let _ = writeln!(md, "Panels: {}. Seeds: {}.\n", links.join(", "), s.seeds());
+            let _ = writeln!(md, "{}\n", statistics_note(s.seeds()));
+            let captions = v.get("captions").and_then(Value::as_object);
+            for f in figs.iter().filter_map(Value::as_str) {
+                if let Some(c) = captions.and_then(|c| c.get(f)).and_then(Value::as_str) {
+                    let _ = writeln!(md, "- **{f}**: {c}");
+                }
+            }
+            if captions.is_some_and(|c| !c.is_empty()) {
+                let _ = writeln!(md);
+            }
         }
         let found = findings(name, &s);
         // The same claims judged on each seed alone.
@@ -778,13 +788,97 @@ pub fn render(summary: &Value, scale: Scale) -> String {
     md
 }
 
+/// What the lines, bands and table numbers of a pipeline are: the figures show the
+/// median over seeds (robust to one diverging seed), the tables the mean, so that
+/// the two can differ.
+fn statistics_note(seeds: u64) -> String {
+    if seeds > 1 {
+        format!(
+            "In every panel, a line is the median over the {seeds} seeds and its band (or, for \
+             points, the whisker) the interquartile range; the tables give the mean ± sd over \
+             seeds, so a line's end and its table value can differ."
+        )
+    } else {
+        "One seed: lines are its values, and the tables give no sd.".to_string()
+    }
+}
+
 /// Findings in prose under a pipeline's table: what the numbers mean beyond the
 /// verdicts. Each is generated from the summary, like the table.
 fn notes(name: &str, s: &PipelineSummary<'_>) -> Vec<String> {
     match name {
         "fig3_nonlinear" => nonlinear_notes(s),
+        "ext_nonlinear_alpha" => alpha_sweep_notes(s),
         _ => Vec::new(),
     }
+}
+
+/// The α sweep of the nonlinear regression: the final error and the DI–NDI angle per
+/// α, DI's steady state against the paper's finite simulation, and the BP control.
+fn alpha_sweep_notes(s: &PipelineSummary<'_>) -> Vec<String> {
+    let run = "fixed_lr";
+    let mut notes = Vec::new();
+    let inversion = s.models(&["ndi", "di"]);
+    let per_alpha = |method: &str, metric: &str| -> String {
+        inversion
+            .iter()
+            .filter(|(n, _)| {
+                s.v.pointer(&format!("/models/{n}/method"))
+                    .and_then(Value::as_str)
+                    == Some(method)
+                    && !n.ends_with("-euler")
+            })
+            .map(|(n, _)| format!("α = {}: {}", sig(s.alpha(n)), num(s, run, n, metric)))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    if !inversion.is_empty() {
+        notes.push(format!(
+            "**Final normalised error against α.** NDI: {}. DI: {}. BP: {}.",
+            per_alpha("ndi", "final_nmse"),
+            per_alpha("di", "final_nmse"),
+            num(s, run, "BP", "final_nmse")
+        ));
+        notes.push(format!(
+            "**DI's distance from NDI against α** (angle between the hidden errors, mean over \
+             the last half of the run): {}.",
+            per_alpha("di", "settled_angle_di_ndi_deg")
+        ));
+    }
+    let (steady, finite) = ("DI-Tr-0.001", "DI-Tr-0.001-euler");
+    if let (Some(a), Some(b)) = (
+        s.metric(run, steady, "final_nmse"),
+        s.metric(run, finite, "final_nmse"),
+    ) {
+        notes.push(format!(
+            "**DI at its steady state vs the paper's finite simulation (α = 0.001).** The paper \
+             simulates 10000 Euler steps of dt = 0.1, about one time constant 1/α = 1000 of the \
+             leak, where we solve for the steady state. Final normalised error: steady state {}, \
+             finite simulation {} (ratio {}); angle to NDI over the last half: {} vs {}; examples \
+             to reach 1e-3: {} vs {}.",
+            num(s, run, steady, "final_nmse"),
+            num(s, run, finite, "final_nmse"),
+            sig(b / a),
+            num(s, run, steady, "settled_angle_di_ndi_deg"),
+            num(s, run, finite, "settled_angle_di_ndi_deg"),
+            num(s, run, steady, "examples_to_nmse_1e-3"),
+            num(s, run, finite, "examples_to_nmse_1e-3"),
+        ));
+    }
+    if s.metric(run, "BP-x10", "final_nmse").is_some() {
+        notes.push(format!(
+            "**A BP control that starts from ten times larger weights.** Final normalised \
+             error: BP {}, BP ×10 {}; input-dependent variance explained: BP {}, BP ×10 {}, \
+             NDI (α = 0.001) {}, DI (α = 0.001) {}.",
+            num(s, run, "BP", "final_nmse"),
+            num(s, run, "BP-x10", "final_nmse"),
+            num(s, run, "BP", "input_variance_explained"),
+            num(s, run, "BP-x10", "input_variance_explained"),
+            num(s, run, "NDI-Tr-0.001", "input_variance_explained"),
+            num(s, run, "DI-Tr-0.001", "input_variance_explained"),
+        ));
+    }
+    notes
 }
 
 /// The nonlinear task's targets are mostly a constant offset (the teacher's weights are

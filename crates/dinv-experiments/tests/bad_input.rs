@@ -416,8 +416,8 @@ fn figures_are_validated_at_load_time() {
         &["figure `fig3_gn_linear`", "layers contains 7"],
     );
     expect(
-        with(&base(), "x_max = 500.0", "x_max = nan"),
-        &["figure `fig3c`: x_max = NaN"],
+        with(&base(), "zoom = 200.0", "zoom = nan"),
+        &["figure `fig3c`: zoom = NaN"],
     );
     expect(
         with(&base(), "id = \"fig3a\"", "id = \"../../escape\""),
@@ -522,6 +522,17 @@ fn a_malformed_file_blocks_only_the_runs_that_need_it() {
     );
     let sel = load_selected(dir.path(), Scale::Smoke, &only).unwrap();
     assert!(sel.warnings.is_empty(), "{:?}", sel.warnings);
+    // A pattern that selects nothing lists the pipelines there are (it used to end in
+    // an empty list of "valid names", from the graph of no pipeline).
+    let err = load_selected(dir.path(), Scale::Smoke, &["fig3".to_string()])
+        .err()
+        .unwrap();
+    assert!(
+        err.contains("selects no pipeline")
+            && err.contains("fig3_linear, fig3_nonlinear")
+            && err.contains("other"),
+        "{err}"
+    );
 }
 
 /// `pattern_selects` follows `Graph::select`'s segment rule.

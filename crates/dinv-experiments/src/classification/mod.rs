@@ -59,6 +59,7 @@ pub fn build_from(cfg: ClassificationConfig, scale: Scale) -> Result<Pipeline, S
             .with_params(json!({
                 "title": cfg.pipeline.title,
                 "figures": cfg.figures.iter().map(|f| f.id.clone()).collect::<Vec<_>>(),
+                "captions": crate::regression::config::captions(&cfg.figures),
                 "models": model_meta(&cfg.models),
                 "model_order": cfg.models.iter().map(|m| m.name.clone()).collect::<Vec<_>>(),
                 "input_runs": input_runs,

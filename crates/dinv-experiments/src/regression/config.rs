@@ -174,9 +174,52 @@ pub struct FigureSpec {
     /// Where the metric comes from: `analysis` (default) or `gauss_newton`.
     #[serde(default, skip_serializing_if = "FigureSource::is_analysis")]
     pub source: FigureSource,
-    /// Plot only these layers (paper numbering); empty: all.
+    /// Plot only these layers (as recorded: `l` for `W_l`/`B_l` and the system that
+    /// inverts `W_l`, the hidden-layer index for `δ` angles); empty: all. When more
+    /// than one layer is shown, each gets its own panel, titled by the hidden layer
+    /// whose error signal it is about.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub layers: Vec<i64>,
+    /// Beside each panel of the whole run, a second one of its first `zoom` x-units
+    /// (e.g. the first 200 examples, where the paper sees the variability).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zoom: Option<f64>,
+    /// Mark each seed's SSA re-stabilisations, at the value that triggered them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub events: bool,
+    /// Small multiples by method: one panel per inversion method (NDI, DI, SDI, PBP),
+    /// each with BP and FA as references.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub split_methods: bool,
+    /// Median and interquartile range as points with whiskers, not joined: for a few
+    /// checkpoints, where lines would suggest values in between.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub points: bool,
+    /// Plot a number of each seed's summary (`metric`, e.g. `final_nmse`) against a
+    /// model parameter, instead of a curve over training: one line per model family
+    /// (method and feedback), median and interquartile range over seeds at each value;
+    /// models without the parameter are drawn as flat references.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub against: Option<Against>,
+    /// What the panel shows, for the report (the statistics are added there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caption: Option<String>,
+}
+
+/// A model parameter a figure can plot a summary number against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Against {
+    /// The leak α of the inversion dynamics (a log axis: models with α > 0).
+    Alpha,
+}
+
+/// The captions of `figures`, by figure id, for the summary (and so the report).
+pub fn captions(figures: &[FigureSpec]) -> std::collections::BTreeMap<String, String> {
+    figures
+        .iter()
+        .filter_map(|f| f.caption.clone().map(|c| (f.id.clone(), c)))
+        .collect()
 }
 
 impl FigureSpec {
@@ -231,6 +274,19 @@ impl FigureSpec {
         }
         if let Some(x) = self.x_max {
             check_positive(&format!("figure `{id}`: x_max"), x)?;
+        }
+        if self.against == Some(Against::Alpha) {
+            let swept = models.iter().filter(|m| {
+                m.alpha > 0.0 && (self.methods.is_empty() || self.methods.contains(&m.method))
+            });
+            if swept.count() < 2 {
+                return Err(format!(
+                    "figure `{id}`: against = \"alpha\" needs at least two of its models with α > 0"
+                ));
+            }
+        }
+        if let Some(zoom) = self.zoom {
+            check_positive(&format!("figure `{id}`: zoom"), zoom)?;
         }
         if let Some(u) = self.x_per_unit {
             check_positive(&format!("figure `{id}`: x_per_unit"), u)?;

@@ -34,6 +34,9 @@ use serde_json::{json, Map, Value};
 struct SummaryParams {
     title: String,
     figures: Vec<String>,
+    /// Each figure's caption, by id (figures without one are absent).
+    #[serde(default)]
+    captions: BTreeMap<String, String>,
     models: Value,
     model_order: Vec<String>,
     input_runs: Vec<String>,
@@ -95,7 +98,7 @@ pub(crate) fn summary_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError
         }
         runs.insert(run, Value::Object(mo));
     }
-    let out = json!({
+    let mut out = json!({
         "title": p.title,
         "figures": p.figures,
         "seeds": n_seeds,
@@ -104,6 +107,9 @@ pub(crate) fn summary_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError
         "runs": runs,
         "seed_values": seed_values,
     });
+    if !p.captions.is_empty() {
+        out["captions"] = json!(p.captions);
+    }
     ctx.write_json("summary", &out)?;
     Ok(())
 }
