@@ -394,7 +394,7 @@ mod tests {
     fn log_axis_for_a_wide_span_and_shared_styles() {
         let p = params();
         let narrow = curves(&p, |_, e| 0.04 + 0.07 * (-e / 4.0).exp());
-        let panel = error_panel(&p, &[narrow.clone()], Some(&BASE), 30);
+        let panel = error_panel(&p, &[narrow], Some(&BASE), 30);
         assert_eq!(panel.y.scale, Scale::Linear);
         let wide = curves(&p, |_, e| 0.001 + 0.1 * (-e).exp());
         assert_eq!(
