@@ -1,12 +1,15 @@
 //! Analysis of one replicate (one seed): every model's error curves against epochs,
 //! the reconstructions and t-SNE maps of the detail models, and the key numbers of
-//! the summary (schema in `mod.rs`).
+//! the summary (schema in `mod.rs`), among them whether a model collapsed to the
+//! mean-image baseline. The baselines pass through (`baselines.json`), so the figures
+//! read analysis outputs only.
 
 use std::collections::BTreeMap;
 
 use dinv_pipeline::{StageContext, StageError, Table};
 use serde_json::{json, Map, Value};
 
+use super::baselines::{is_collapsed, train_mean_image};
 use super::stages::AnalysisParams;
 
 /// One model's curves: metric → (steps, values).
@@ -66,14 +69,17 @@ impl Long {
 pub(crate) fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     let p: AnalysisParams = ctx.params_as()?;
     let n_detail = p.models.iter().filter(|m| m.detail).count();
-    if ctx.inputs().len() != p.models.len() + n_detail {
+    if ctx.inputs().len() != p.models.len() + n_detail + 1 {
         return Err(StageError::msg(format!(
-            "analysis expects {} training and {n_detail} t-SNE stages, got {} inputs",
+            "analysis expects {} training, {n_detail} t-SNE and one baselines stage, got {} inputs",
             p.models.len(),
             ctx.inputs().len()
         )));
     }
-    let (trains, tsnes) = ctx.inputs().split_at(p.models.len());
+    let (trains, rest) = ctx.inputs().split_at(p.models.len());
+    let (tsnes, baselines) = rest.split_at(n_detail);
+    let baselines = baselines[0].json("baselines")?;
+    let mean_image = train_mean_image(&baselines)?;
     let per_epoch = p.train_examples as f64;
     let mut curves = Long::default();
     let mut metric_names = Vec::new();
@@ -87,6 +93,14 @@ pub(crate) fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageErro
         metric_names.extend(t.str("metric")?.iter().cloned());
         let grouped = group(&t)?;
         let mut m = summarise(&grouped, p.train_examples as i64);
+        if let Some(e) = m.get("final_mse_per_pixel").and_then(Value::as_f64) {
+            let flag = if is_collapsed(e, mean_image) {
+                1.0
+            } else {
+                0.0
+            };
+            m.insert("collapsed".into(), json!(flag));
+        }
         if model.detail {
             recon.append(
                 &model.name,
@@ -126,6 +140,7 @@ pub(crate) fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageErro
         ctx.write_table("embeddings", &embed.table()?)?;
     }
     ctx.write_json("summary", &json!({ "models": summary }))?;
+    ctx.write_json("baselines", &baselines)?;
     Ok(())
 }
 

@@ -4,15 +4,16 @@
 
 use std::collections::BTreeMap;
 
-use dinv_core::Method;
 use dinv_figures::{
-    render, Axis, Band, Figure, ImageGridPanel, LegendPos, LinePanel, LineStyle, Panel, Rgb,
-    ScatterPanel, Series,
+    render, Axis, Band, Figure, ImageGridPanel, LegendPos, LinePanel, LineStyle, Marker, Panel,
+    Rgb, ScatterPanel, Series,
 };
 use dinv_pipeline::{StageContext, StageError, StageResultExt, Table};
 use serde::{Deserialize, Serialize};
 
+use super::baselines::BaselineErrors;
 use super::config::{AeModelSpec, WeightInit};
+use crate::style::{model_style, ModelStyle};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct FiguresParams {
@@ -28,39 +29,21 @@ pub(crate) struct FiguresParams {
 /// The file stems this stage writes besides the composite (named after the pipeline).
 pub(crate) const FIGURES: [&str; 3] = ["fig4b", "fig4c", "fig4d"];
 
-/// Colour by method (NDI variants by leak), solid for orthogonal and dashed for random
-/// initialisation.
-fn style(m: &AeModelSpec, models: &[AeModelSpec]) -> (Rgb, LineStyle) {
-    const NDI: [Rgb; 4] = [
-        Rgb(31, 120, 180),
-        Rgb(227, 26, 28),
-        Rgb(106, 61, 154),
-        Rgb(255, 127, 0),
-    ];
-    let color = match m.method {
-        Method::Bp => Rgb(0, 0, 0),
-        Method::Fa => Rgb(150, 150, 150),
-        Method::Pbp => Rgb(51, 160, 44),
-        _ => {
-            let mut alphas: Vec<u64> = models
-                .iter()
-                .filter(|o| o.method == m.method)
-                .map(|o| o.alpha.to_bits())
-                .collect();
-            alphas.dedup();
-            let k = alphas
-                .iter()
-                .position(|a| *a == m.alpha.to_bits())
-                .unwrap_or(0);
-            NDI[k % NDI.len()]
-        }
-    };
-    let line = match m.init {
-        WeightInit::Orthogonal => LineStyle::Solid,
-        WeightInit::Random => LineStyle::Dashed,
-    };
-    (color, line)
+/// A model's look: [`model_style`] of its method and variant (the same colour, dash and
+/// marker as in every other figure), with a dotted line for random initial weights.
+pub(crate) fn style(m: &AeModelSpec) -> ModelStyle {
+    let mut st = model_style(&m.as_model());
+    if m.init == WeightInit::Random {
+        st.line = LineStyle::Dotted;
+    }
+    st
 }
+
+/// The reference errors of Fig. 4b: thin lines in one neutral colour, told apart by dash.
+const BASELINE_COLOUR: Rgb = Rgb(120, 120, 120);
+
+/// Fig. 4b switches to a log y-axis when its values span more than this factor.
+const LOG_SPAN: f64 = 10.0;
 
 /// Median and quartiles across seeds, point by point (seeds share the checkpoints).
 fn quartiles(runs: &[&(Vec<f64>, Vec<f64>)]) -> (Vec<f64>, [Vec<f64>; 3]) {
@@ -84,7 +67,7 @@ fn quartiles(runs: &[&(Vec<f64>, Vec<f64>)]) -> (Vec<f64>, [Vec<f64>; 3]) {
 }
 
 /// Per seed: model → (epochs, training error per pixel).
-type ErrorCurves = BTreeMap<String, (Vec<f64>, Vec<f64>)>;
+pub(crate) type ErrorCurves = BTreeMap<String, (Vec<f64>, Vec<f64>)>;
 
 fn error_curves(t: &Table) -> Result<ErrorCurves, StageError> {
     let (model, metric, epoch, value) = (
@@ -104,26 +87,94 @@ fn error_curves(t: &Table) -> Result<ErrorCurves, StageError> {
     Ok(out)
 }
 
-/// Fig. 4b: training error (MSE per pixel) against epochs, log scale.
-fn error_panel(p: &FiguresParams, seeds: &[ErrorCurves]) -> LinePanel {
-    let mut series = Vec::new();
+/// Fig. 4b: training error (MSE per pixel) against epochs, with the reference errors
+/// of [`super::baselines`] as labelled flat lines; a log y-axis when the values span
+/// more than a decade.
+///
+/// Curves may coincide (at small scale several models barely move from their shared
+/// start): every curve with markers gets its own marker positions (every `n`-th point,
+/// offset by its index, for `n` such curves), and curves without markers are drawn
+/// over them, solid before dashed before dotted, so each stays visible. (Two curves of
+/// one colour without markers, BP from both initialisations, cannot both show where
+/// they coincide exactly.)
+pub(crate) fn error_panel(
+    p: &FiguresParams,
+    seeds: &[ErrorCurves],
+    baselines: Option<&BaselineErrors>,
+    pca_components: usize,
+) -> LinePanel {
+    let mut marked = Vec::new();
+    let mut plain = Vec::new();
     let mut bands = Vec::new();
     for m in &p.models {
         let runs: Vec<_> = seeds.iter().filter_map(|s| s.get(&m.name)).collect();
         if runs.is_empty() {
             continue;
         }
-        let (color, line) = style(m, &p.models);
+        let st = style(m);
         let (x, [lo, med, hi]) = quartiles(&runs);
         if runs.len() > 1 {
-            bands.push(Band::new(x.clone(), lo, hi, color));
+            bands.push(Band::new(x.clone(), lo, hi, st.color));
         }
-        series.push(Series::new(m.label.clone(), x, med, color).with_style(line));
+        let series = st.apply(Series::new(m.label.clone(), x, med, st.color));
+        if st.marker == Marker::None {
+            plain.push(series);
+        } else {
+            marked.push(series);
+        }
     }
+    // Curves shorter than the number of marked curves cannot give each its own points:
+    // every curve still gets at least one marker.
+    let n = marked.len();
+    let points = marked.iter().map(|s| s.x.len()).max().unwrap_or(0);
+    for (k, s) in marked.iter_mut().enumerate() {
+        s.marker_every = n.min(points).max(1);
+        s.marker_phase = k as f64 / n as f64;
+    }
+    let dash_rank = |l: LineStyle| match l {
+        LineStyle::Solid => 0,
+        LineStyle::Dashed => 1,
+        LineStyle::Dotted => 2,
+    };
+    plain.sort_by_key(|s| dash_rank(s.style));
+    let mut series: Vec<Series> = marked.into_iter().chain(plain).collect();
+    let xs = series.iter().flat_map(|s| s.x.iter().copied());
+    let (x0, x1) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+        (a.min(x), b.max(x))
+    });
+    if let (Some(b), true) = (baselines, x0 < x1) {
+        for (label, y, line) in [
+            ("zeros".to_string(), b.zeros, LineStyle::Dotted),
+            ("mean image".to_string(), b.mean_image, LineStyle::Dashed),
+            (
+                format!("PCA, {pca_components} components"),
+                b.pca,
+                LineStyle::Solid,
+            ),
+        ] {
+            series.push(
+                Series::new(label, vec![x0, x1], vec![y, y], BASELINE_COLOUR)
+                    .with_style(line)
+                    .with_width(1),
+            );
+        }
+    }
+    let ys = series.iter().flat_map(|s| s.y.iter().copied());
+    let (lo, hi) = ys
+        .filter(|y| y.is_finite() && *y > 0.0)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
+            (a.min(y), b.max(y))
+        });
+    let label = "mean squared error per pixel";
+    let y = if hi > LOG_SPAN * lo {
+        Axis::log10(label)
+    } else {
+        Axis::linear(label)
+    };
     LinePanel {
         title: "b: training error".into(),
         x: Axis::linear("epochs"),
-        y: Axis::log10("mean squared error per pixel"),
+        y,
         series,
         bands,
         hlines: Vec::new(),
@@ -201,7 +252,15 @@ pub(crate) fn figures_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError
         .inputs()
         .first()
         .ok_or_else(|| StageError::msg("figures need at least one analysed seed"))?;
-    let errors = error_panel(&p, &seeds);
+    let b = first.json("baselines")?;
+    let on_train: Option<BaselineErrors> = b
+        .get("train")
+        .and_then(|t| serde_json::from_value(t.clone()).ok());
+    let components = b
+        .get("pca_components")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0) as usize;
+    let errors = error_panel(&p, &seeds, on_train.as_ref(), components);
     let digits = digits_panel(&p, &first.table("reconstructions")?)?;
     let maps = tsne_panels(&p, &first.table("embeddings")?)?;
 
@@ -227,4 +286,131 @@ pub(crate) fn figures_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError
     fig.panel_size = (760, 440);
     draw(&fig, &p.pipeline)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use dinv_figures::series_visibility;
+    use dinv_figures::Scale;
+
+    use super::*;
+    use crate::autoencoder::AutoencoderConfig;
+
+    fn params() -> FiguresParams {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../pipelines/fig4_mnist_autoencoder.toml"
+        );
+        let cfg: AutoencoderConfig = dinv_pipeline::load_toml(std::path::Path::new(path)).unwrap();
+        FiguresParams {
+            pipeline: cfg.pipeline.name.clone(),
+            title: cfg.pipeline.title.clone(),
+            models: cfg.models.clone(),
+            detail: cfg.detail.models.clone(),
+            image_side: 28,
+        }
+    }
+
+    /// Hand-made curves at the paper's checkpoints (before training, four times in the
+    /// first epoch, then after each of 25 epochs): `curve(k)` for model `k`.
+    fn curves(p: &FiguresParams, curve: impl Fn(usize, f64) -> f64) -> ErrorCurves {
+        let epochs: Vec<f64> = [0.0, 0.25, 0.5, 0.75]
+            .into_iter()
+            .chain((1..=25).map(f64::from))
+            .collect();
+        p.models
+            .iter()
+            .enumerate()
+            .map(|(k, m)| {
+                let y = epochs.iter().map(|&e| curve(k, e)).collect();
+                (m.name.clone(), (epochs.clone(), y))
+            })
+            .collect()
+    }
+
+    const BASE: BaselineErrors = BaselineErrors {
+        zeros: 0.11,
+        mean_image: 0.0672,
+        pca: 0.018,
+    };
+
+    fn visible_entries(panel: LinePanel) -> Vec<(String, usize)> {
+        let mut fig = Figure::new((1, 1), vec![Panel::Lines(panel)]);
+        fig.panel_size = (760, 420);
+        series_visibility(&fig)
+            .unwrap()
+            .into_iter()
+            .map(|v| (v.label, v.pixels))
+            .collect()
+    }
+
+    /// Models whose curves coincide, as the orthogonal BP, PBP and NDI models nearly do
+    /// at small scale, and both NDI leaks from orthogonal weights here: every legend
+    /// entry (models and reference lines) still shows.
+    #[test]
+    fn coinciding_curves_all_stay_visible() {
+        let p = params();
+        let decay = |e: f64, to: f64| to + (0.11 - to) * (-e / 4.0).exp();
+        let c = curves(&p, |k, e| {
+            let name = p.models[k].name.as_str();
+            match name {
+                "BP-orthogonal"
+                | "PBP-orthogonal"
+                | "NDI-Tr-0-orthogonal"
+                | "NDI-Tr-0.01-orthogonal" => decay(e, 0.04),
+                "BP-random" | "NDI-Tr-0-random" => decay(e, 0.0672),
+                _ => decay(e, 0.03 + 0.002 * k as f64),
+            }
+        });
+        let panel = error_panel(&p, &[c], Some(&BASE), 30);
+        assert_eq!(panel.series.len(), p.models.len() + 3);
+        for (label, pixels) in visible_entries(panel) {
+            assert!(pixels >= 20, "{label}: only {pixels} pixels visible");
+        }
+    }
+
+    /// Every model but BP (random) on one curve: still all visible. (BP from random
+    /// weights has BP's colour and no marker either: on BP (orthogonal)'s curve it
+    /// could not show, and it never lies there.)
+    #[test]
+    fn nine_identical_curves_all_stay_visible() {
+        let p = params();
+        let c = curves(&p, |k, e| {
+            let end = if p.models[k].name == "BP-random" {
+                0.0672
+            } else {
+                0.04
+            };
+            end + (0.11 - end) * (-e / 4.0).exp()
+        });
+        for (label, pixels) in visible_entries(error_panel(&p, &[c], Some(&BASE), 30)) {
+            assert!(pixels >= 20, "{label}: only {pixels} pixels visible");
+        }
+    }
+
+    /// Log y-axis only when the plotted values span more than a decade; every model
+    /// keeps the style of [`model_style`], random initial weights dotted.
+    #[test]
+    fn log_axis_for_a_wide_span_and_shared_styles() {
+        let p = params();
+        let narrow = curves(&p, |_, e| 0.04 + 0.07 * (-e / 4.0).exp());
+        let panel = error_panel(&p, &[narrow], Some(&BASE), 30);
+        assert_eq!(panel.y.scale, Scale::Linear);
+        let wide = curves(&p, |_, e| 0.001 + 0.1 * (-e).exp());
+        assert_eq!(
+            error_panel(&p, &[wide], Some(&BASE), 30).y.scale,
+            Scale::Log10
+        );
+        for m in &p.models {
+            let s = panel.series.iter().find(|s| s.label == m.label).unwrap();
+            let want = model_style(&m.as_model());
+            assert_eq!((s.color, s.marker), (want.color, want.marker), "{}", m.name);
+            let line = if m.init == WeightInit::Random {
+                LineStyle::Dotted
+            } else {
+                want.line
+            };
+            assert_eq!(s.style, line, "{}", m.name);
+        }
+    }
 }

@@ -16,22 +16,31 @@
 //! { "title": …, "figures": ["fig4b", "fig4c", "fig4d"], "seeds": <n>,
 //!   "models": { "<model>": { "label", "method", "alpha", "init" } },
 //!   "model_order": [...],
-//!   "runs": { "train": { "<model>": { "<metric>": mean over seeds, "<metric>_sd": sd } } } }
+//!   "runs": { "train": { "<model>": { "<metric>": mean over seeds, "<metric>_sd": sd } } },
+//!   "seed_values": { "train": { "<model>": { "<metric>": [value of each seed] } } },
+//!   "baselines": { "pca_components": <code width>,
+//!                  "train": { "zeros", "mean_image", "pca" }, "test": { … } } }
 //! ```
 //!
 //! Metrics: `initial_mse_per_pixel`, `mse_per_pixel_epoch1` (after the first epoch),
 //! `final_mse_per_pixel` (training set, mean squared error per pixel),
 //! `final_sse_per_image` (training set, per-image sum of squared errors as in Hinton &
 //! Salakhutdinov 2006), `final_test_mse_per_pixel`; for the models of Fig. 4c–d
-//! `tsne_kl_divergence` of their code embedding.
+//! `tsne_kl_divergence` of their code embedding; `collapsed` (1 when the final training
+//! error is within 2 % of the mean-image baseline, else 0; its mean is the fraction of
+//! seeds that collapsed). Baselines: per-pixel MSE of outputting zeros, the mean
+//! training image, and the projection onto the training images' leading principal
+//! components, on the training and the test images (see `baselines.rs`).
 
 pub mod analysis;
+pub mod baselines;
 pub mod batch;
 mod claims;
 pub mod config;
 pub mod figures;
 pub mod inverse;
 pub mod stages;
+mod summary;
 pub mod train;
 pub mod weights;
 
@@ -50,7 +59,8 @@ pub use config::AutoencoderConfig;
 pub const RUN: &str = "train";
 
 const SUMMARY_VERSION: u32 = 1;
-const FIGURES_VERSION: u32 = 1;
+const BASELINE_SUMMARY_VERSION: u32 = 1;
+const FIGURES_VERSION: u32 = 2;
 
 /// Reads an autoencoder pipeline file and builds its stages for `scale`.
 pub fn build(path: &Path, scale: Scale) -> Result<Pipeline, String> {
@@ -62,13 +72,17 @@ pub fn build(path: &Path, scale: Scale) -> Result<Pipeline, String> {
 
 pub fn build_from(cfg: AutoencoderConfig, scale: Scale) -> Result<Pipeline, String> {
     let mut graph = Graph::new();
-    let analyses = stages::add_stages(&cfg, scale, &mut graph)?;
+    let stages::Added {
+        analyses,
+        baselines,
+    } = stages::add_stages(&cfg, scale, &mut graph)?;
     let name = cfg.pipeline.name.clone();
+    let runs_id = format!("{name}/runs");
     let summary_id = format!("{name}/summary");
     graph
         .add(
             StageSpec::new(
-                &summary_id,
+                &runs_id,
                 "autoencoder_summary",
                 SUMMARY_VERSION,
                 Arc::new(crate::regression::summary::summary_stage),
@@ -81,6 +95,17 @@ pub fn build_from(cfg: AutoencoderConfig, scale: Scale) -> Result<Pipeline, Stri
                 "input_runs": analyses.iter().map(|_| RUN).collect::<Vec<_>>(),
             }))
             .with_inputs(analyses.clone()),
+        )
+        .map_err(|e| e.to_string())?;
+    graph
+        .add(
+            StageSpec::new(
+                &summary_id,
+                "autoencoder_summary_baselines",
+                BASELINE_SUMMARY_VERSION,
+                Arc::new(summary::summary_stage),
+            )
+            .with_inputs([runs_id, baselines]),
         )
         .map_err(|e| e.to_string())?;
     let figures_id = format!("{name}/figures");

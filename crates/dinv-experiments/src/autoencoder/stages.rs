@@ -1,6 +1,8 @@
 //! The autoencoder pipeline as stages, per seed: `data` (initial weights of each
 //! initialisation and the random feedback draws) → `train/<model>` → `tsne/<model>`
 //! for the models of Fig. 4c–d → `analysis`; then `summary` and `figures` across seeds.
+//! One `baselines` stage (the reference errors of [`super::baselines`]) feeds every
+//! seed's analysis and the summary; the training stages do not depend on it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use faer::Mat;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::baselines::BaselineParams;
 use super::config::{AeModelSpec, AutoencoderConfig, WeightInit};
 use super::train::{activities, train_from, Images, Learner, MetricLog, Position, TrainSetup};
 use super::weights;
@@ -29,7 +32,8 @@ use crate::tsne::{tsne, TsneConfig};
 const DATA_VERSION: u32 = 1;
 const TRAIN_VERSION: u32 = 1;
 const TSNE_VERSION: u32 = 1;
-pub(crate) const ANALYSIS_VERSION: u32 = 1;
+pub(crate) const ANALYSIS_VERSION: u32 = 2;
+const BASELINES_VERSION: u32 = 1;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct DataParams {
@@ -97,13 +101,20 @@ fn add(graph: &mut Graph, spec: StageSpec) -> Result<(), String> {
     graph.add(spec).map_err(|e| e.to_string())
 }
 
-/// Adds the data, training, t-SNE and analysis stages of every seed to `graph`;
-/// returns the analysis stage ids (one per seed).
+/// The stages [`add_stages`] adds that later stages read.
+pub(crate) struct Added {
+    /// One analysis stage per seed.
+    pub analyses: Vec<String>,
+    pub baselines: String,
+}
+
+/// Adds the baselines stage and the data, training, t-SNE and analysis stages of every
+/// seed to `graph`.
 pub(crate) fn add_stages(
     cfg: &AutoencoderConfig,
     scale: Scale,
     graph: &mut Graph,
-) -> Result<Vec<String>, String> {
+) -> Result<Added, String> {
     let source = cfg.data.source.at(scale);
     let identity = cfg.data.dataset.identity(source)?;
     let mut inits: Vec<WeightInit> = cfg.models.iter().map(|m| m.init).collect();
@@ -120,6 +131,25 @@ pub(crate) fn add_stages(
         .collect();
     feedback_draws.sort_by(f64::total_cmp);
     feedback_draws.dedup();
+
+    let baselines_id = format!("{}/baselines", cfg.pipeline.name);
+    add(
+        graph,
+        StageSpec::new(
+            &baselines_id,
+            "autoencoder_baselines",
+            BASELINES_VERSION,
+            Arc::new(super::baselines::baselines_stage),
+        )
+        .with_params(json!(BaselineParams {
+            dataset: cfg.data.dataset,
+            source,
+            identity: identity.clone(),
+            train_examples: cfg.data.train_examples.at(scale),
+            test_examples: cfg.data.test_examples.at(scale),
+            components: cfg.network.dims[code_layer(&cfg.network.dims)],
+        })),
+    )?;
 
     let mut analyses = Vec::new();
     for seed in cfg.pipeline.seeds.at(scale) {
@@ -214,12 +244,20 @@ pub(crate) fn add_stages(
                 models: refs,
                 train_examples: cfg.data.train_examples.at(scale),
             }))
-            .with_inputs(train_ids.into_iter().chain(tsne_ids))
+            .with_inputs(
+                train_ids
+                    .into_iter()
+                    .chain(tsne_ids)
+                    .chain([baselines_id.clone()]),
+            )
             .with_master_seed(seed),
         )?;
         analyses.push(analysis_id);
     }
-    Ok(analyses)
+    Ok(Added {
+        analyses,
+        baselines: baselines_id,
+    })
 }
 
 /// The initial forward weights of every initialisation (each from its own stream, so
