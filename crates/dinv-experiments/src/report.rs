@@ -903,7 +903,10 @@ fn nonlinear_notes(s: &PipelineSummary<'_>) -> Vec<String> {
         .map(|(n, l)| format!("{l}: {}", num(s, run, n, "input_variance_explained")))
         .collect::<Vec<_>>()
         .join("; ");
-    vec![format!(
+    let mut notes = sdi_tr_note(s);
+    notes.insert(
+        0,
+        format!(
         "**How much of the task depends on the input.** The input-dependent part of the targets \
          (Σ‖t − t̄‖²) is {} of their energy (Σ‖t‖²), mean over seeds: with teacher weights and \
          biases of size 0.01, the targets are mostly a constant offset that the output bias \
@@ -913,6 +916,48 @@ fn nonlinear_notes(s: &PipelineSummary<'_>) -> Vec<String> {
          ≤ 0 means no better than the mean target): {explained}.",
         pct(share),
         sig(mean_nmse)
+    ),
+    );
+    notes
+}
+
+/// SDI with Tr-Init: its single loop `−(W₃W₂)ᵀ` is a product of two 0.01-scale
+/// matrices, so the leak dominates it and its hidden error is nearly BP's. "Converges
+/// to different steady states" than DI is then true for a trivial reason: say so when
+/// the numbers show it (angle to BP under a degree).
+fn sdi_tr_note(s: &PipelineSummary<'_>) -> Vec<String> {
+    let run = "fixed_lr";
+    let tr: Vec<(&str, &str)> = s
+        .models(&["sdi"])
+        .into_iter()
+        // The summary records no feedback kind: Tr-Init models say so in name or label.
+        .filter(|(n, l)| n.contains("-Tr-") || l.contains("(Tr"))
+        .collect();
+    let close: Vec<String> = tr
+        .iter()
+        .filter(|(n, _)| {
+            s.metric(run, n, "mean_angle_di_bp_deg")
+                .is_some_and(|a| a < 1.0)
+        })
+        .map(|(n, l)| {
+            format!(
+                "{l}: {}° to BP, {}° to NDI",
+                num(s, run, n, "mean_angle_di_bp_deg"),
+                num(s, run, n, "mean_angle_di_ndi_deg")
+            )
+        })
+        .collect();
+    if close.is_empty() {
+        return Vec::new();
+    }
+    vec![format!(
+        "**SDI with Tr-Init is nearly BP.** Its single loop feeds the output error back \
+         through −(W₃W₂)ᵀ, a product of two weight matrices of size 0.01, so the leak α \
+         dominates the loop and the steady state is close to a scaled transpose: the mean angle \
+         of its hidden error ({}). That SDI \"converges to different steady states\" than DI \
+         (3k) is then true because SDI-Tr barely inverts at all, not because of its \
+         architecture's dynamics.",
+        close.join("; ")
     )]
 }
 

@@ -65,6 +65,7 @@ fn feedback_kind(f: Option<&FeedbackInit>) -> &'static str {
 
 /// The style of `m`.
 pub fn model_style(m: &ModelSpec) -> ModelStyle {
+    let mut variant_phase = 0.0;
     let (color, line, marker, phase) = match m.method {
         Method::Bp => (Rgb(0, 0, 0), LineStyle::Solid, Marker::None, 0.0),
         Method::Fa => {
@@ -84,19 +85,21 @@ pub fn model_style(m: &ModelSpec) -> ModelStyle {
             if m.di.is_some_and(|d| d.gprime_after) {
                 kind.push_str("-gated");
             }
-            let color = VARIANT_COLOURS
-                .iter()
-                .find(|(k, a, _)| *k == kind && (*a - m.alpha).abs() <= 1e-12 * a.abs().max(1.0))
-                .map(|c| c.2)
-                .unwrap_or_else(|| {
-                    // A stable pick for unlisted variants: by α's decade.
-                    let decade = if m.alpha > 0.0 {
-                        (-m.alpha.log10()).round().max(0.0) as usize
-                    } else {
-                        0
-                    };
-                    EXTRA_COLOURS[decade % EXTRA_COLOURS.len()]
-                });
+            let listed = VARIANT_COLOURS.iter().position(|(k, a, _)| {
+                *k == kind && (*a - m.alpha).abs() <= 1e-12 * a.abs().max(1.0)
+            });
+            // Two variants of one method share dash and marker: their markers start at
+            // different points (golden-ratio steps), so coinciding curves both show.
+            variant_phase = listed.map_or(0.5, |i| (i as f64 * 0.618_034).fract());
+            let color = listed.map(|i| VARIANT_COLOURS[i].2).unwrap_or_else(|| {
+                // A stable pick for unlisted variants: by α's decade.
+                let decade = if m.alpha > 0.0 {
+                    (-m.alpha.log10()).round().max(0.0) as usize
+                } else {
+                    0
+                };
+                EXTRA_COLOURS[decade % EXTRA_COLOURS.len()]
+            });
             match m.method {
                 Method::Ndi => (color, LineStyle::Dashed, Marker::Square, 0.0),
                 Method::Sdi => (color, LineStyle::Dotted, Marker::TriangleUp, 0.66),
@@ -123,7 +126,7 @@ pub fn model_style(m: &ModelSpec) -> ModelStyle {
         color,
         line,
         marker,
-        phase,
+        phase: (phase + variant_phase).fract(),
     }
 }
 
@@ -164,5 +167,19 @@ mod tests {
             ..model(Method::Di, 0.01, tr)
         };
         assert_ne!(model_style(&gated).color, c.color);
+    }
+
+    /// Two variants of one method (same dash and marker) start their markers at
+    /// different points, so that curves lying on top of each other both show: NDI α = 0
+    /// was hidden under NDI α = 0.01 in the Fashion-MNIST figure.
+    #[test]
+    fn variants_of_one_method_have_distinct_marker_phases() {
+        let tr = Some(FeedbackInit::NegTranspose);
+        let mut phases: Vec<f64> = [0.0, 0.001, 0.01, 0.0001, 0.1]
+            .iter()
+            .map(|&a| model_style(&model(Method::Ndi, a, tr.clone())).phase)
+            .collect();
+        phases.sort_by(f64::total_cmp);
+        assert!(phases.windows(2).all(|w| w[1] - w[0] > 0.05), "{phases:?}");
     }
 }

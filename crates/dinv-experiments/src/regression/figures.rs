@@ -179,13 +179,60 @@ pub(crate) fn panels(
             if let Some(g) = group {
                 title = format!("{title}: {}", g.name());
             }
-            let panel = layer_panel(spec, models, curves, &members, *layer, title);
-            let zoom = spec.zoom.map(|z| zoomed(&panel, z));
+            let mut panel = layer_panel(spec, models, curves, &members, *layer, title);
+            // The zoom beside it repeats only what tells it apart (a long title
+            // would not fit the panel).
+            let zoom = spec.zoom.map(|z| {
+                let what = if layers.len() > 1 {
+                    format!("{name}, ")
+                } else {
+                    String::new()
+                };
+                zoomed(&panel, z, format!("{what}first {z} {}", panel.x.label))
+            });
+            if zoom.is_some() {
+                // Two columns of panels: the legend beside the plot hides no data.
+                panel.legend = LegendPos::Outside;
+            }
             out.push(panel);
             out.extend(zoom);
         }
     }
     out
+}
+
+/// What a reader could not see in `fig`: legend entries whose data are completely
+/// hidden under others, data outside the plotted range without a clip mark, and labels
+/// drawn in conflicting styles. Run on every figure a stage draws; each problem is a
+/// warning of the run (the data are as they are, but the figure must be fixed).
+pub(crate) fn readability_problems(fig: &Figure) -> Result<Vec<String>, dinv_figures::FigureError> {
+    let mut out = Vec::new();
+    for v in dinv_figures::series_visibility(fig)? {
+        if v.pixels == 0 {
+            out.push(format!(
+                "legend entry `{}` of panel {} is hidden under other data",
+                v.label,
+                v.panel + 1
+            ));
+        }
+    }
+    for miss in dinv_figures::clipped_without_mark(fig)? {
+        out.push(format!(
+            "panel {}: {} at ({}, {}) lies outside the axes without a clip mark",
+            miss.panel + 1,
+            miss.element,
+            miss.x,
+            miss.y
+        ));
+    }
+    for c in dinv_figures::style_conflicts(fig) {
+        out.push(format!(
+            "`{}` is drawn in {} different styles",
+            c.label,
+            c.uses.len()
+        ));
+    }
+    Ok(out)
 }
 
 /// Median and quartiles of finite values (NaN when there are none).
@@ -347,10 +394,10 @@ fn family_label(label: &str) -> String {
 
 /// `panel` restricted to its first `x_max` x-units, without a legend (it sits beside
 /// the panel of the whole run, which has one). Markers keep their own spacing.
-fn zoomed(panel: &LinePanel, x_max: f64) -> LinePanel {
+fn zoomed(panel: &LinePanel, x_max: f64, title: String) -> LinePanel {
     let cut = |xs: &[f64]| xs.iter().take_while(|v| **v <= x_max).count();
     LinePanel {
-        title: format!("{}: first {} {}", panel.title, x_max, panel.x.label),
+        title,
         x: Axis {
             range: Some((0.0, x_max)),
             ..panel.x.clone()
@@ -613,6 +660,11 @@ pub(crate) fn figures_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError
         let fig = Figure::new((rows, cols), fig_panels.clone());
         render(&fig, &ctx.staging_path(&spec.id))
             .with_context(|| format!("rendering {}", spec.id))?;
+        for problem in
+            readability_problems(&fig).with_context(|| format!("checking {}", spec.id))?
+        {
+            ctx.warn(&format!("figure `{}`: {problem}", spec.id));
+        }
         all_panels.extend(fig_panels);
     }
     if !all_panels.is_empty() {
@@ -707,6 +759,11 @@ mod tests {
         let n = panels.len();
         let fig = Figure::new(
             (n.div_ceil(2), 2.min(n)),
+            panels.iter().cloned().map(Panel::Lines).collect(),
+        );
+        assert_eq!(readability_problems(&fig).unwrap(), Vec::<String>::new());
+        let fig = Figure::new(
+            (n.div_ceil(2), 2.min(n)),
             panels.into_iter().map(Panel::Lines).collect(),
         );
         for v in series_visibility(&fig).unwrap() {
@@ -749,9 +806,9 @@ mod tests {
             titles,
             [
                 "t, hidden layer 1 (δ_{1})",
-                "t, hidden layer 1 (δ_{1}): first 200 examples",
+                "hidden layer 1 (δ_{1}), first 200 examples",
                 "t, hidden layer 2 (δ_{2})",
-                "t, hidden layer 2 (δ_{2}): first 200 examples",
+                "hidden layer 2 (δ_{2}), first 200 examples",
             ]
         );
         // BP is not among the methods; the three others are drawn, with their events
@@ -886,6 +943,31 @@ mod tests {
         assert_eq!(family_label("SDI (R, α=0.01)"), "SDI (R)");
         assert_eq!(family_label("DI (α=0.1)"), "DI");
         assert_eq!(family_label("DI, α=0.1, Euler"), "DI, Euler");
+    }
+
+    /// The stage's check finds a curve drawn exactly under another in the same style
+    /// (what hid NDI α = 0 in the Fashion-MNIST figure before variants got their own
+    /// marker phases).
+    #[test]
+    fn readability_problems_find_a_hidden_curve() {
+        let x: Vec<f64> = (0..50).map(f64::from).collect();
+        let y: Vec<f64> = x.iter().map(|v| v * v).collect();
+        let red = Rgb(200, 0, 0);
+        let panel = LinePanel {
+            series: vec![
+                Series::new("under", x.clone(), y.clone(), red),
+                Series::new("over", x, y, red),
+            ],
+            ..LinePanel::default()
+        };
+        let fig = Figure::new((1, 1), vec![Panel::Lines(panel)]);
+        // Either curve alone draws the same pixels: the check names both.
+        let problems = readability_problems(&fig).unwrap();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems[0].contains("`under`") && problems[1].contains("`over`"),
+            "{problems:?}"
+        );
     }
 
     /// One naming of layers everywhere: systems and feedback by the hidden layer whose
