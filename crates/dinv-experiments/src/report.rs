@@ -842,6 +842,14 @@ fn alpha_sweep_notes(s: &PipelineSummary<'_>) -> Vec<String> {
             num(s, run, "BP", "final_nmse")
         ));
         notes.push(format!(
+            "**Input-dependent variance explained against α** (1 − final error / the mean \
+             target's, on the input-dependent part; ≤ 0: nothing learned beyond the offset). \
+             NDI: {}. DI: {}. BP: {}.",
+            per_alpha("ndi", "input_variance_explained"),
+            per_alpha("di", "input_variance_explained"),
+            num(s, run, "BP", "input_variance_explained")
+        ));
+        notes.push(format!(
             "**DI's distance from NDI against α** (angle between the hidden errors, mean over \
              the last half of the run): {}.",
             per_alpha("di", "settled_angle_di_ndi_deg")
@@ -867,11 +875,22 @@ fn alpha_sweep_notes(s: &PipelineSummary<'_>) -> Vec<String> {
             num(s, run, finite, "examples_to_nmse_1e-3"),
         ));
     }
-    if s.metric(run, "BP-x10", "final_nmse").is_some() {
+    if let (Some(bp), Some(big)) = (
+        s.metric(run, "BP", "final_nmse"),
+        s.metric(run, "BP-x10", "final_nmse"),
+    ) {
+        let verdict = if big > bp {
+            "So a larger start is no remedy for BP here: its outputs start far from the \
+             targets and it is still descending at the end of the run (ext_alpha_curves); a \
+             BP control that learns the input-dependent part remains to be found."
+        } else {
+            "So BP learns more of the input-dependent part from a larger start: part of \
+             inversion's advantage here is its escape from the small initial weights."
+        };
         notes.push(format!(
             "**A BP control that starts from ten times larger weights.** Final normalised \
              error: BP {}, BP ×10 {}; input-dependent variance explained: BP {}, BP ×10 {}, \
-             NDI (α = 0.001) {}, DI (α = 0.001) {}.",
+             NDI (α = 0.001) {}, DI (α = 0.001) {}. {verdict}",
             num(s, run, "BP", "final_nmse"),
             num(s, run, "BP-x10", "final_nmse"),
             num(s, run, "BP", "input_variance_explained"),

@@ -318,15 +318,22 @@ pub(crate) fn versus_alpha(
         let med: Vec<f64> = stats.iter().map(|s| s.0).collect();
         // The family's label: the first member's, without its α.
         let label = family_label(&ms[0].label);
+        // A family of one is a point: its legend entry goes with the whiskered point,
+        // which would otherwise cover the unjoined line's only marker.
+        let (line_label, point_label) = if ms.len() > 1 || seeds.len() < 2 {
+            (label, String::new())
+        } else {
+            (String::new(), label)
+        };
         series.push(
-            Series::new(label, x.clone(), med.clone(), style.color)
+            Series::new(line_label, x.clone(), med.clone(), style.color)
                 .with_style(style.line)
                 .with_marker(style.marker, 4)
                 .with_marker_spacing(1, 0.0),
         );
         if seeds.len() > 1 {
             points.push(
-                PointSeries::new("", x, med, style.color)
+                PointSeries::new(point_label, x, med, style.color)
                     .with_marker(style.marker, 4)
                     .with_whiskers(
                         stats.iter().map(|s| s.1).collect(),
@@ -932,6 +939,28 @@ mod tests {
         let p = versus_alpha(&spec, &models, &seeds);
         let labels: Vec<&str> = p.series.iter().map(|s| s.label.as_str()).collect();
         assert_eq!(labels, ["DI (Tr)", "NDI (Tr)", "BP"]);
+        // A family of one (another solver) is a labelled point, visible beside the
+        // family it differs from.
+        let mut more = models.to_vec();
+        more.push(ModelSpec {
+            di: Some(dinv_core::DiSettings {
+                solver: dinv_core::Solver::Euler,
+                ..Default::default()
+            }),
+            ..with_label(model("DI-e", Method::Di, 0.001), "DI (Tr, α=0.001, Euler)")
+        });
+        let seeds_more: Vec<serde_json::Value> = seeds
+            .iter()
+            .enumerate()
+            .map(|(k, s)| {
+                let mut s = s.clone();
+                s["models"]["DI-e"] = serde_json::json!({ "final_nmse": (k + 1) as f64 * 9.0 });
+                s
+            })
+            .collect();
+        let q = versus_alpha(&spec, &more, &seeds_more);
+        assert!(q.points.iter().any(|p| p.label == "DI (Tr, Euler)"));
+        check(vec![q]);
         // Sorted by α; median of {1,2,3}·b is 2b, quartiles 1.5b and 2.5b.
         assert_eq!(p.series[0].x, [0.001, 0.01]);
         assert_eq!(p.series[0].y, [6.0, 4.0]);
