@@ -201,18 +201,80 @@ pub(crate) fn panels(
     out
 }
 
+/// Columns of the combined figure of `n` panels: three, unless two fill the rows
+/// where three would leave most of the last row empty (4 panels: 2 × 2, not 3 + 1).
+fn grid_columns(n: usize) -> usize {
+    if n <= 3 {
+        n.max(1)
+    } else if n % 3 == 1 && n % 2 == 0 {
+        2
+    } else {
+        3
+    }
+}
+
+/// Relative tolerance within which two curves count as the same line.
+const IDENTICAL_WITHIN: f64 = 1e-4;
+
+/// Curves that a later-drawn curve covers exactly (same x, y within
+/// [`IDENTICAL_WITHIN`] of the panel's scale) get a legend note that says so: with few
+/// points, markers cannot be offset, and NDI at α = 0.01 and DI gated by g′ compute the
+/// same system's steady state.
+fn note_identical_curves(series: &mut [Series]) {
+    let scale = series
+        .iter()
+        .flat_map(|s| s.y.iter())
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, |m, v| m.max(v.abs()));
+    for i in 0..series.len() {
+        let cover = (i + 1..series.len()).rev().find(|&j| {
+            let (a, b) = (&series[i], &series[j]);
+            a.x == b.x
+                && a.y.len() == b.y.len()
+                && a.y.iter().zip(&b.y).all(|(u, v)| {
+                    (u.is_nan() && v.is_nan()) || (u - v).abs() <= IDENTICAL_WITHIN * scale
+                })
+        });
+        if let Some(j) = cover {
+            let note = format!(
+                "under {}, equal within {IDENTICAL_WITHIN:e}",
+                series[j].label
+            );
+            series[i].legend_note = Some(note);
+        }
+    }
+}
+
+/// Fewer plot pixels of its own than this and a legend entry counts as hidden.
+const MIN_VISIBLE_PIXELS: usize = 20;
+
 /// What a reader could not see in `fig`: legend entries whose data are completely
 /// hidden under others, data outside the plotted range without a clip mark, and labels
 /// drawn in conflicting styles. Run on every figure a stage draws; each problem is a
 /// warning of the run (the data are as they are, but the figure must be fixed).
 pub(crate) fn readability_problems(fig: &Figure) -> Result<Vec<String>, dinv_figures::FigureError> {
     let mut out = Vec::new();
+    // Curves whose legend says which curve covers them are accounted for.
+    let noted: Vec<&str> = fig
+        .panels
+        .iter()
+        .filter_map(|p| match p {
+            Panel::Lines(l) => Some(l),
+            _ => None,
+        })
+        .flat_map(|l| l.series.iter())
+        .filter(|s| s.legend_note.is_some())
+        .map(|s| s.label.as_str())
+        .collect();
     for v in dinv_figures::series_visibility(fig)? {
-        if v.pixels == 0 {
+        // A few anti-aliased edge pixels of a curve drawn under another are not
+        // something a reader can see.
+        if v.pixels < MIN_VISIBLE_PIXELS && !noted.contains(&v.label.as_str()) {
             out.push(format!(
-                "legend entry `{}` of panel {} is hidden under other data",
+                "legend entry `{}` of panel {} shows only {} pixels of its own (hidden under other data, or outside the axes)",
                 v.label,
-                v.panel + 1
+                v.panel + 1,
+                v.pixels
             ));
         }
     }
@@ -331,10 +393,12 @@ pub(crate) fn versus_alpha(
                 .with_marker(style.marker, 4)
                 .with_marker_spacing(1, 0.0),
         );
+        // A lone point is drawn larger: it has no line to be seen by.
+        let size = if point_label.is_empty() { 4 } else { 6 };
         if seeds.len() > 1 {
             points.push(
                 PointSeries::new(point_label, x, med, style.color)
-                    .with_marker(style.marker, 4)
+                    .with_marker(style.marker, size)
                     .with_whiskers(
                         stats.iter().map(|s| s.1).collect(),
                         stats.iter().map(|s| s.2).collect(),
@@ -522,6 +586,7 @@ fn layer_panel(
             }
         }
     }
+    note_identical_curves(&mut series);
     let mut y = if spec.log_y {
         Axis::log10(&spec.y_label)
     } else {
@@ -675,7 +740,7 @@ pub(crate) fn figures_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError
         all_panels.extend(fig_panels);
     }
     if !all_panels.is_empty() {
-        let cols = all_panels.len().min(3);
+        let cols = grid_columns(all_panels.len());
         let rows = all_panels.len().div_ceil(cols);
         let fig = Figure::new((rows, cols), all_panels).with_title(&p.title);
         render(&fig, &ctx.staging_path(&p.pipeline))
@@ -751,9 +816,13 @@ mod tests {
                                 .or_default()
                                 .insert(l, (steps.clone(), v));
                         }
-                        c.entry(RESTABILISED.into())
-                            .or_default()
-                            .insert(2, (vec![30 + 10 * seed as i64], vec![0.05]));
+                        c.entry(RESTABILISED.into()).or_default().insert(
+                            2,
+                            (
+                                vec![30 + 10 * seed as i64 + 40 * mi as i64],
+                                vec![0.05 + 0.02 * mi as f64],
+                            ),
+                        );
                         c
                     })
                     .collect()
@@ -997,6 +1066,53 @@ mod tests {
             problems[0].contains("`under`") && problems[1].contains("`over`"),
             "{problems:?}"
         );
+    }
+
+    /// The combined figure leaves no row two-thirds empty where two columns fill it.
+    #[test]
+    fn grid_columns_fill_the_rows() {
+        assert_eq!(
+            (1..=8).map(grid_columns).collect::<Vec<_>>(),
+            [1, 2, 3, 2, 3, 3, 3, 3]
+        );
+    }
+
+    /// A curve that another covers exactly says so in the legend, and then no longer
+    /// counts as a hidden entry; one that differs does not get the note.
+    #[test]
+    fn identical_curves_are_noted() {
+        let x: Vec<f64> = (0..5).map(f64::from).collect();
+        let y = vec![1.0, 2.0, 3.0, 4.0, 5.0];
+        let mut series = vec![
+            Series::new("NDI", x.clone(), y.clone(), Rgb(200, 150, 0)),
+            Series::new(
+                "other",
+                x.clone(),
+                y.iter().map(|v| v + 0.5).collect(),
+                Rgb(0, 0, 200),
+            ),
+            Series::new(
+                "DI gated",
+                x,
+                y.iter().map(|v| v + 1e-6).collect(),
+                Rgb(255, 127, 0),
+            ),
+        ];
+        note_identical_curves(&mut series);
+        assert_eq!(
+            series[0].legend_note.as_deref(),
+            Some("under DI gated, equal within 1e-4")
+        );
+        assert_eq!(series[1].legend_note, None);
+        assert_eq!(series[2].legend_note, None);
+        let fig = Figure::new(
+            (1, 1),
+            vec![Panel::Lines(LinePanel {
+                series,
+                ..LinePanel::default()
+            })],
+        );
+        assert_eq!(readability_problems(&fig).unwrap(), Vec::<String>::new());
     }
 
     /// One naming of layers everywhere: systems and feedback by the hidden layer whose
