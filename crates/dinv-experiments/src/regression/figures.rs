@@ -206,7 +206,7 @@ pub(crate) fn panels(
 fn grid_columns(n: usize) -> usize {
     if n <= 3 {
         n.max(1)
-    } else if n % 3 == 1 && n % 2 == 0 {
+    } else if n % 3 == 1 && n.is_multiple_of(2) {
         2
     } else {
         3
