@@ -216,23 +216,20 @@ fn grid_columns(n: usize) -> usize {
 /// Relative tolerance within which two curves count as the same line.
 const IDENTICAL_WITHIN: f64 = 1e-4;
 
-/// Curves that a later-drawn curve covers exactly (same x, y within
-/// [`IDENTICAL_WITHIN`] of the panel's scale) get a legend note that says so: with few
-/// points, markers cannot be offset, and NDI at α = 0.01 and DI gated by g′ compute the
-/// same system's steady state.
+/// Curves that a later-drawn curve covers exactly (same x, every y within
+/// [`IDENTICAL_WITHIN`] of the other relatively) get a legend note that says so: with
+/// few points, markers cannot be offset, and NDI at α = 0.01 and DI gated by g′ compute
+/// the same system's steady state. The comparison is per point, so that curves on a
+/// log axis that differ by decades near zero are never taken for one.
 fn note_identical_curves(series: &mut [Series]) {
-    let scale = series
-        .iter()
-        .flat_map(|s| s.y.iter())
-        .filter(|v| v.is_finite())
-        .fold(0.0f64, |m, v| m.max(v.abs()));
     for i in 0..series.len() {
         let cover = (i + 1..series.len()).rev().find(|&j| {
             let (a, b) = (&series[i], &series[j]);
             a.x == b.x
                 && a.y.len() == b.y.len()
                 && a.y.iter().zip(&b.y).all(|(u, v)| {
-                    (u.is_nan() && v.is_nan()) || (u - v).abs() <= IDENTICAL_WITHIN * scale
+                    (u.is_nan() && v.is_nan())
+                        || (u - v).abs() <= IDENTICAL_WITHIN * u.abs().max(v.abs())
                 })
         });
         if let Some(j) = cover {
@@ -586,6 +583,9 @@ fn layer_panel(
             }
         }
     }
+    // Curves without markers (BP) go on top: drawn under others, a plain line is lost,
+    // while marked curves still show their markers.
+    series.sort_by_key(|s| s.marker == Marker::None);
     note_identical_curves(&mut series);
     let mut y = if spec.log_y {
         Axis::log10(&spec.y_label)
@@ -1105,6 +1105,15 @@ mod tests {
         );
         assert_eq!(series[1].legend_note, None);
         assert_eq!(series[2].legend_note, None);
+        // Small values a decade apart are different curves, however large the
+        // panel's other values (as on fig3g's log axis).
+        let x: Vec<f64> = (0..3).map(f64::from).collect();
+        let mut log = vec![
+            Series::new("a", x.clone(), vec![1.0, 1e-6, 1e-7], Rgb(0, 0, 0)),
+            Series::new("b", x, vec![1.0, 1e-5, 1e-6], Rgb(200, 0, 0)),
+        ];
+        note_identical_curves(&mut log);
+        assert_eq!(log[0].legend_note, None);
         let fig = Figure::new(
             (1, 1),
             vec![Panel::Lines(LinePanel {
