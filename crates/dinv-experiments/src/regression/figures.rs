@@ -49,31 +49,11 @@ fn quantiles(runs: &[&(Vec<i64>, Vec<f64>)]) -> (Vec<f64>, Vec<f64>, Vec<f64>, V
         .min(steps.len());
     let (mut x, mut med, mut lo, mut hi) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (k, step) in steps.iter().enumerate().take(n) {
-        let mut v: Vec<f64> = runs
-            .iter()
-            .map(|r| r.1[k])
-            .filter(|v| v.is_finite())
-            .collect();
+        let (m, l, h) = median_iqr(runs.iter().map(|r| r.1[k]).collect());
         x.push(*step as f64);
-        if v.is_empty() {
-            med.push(f64::NAN);
-            lo.push(f64::NAN);
-            hi.push(f64::NAN);
-            continue;
-        }
-        v.sort_by(f64::total_cmp);
-        let q = |p: f64| {
-            let pos = p * (v.len() - 1) as f64;
-            let (i, f) = (pos.floor() as usize, pos.fract());
-            if i + 1 < v.len() {
-                v[i] * (1.0 - f) + v[i + 1] * f
-            } else {
-                v[i]
-            }
-        };
-        med.push(q(0.5));
-        lo.push(q(0.25));
-        hi.push(q(0.75));
+        med.push(m);
+        lo.push(l);
+        hi.push(h);
     }
     (x, med, lo, hi)
 }
