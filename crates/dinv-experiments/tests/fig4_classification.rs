@@ -34,6 +34,26 @@ fn smoke_summary_properties_and_snapshot() {
         );
         assert!((e_di - e_ndi).abs() < 0.02, "{di} {e_di} vs {ndi} {e_ndi}");
         assert!(metric(&s, di, "final_max_eig") < 0.0);
+        // Diagnostics: one stability check before every example, each positive one
+        // followed by exactly one re-stabilisation.
+        assert_eq!(
+            metric(&s, di, "stability_checks"),
+            metric(&s, di, "examples_trained")
+        );
+        assert_eq!(
+            metric(&s, di, "positive_checks"),
+            metric(&s, di, "restabilisations")
+        );
+        let (mean, max) = (
+            metric(&s, di, "mean_eig_checked"),
+            metric(&s, di, "max_eig_checked"),
+        );
+        assert!(mean <= max, "mean {mean} above max {max}");
+        for m in &models {
+            let sat = metric(&s, m, "final_saturated");
+            assert!((0.0..=1.0).contains(&sat), "{m}: saturated share {sat}");
+            assert!(metric(&s, m, "final_w1_norm") > 0.0);
+        }
         // With g'(a_1) applied after, as NDI's signal has it, DI's hidden error points
         // much closer to NDI's: what is left is the tanh of the dynamics.
         let gated = metric(&s, "DI-gated-Tr-0.01", "mean_angle_di_ndi_deg");

@@ -91,6 +91,7 @@ fn classification_resumes_exactly_from_every_block_boundary() {
                 ..Integration::default()
             },
             restabilise,
+            diagnostics: true,
         };
         let mut states = Vec::new();
         let full = train_from(setup(), None, |_| {}, |st| states.push(st.clone())).unwrap();
@@ -104,6 +105,7 @@ fn classification_resumes_exactly_from_every_block_boundary() {
         };
         if restabilise.is_some() {
             assert!(full.log.metric.contains(&"restabilised_from"));
+            assert!(full.log.metric.contains(&"check_max"));
         }
         assert!(states.len() > 12, "{} block ends", states.len());
         assert!(states.iter().any(|s| s.pos == 0 && s.step == 40));

@@ -84,6 +84,10 @@ pub struct TrainingSpec {
     /// online SGD, larger blocks trade memory for matrix-product speed.
     #[serde(default = "default_window")]
     pub window: usize,
+    /// Log weight norms and hidden saturation at each evaluation, and DI's spectral
+    /// abscissa at every stability check (summarised per evaluation interval).
+    #[serde(default)]
+    pub diagnostics: bool,
 }
 
 fn default_window() -> usize {

@@ -412,14 +412,14 @@ pub fn claims(s: &PipelineSummary<'_>) -> Vec<Finding> {
         if let (Some(e_di), Some(e_ndi)) = (pct(s, n, "final_test_error"), ndi_at_budget(m)) {
             let holds = (e_di - e_ndi).abs() <= 0.3;
             pairs.push((format!(
-                "{l} after {} examples: {e_di:.2} % vs NDI {e_ndi:.2} % after as many (NDI after all {}: {}); angle δ_DI vs δ_NDI {}° on average, {}° at the end; Euler fallback {} of examples at the end; largest real eigenvalue of DI's system over training {} (NDI: {}){}",
+                "{l} after {} examples: {e_di:.2} % vs NDI {e_ndi:.2} % after as many (NDI after all {}: {}); angle δ_DI vs δ_NDI {}° on average, {}° at the end; Euler fallback {} of examples at the end; {} (NDI at its evaluations: {}){}",
                 num(s, RUN, n, "examples_trained"),
                 num(s, RUN, m, "examples_trained"),
                 pct(s, m, "final_test_error").map_or("–".into(), |v| format!("{v:.2} %")),
                 num(s, RUN, n, "mean_angle_di_ndi_deg"),
                 num(s, RUN, n, "final_angle_di_ndi_deg"),
                 num(s, RUN, n, "final_euler_fraction"),
-                num(s, RUN, n, "max_eig_over_training"),
+                eigenvalue_checks(s, n),
                 num(s, RUN, m, "max_eig_over_training"),
                 match s.metric(RUN, n, "restabilisations") {
                     Some(k) if k > 0.0 => format!(
@@ -452,6 +452,71 @@ pub fn claims(s: &PipelineSummary<'_>) -> Vec<Finding> {
         out.push(finding(text, Verdict::from_counts(usize::from(holds), 1)));
     }
     out
+}
+
+/// DI's largest real eigenvalue of Eq. (S9): at every check (one before each example,
+/// before any re-stabilisation) when the run logged its diagnostics, else at the
+/// evaluations (after re-stabilisation).
+fn eigenvalue_checks(s: &PipelineSummary<'_>, n: &str) -> String {
+    if s.metric(RUN, n, "max_eig_checked").is_some() {
+        format!(
+            "largest real eigenvalue of DI's system at its {} stability checks (one before each example, before any re-stabilisation): mean {}, maximum {}, positive at {} checks",
+            num(s, RUN, n, "stability_checks"),
+            num(s, RUN, n, "mean_eig_checked"),
+            num(s, RUN, n, "max_eig_checked"),
+            num(s, RUN, n, "positive_checks"),
+        )
+    } else {
+        format!(
+            "largest real eigenvalue of DI's system at the evaluations {}",
+            num(s, RUN, n, "max_eig_over_training")
+        )
+    }
+}
+
+/// Saturation counts as explaining a climbing error when the model's share of
+/// saturated hidden units at the end exceeds the reference's by this factor and by
+/// [`SATURATION_GAP`] at least.
+const SATURATION_FACTOR: f64 = 1.5;
+const SATURATION_GAP: f64 = 0.02;
+
+/// Why DI's error climbs from its best, in the diagnostics' numbers: weight norm and
+/// hidden saturation at the best test error and at the end, beside its NDI twin.
+/// The verdict on saturation is given only when the error does climb (`climbs`).
+fn climb_note(
+    s: &PipelineSummary<'_>,
+    (u, ul): (&str, &str),
+    (ndi, nl): (&str, &str),
+    climbs: bool,
+) -> Option<String> {
+    let get = |m: &str, k: &str| s.metric(RUN, m, k);
+    let describe = |m: &str, l: &str| -> Option<String> {
+        Some(format!(
+            "{l}: best after {} examples; ‖W₁‖_F {} → {}, ‖W₂‖_F {} → {}, saturated hidden units {:.1} % → {:.1} % (mean g′ at the end {})",
+            sig(get(m, "best_step")?),
+            sig(get(m, "w1_norm_at_best")?),
+            sig(get(m, "final_w1_norm")?),
+            sig(get(m, "w2_norm_at_best")?),
+            sig(get(m, "final_w2_norm")?),
+            100.0 * get(m, "saturated_at_best")?,
+            100.0 * get(m, "final_saturated")?,
+            sig(get(m, "final_mean_gprime")?),
+        ))
+    };
+    let (du, dn) = (describe(u, ul)?, describe(ndi, nl)?);
+    let (su, sn) = (get(u, "final_saturated")?, get(ndi, "final_saturated")?);
+    let verdict = if !climbs {
+        String::new()
+    } else if su > SATURATION_FACTOR * sn && su - sn >= SATURATION_GAP {
+        format!("DI's hidden layer ends far more saturated than NDI's ({:.1} % against {:.1} % of units with g′ < {}, i.e. |h| > 0.99): without the g′(a₁) factor its error signal keeps driving units that are already saturated, where NDI's update is silenced, and its first-layer weights keep growing.", 100.0 * su, 100.0 * sn, train::SATURATED_BELOW)
+    } else {
+        format!("Saturation does not separate them ({:.1} % against {:.1} % of units with g′ < {}; the criterion is {SATURATION_FACTOR}× and {} points more), so the climb is not explained by saturation.", 100.0 * su, 100.0 * sn, train::SATURATED_BELOW, 100.0 * SATURATION_GAP)
+    };
+    Some(
+        format!("Diagnostics, seed means, from the best test error to the end: {du}; {dn}. {verdict}")
+            .trim_end()
+            .to_string(),
+    )
 }
 
 /// The summary records no `gprime_after` flag (adding one would change the summary
@@ -637,6 +702,9 @@ fn di_note(s: &PipelineSummary<'_>) -> Option<String> {
             pm(u, "final_max_eig"),
             pm(ndi, "final_max_eig"),
         );
+        if s.metric(RUN, u, "max_eig_checked").is_some() {
+            let _ = write!(text, "{ul}, {}. ", eigenvalue_checks(s, u));
+        }
     }
     if let Some(b) = pct(s, u, "best_test_error") {
         let _ = write!(
@@ -648,6 +716,9 @@ fn di_note(s: &PipelineSummary<'_>) -> Option<String> {
             pct_pm(g, "best_test_error"),
             pct_pm(g, "final_test_error"),
         );
+        if let Some(c) = climb_note(s, (u, ul), (ndi, nl), e_u > b + 0.3) {
+            let _ = write!(text, " {c}");
+        }
     }
     Some(text.trim_end().to_string())
 }

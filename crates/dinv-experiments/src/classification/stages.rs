@@ -25,7 +25,7 @@ use crate::tables::matrices_to_table;
 
 const DATA_VERSION: u32 = 1;
 const TRAIN_VERSION: u32 = 1;
-const ANALYSIS_VERSION: u32 = 2;
+const ANALYSIS_VERSION: u32 = 3;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct DataParams {
@@ -64,6 +64,10 @@ struct TrainParams {
     /// DI models' re-stabilisation (absent for the others, and when not configured).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     restabilise: Option<dinv_core::SsaConfig>,
+    /// Extra curves (`training.diagnostics`); in the key only when on, so pipelines
+    /// without them keep their cache entries.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    diagnostics: bool,
 }
 
 /// Adds data, training and analysis stages of every seed; returns the analysis ids.
@@ -120,6 +124,7 @@ pub(crate) fn add_stages(
                     .training
                     .restabilise
                     .filter(|_| model.method == Method::Di),
+                diagnostics: cfg.training.diagnostics,
             };
             let id = format!("{base}/train/{}", model.name);
             graph
@@ -272,6 +277,7 @@ fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
             euler_check_every: p.euler_check_every,
             euler_reference: p.euler_reference,
             restabilise: p.restabilise,
+            diagnostics: p.diagnostics,
         },
         start,
         |k| progress.inc(k),
@@ -315,6 +321,10 @@ struct Saved {
     interval_n: usize,
     interval_wrong: usize,
     interval_angle_n: usize,
+    #[serde(default)]
+    interval_checks: usize,
+    #[serde(default)]
+    interval_checks_positive: usize,
     log_step: Vec<i64>,
     log_metric: Vec<String>,
     log_layer: Vec<i64>,
@@ -325,7 +335,14 @@ fn save(ctx: &mut StageContext<'_>, st: &TrainState) {
     let (w1, w2) = (mat_values(&m.w1), mat_values(&m.w2));
     let b_fb = m.b_fb.as_ref().map(mat_values);
     let iv = &st.interval;
-    let interval = [iv.loss, iv.angle_ndi, iv.di_steps, iv.di_euler];
+    let interval = [
+        iv.loss,
+        iv.angle_ndi,
+        iv.di_steps,
+        iv.di_euler,
+        iv.check_sum,
+        iv.check_max,
+    ];
     let mut arrays: Vec<(&str, &[f64])> = vec![
         ("w1", &w1),
         ("b1", &m.b1),
@@ -344,6 +361,8 @@ fn save(ctx: &mut StageContext<'_>, st: &TrainState) {
         interval_n: iv.n,
         interval_wrong: iv.wrong,
         interval_angle_n: iv.angle_n,
+        interval_checks: iv.checks,
+        interval_checks_positive: iv.checks_positive,
         log_step: st.log.step.clone(),
         log_metric: st.log.metric.iter().map(|s| s.to_string()).collect(),
         log_layer: st.log.layer.clone(),
@@ -384,7 +403,7 @@ fn resume(
             layer: s.log_layer.clone(),
             value: c.take("log_value", n)?,
         };
-        let interval = c.take("interval", 4)?;
+        let interval = c.take("interval", 6)?;
         let s = &c.state;
         let interval = Interval {
             n: s.interval_n,
@@ -394,6 +413,10 @@ fn resume(
             angle_n: s.interval_angle_n,
             di_steps: interval[2],
             di_euler: interval[3],
+            checks: s.interval_checks,
+            checks_positive: s.interval_checks_positive,
+            check_sum: interval[4],
+            check_max: interval[5],
         };
         let (step, epoch, pos) = (s.step, s.epoch, s.pos);
         let model = Classifier {
@@ -561,6 +584,48 @@ fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
                 .and_then(|x| x.get(&2))
                 .map(|(_, v)| v.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
         );
+        // Diagnostics (`training.diagnostics`): weights and saturation at the end and
+        // at the best test error, which tell why an error climbs from its best.
+        if let Some((steps, errors)) = curves.get("test_error").and_then(|x| x.get(&0)) {
+            let best_k = (0..errors.len()).fold(0, |b, k| if errors[k] < errors[b] { k } else { b });
+            let at = |m: &str, l: i64, step: i64| {
+                curves.get(m).and_then(|x| x.get(&l)).and_then(|(s, v)| {
+                    s.iter().position(|&q| q == step).map(|k| v[k])
+                })
+            };
+            if let Some(&best_step) = steps.get(best_k) {
+                if curves.contains_key("weight_norm") {
+                    put("best_step", Some(best_step as f64));
+                    put("w1_norm_at_best", at("weight_norm", 1, best_step));
+                    put("w2_norm_at_best", at("weight_norm", 2, best_step));
+                    put("saturated_at_best", at("saturated", 1, best_step));
+                    put("final_w1_norm", last("weight_norm", 1));
+                    put("final_w2_norm", last("weight_norm", 2));
+                    put("final_saturated", last("saturated", 1));
+                    put("final_mean_gprime", last("mean_gprime", 1));
+                }
+            }
+        }
+        // Every stability check DI made (one before each example), before any
+        // re-stabilisation: not only the checkpoints' values after it.
+        if let (Some((_, n)), Some((_, pos)), Some((_, mean_k)), Some((_, max_k))) = (
+            curves.get("checks").and_then(|x| x.get(&2)),
+            curves.get("checks_positive").and_then(|x| x.get(&2)),
+            curves.get("check_mean").and_then(|x| x.get(&2)),
+            curves.get("check_max").and_then(|x| x.get(&2)),
+        ) {
+            let total: f64 = n.iter().sum();
+            put("stability_checks", Some(total));
+            put("positive_checks", Some(pos.iter().sum()));
+            put(
+                "mean_eig_checked",
+                Some(n.iter().zip(mean_k).map(|(c, m)| c * m).sum::<f64>() / total),
+            );
+            put(
+                "max_eig_checked",
+                Some(max_k.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
+            );
+        }
         if model.method == Method::Di {
             put("mean_angle_di_ndi_deg", mean("angle_ndi_deg", 1));
             put("final_angle_di_ndi_deg", last("angle_ndi_deg", 1));

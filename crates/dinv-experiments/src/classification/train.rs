@@ -64,6 +64,10 @@ pub struct Setup<'a> {
     /// re-stabilise `B_2` by SSA descent (through the reduced system), as the
     /// regression protocol does (supp. 7.5.1).
     pub restabilise: Option<SsaConfig>,
+    /// Also log, at each evaluation, the weight norms and the hidden layer's saturation
+    /// on the test set, and (DI with re-stabilisation) the spectral abscissa of every
+    /// check made since the last evaluation, before any intervention.
+    pub diagnostics: bool,
 }
 
 pub struct Output {
@@ -91,14 +95,30 @@ pub struct TrainState {
     pub interval: Interval,
 }
 
-/// Test-set error rate and mean cross-entropy, in blocks of examples.
-pub fn evaluate(m: &Classifier, test: &Split, normaliser: &Normaliser) -> (f64, f64) {
+/// A hidden unit counts as saturated when `g′(a) <` this (for tanh, `|h| > 0.99`).
+pub const SATURATED_BELOW: f64 = 0.02;
+
+/// One pass over the test set.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Evaluation {
+    pub error: f64,
+    /// Mean cross-entropy.
+    pub loss: f64,
+    /// Share of (example, hidden unit) pairs with `g′(a_1) <` [`SATURATED_BELOW`].
+    pub saturated: f64,
+    /// Mean `g′(a_1)` over examples and hidden units.
+    pub mean_gprime: f64,
+}
+
+/// Test-set error rate, mean cross-entropy and hidden saturation, in blocks of examples.
+pub fn evaluate(m: &Classifier, test: &Split, normaliser: &Normaliser) -> Evaluation {
     const BLOCK: usize = 500;
     let (h, c, d) = (m.w1.nrows(), m.w2.nrows(), m.w1.ncols());
     let mut x = Mat::<f64>::zeros(d, BLOCK);
     let mut a = Mat::<f64>::zeros(h, BLOCK);
     let mut z = Mat::<f64>::zeros(c, BLOCK);
     let (mut wrong, mut loss) = (0usize, 0.0);
+    let (mut saturated, mut gprime_sum) = (0usize, 0.0);
     let mut start = 0;
     while start < test.n {
         let cols = BLOCK.min(test.n - start);
@@ -118,6 +138,11 @@ pub fn evaluate(m: &Classifier, test: &Split, normaliser: &Normaliser) -> (f64, 
                 *v += b;
             }
             m.act.apply_in_place(col);
+            for &hq in col.iter() {
+                let g = m.act.derivative_from_output(hq);
+                gprime_sum += g;
+                saturated += usize::from(g < SATURATED_BELOW);
+            }
         }
         matmul(
             z.as_mut().subcols_mut(0, cols),
@@ -143,7 +168,13 @@ pub fn evaluate(m: &Classifier, test: &Split, normaliser: &Normaliser) -> (f64, 
         }
         start += cols;
     }
-    (wrong as f64 / test.n as f64, loss / test.n as f64)
+    let units = (test.n * h) as f64;
+    Evaluation {
+        error: wrong as f64 / test.n as f64,
+        loss: loss / test.n as f64,
+        saturated: saturated as f64 / units,
+        mean_gprime: gprime_sum / units,
+    }
 }
 
 /// Per-interval accumulators, reported at each evaluation.
@@ -156,20 +187,39 @@ pub struct Interval {
     pub angle_n: usize,
     pub di_steps: f64,
     pub di_euler: f64,
+    /// Stability checks before DI examples (spectral abscissa of Eq. S9 before any
+    /// re-stabilisation): how many, how many positive, their sum and maximum.
+    pub checks: usize,
+    pub checks_positive: usize,
+    pub check_sum: f64,
+    pub check_max: f64,
+}
+
+impl Interval {
+    fn record_check(&mut self, abscissa: f64) {
+        self.check_max = if self.checks == 0 {
+            abscissa
+        } else {
+            self.check_max.max(abscissa)
+        };
+        self.checks += 1;
+        self.checks_positive += usize::from(abscissa > 0.0);
+        self.check_sum += abscissa;
+    }
 }
 
 /// Re-stabilises `B_2` when the spectral abscissa of Eq. (S9) is positive; returns the
-/// SSA run if there was one. Checking costs one `10 × 1000 × 10` product and a 10 × 10
+/// abscissa before any intervention and the SSA run if there was one. Checking costs one `10 × 1000 × 10` product and a 10 × 10
 /// eigenproblem, small beside DI's solve.
 fn keep_stable(
     m: &mut Classifier,
     alpha: f64,
     cfg: &SsaConfig,
-) -> Result<Option<SsaOutcome>, String> {
+) -> Result<(f64, Option<SsaOutcome>), String> {
     let b = m.b_fb.as_ref().ok_or("DI needs feedback weights B_2")?;
     let a = spectral_abscissa(m.w2.as_ref(), b.as_ref(), alpha).map_err(|e| e.to_string())?;
     if a <= 0.0 {
-        return Ok(None);
+        return Ok((a, None));
     }
     let out = ssa_stabilise_reduced(m.w2.as_ref(), b.as_ref(), alpha, cfg, 2).map_err(|e| {
         format!(
@@ -182,7 +232,7 @@ fn keep_stable(
         )
     })?;
     m.b_fb = Some(out.b.clone());
-    Ok(Some(out))
+    Ok((a, Some(out)))
 }
 
 /// `δ_1`, and DI's steps and solver when DI ran.
@@ -292,12 +342,24 @@ pub fn train_from(
 
     let evaluate_and_log =
         |m: &Classifier, step: usize, iv: &Interval, log: &mut MetricLog| -> Result<(), String> {
-            let (err, loss) = evaluate(m, s.test, s.normaliser);
-            if !loss.is_finite() {
-                return Err(fail(step, &format!("training diverged (test loss {loss})")));
+            let ev = evaluate(m, s.test, s.normaliser);
+            if !ev.loss.is_finite() {
+                return Err(fail(step, &format!("training diverged (test loss {})", ev.loss)));
             }
-            log.push(step, "test_error", 0, err);
-            log.push(step, "test_loss", 0, loss);
+            log.push(step, "test_error", 0, ev.error);
+            log.push(step, "test_loss", 0, ev.loss);
+            if s.diagnostics {
+                log.push(step, "saturated", 1, ev.saturated);
+                log.push(step, "mean_gprime", 1, ev.mean_gprime);
+                log.push(step, "weight_norm", 1, m.w1.norm_l2());
+                log.push(step, "weight_norm", 2, m.w2.norm_l2());
+                if iv.checks > 0 {
+                    log.push(step, "checks", 2, iv.checks as f64);
+                    log.push(step, "checks_positive", 2, iv.checks_positive as f64);
+                    log.push(step, "check_mean", 2, iv.check_sum / iv.checks as f64);
+                    log.push(step, "check_max", 2, iv.check_max);
+                }
+            }
             if iv.n > 0 {
                 log.push(step, "train_loss_online", 0, iv.loss / iv.n as f64);
                 log.push(step, "train_error_online", 0, iv.wrong as f64 / iv.n as f64);
@@ -411,9 +473,10 @@ pub fn train_from(
                 iv.wrong += 1;
             }
             if let (Some(cfg), Method::Di) = (&s.restabilise, s.credit.method) {
-                if let Some(out) =
-                    keep_stable(m, s.credit.alpha, cfg).map_err(|e| fail(step, &e))?
-                {
+                let (abscissa, ssa) =
+                    keep_stable(m, s.credit.alpha, cfg).map_err(|e| fail(step, &e))?;
+                iv.record_check(abscissa);
+                if let Some(out) = ssa {
                     log.push(step, "restabilised_from", 2, out.abscissa_before);
                     log.push(step, "restabilised_to", 2, out.abscissa_after);
                     log.push(step, "ssa_iterations", 2, out.iterations as f64);
@@ -581,6 +644,7 @@ mod tests {
                         euler_check_every: 0,
                         euler_reference: Integration::default(),
                         restabilise: None,
+                        diagnostics: false,
                     },
                     |_| {},
                 )
@@ -651,6 +715,35 @@ mod tests {
         }
     }
 
+    /// Saturation by hand: zero weights leave every unit at `tanh(b_1)`, so a bias of 0
+    /// gives `g′ = 1` everywhere and a bias of ±3 (`g′ = 1 − tanh²3 ≈ 0.0099`)
+    /// saturates every unit; half and half gives a share of one half.
+    #[test]
+    fn evaluate_measures_saturation() {
+        let test_set = split(9, 8);
+        let norm = PixelStats::fit(&test_set)
+            .unwrap()
+            .normaliser(Centering::PerPixel);
+        let model = |b1: Vec<f64>| Classifier {
+            w1: Mat::zeros(4, 16),
+            b1,
+            w2: Mat::zeros(10, 4),
+            b2: vec![0.0; 10],
+            b_fb: None,
+            act: Activation::Tanh,
+        };
+        let ev = evaluate(&model(vec![0.0; 4]), &test_set, &norm);
+        assert_eq!((ev.saturated, ev.mean_gprime), (0.0, 1.0));
+        let ev = evaluate(&model(vec![3.0, -3.0, 3.0, -3.0]), &test_set, &norm);
+        assert_eq!(ev.saturated, 1.0);
+        let g3 = 1.0 - 3f64.tanh().powi(2);
+        assert!((ev.mean_gprime - g3).abs() < 1e-15);
+        let ev = evaluate(&model(vec![3.0, 0.0, -3.0, 0.0]), &test_set, &norm);
+        assert_eq!(ev.saturated, 0.5);
+        // Equal logits: every class has probability 1/10.
+        assert!((ev.loss - 10f64.ln()).abs() < 1e-12);
+    }
+
     /// DI with re-stabilisation, started from feedback `B = +W_2^T` (`W B` positive
     /// definite, so the dynamics are unstable): `B_2` is re-stabilised before the first
     /// example, and the final `(W_2, B_2)` is stable by the dense eigenvalues of the
@@ -705,6 +798,7 @@ mod tests {
                     euler_check_every: 0,
                     euler_reference: Integration::default(),
                     restabilise,
+                    diagnostics: true,
                 },
                 |_| {},
             )
@@ -713,6 +807,32 @@ mod tests {
         let before = out.log.series("restabilised_from", 2);
         assert!(!before.is_empty() && before[0].0 == 1, "{before:?}");
         assert!(before.iter().all(|&(_, a)| a > 0.0));
+        // Diagnostics: every example was checked once, the positive checks are exactly
+        // the re-stabilisations, and each interval's largest check is the largest
+        // abscissa re-stabilised from within it (all of them positive).
+        let sum = |name: &str| -> f64 { out.log.series(name, 2).iter().map(|p| p.1).sum() };
+        assert_eq!(sum("checks"), 40.0);
+        assert_eq!(sum("checks_positive"), before.len() as f64);
+        for &(end, max) in &out.log.series("check_max", 2) {
+            let within = before
+                .iter()
+                .filter(|&&(s, _)| s <= end && s + 20 > end)
+                .map(|p| p.1)
+                .fold(f64::NEG_INFINITY, f64::max);
+            if within > f64::NEG_INFINITY {
+                assert_eq!(max, within, "interval ending at {end}");
+            } else {
+                assert!(max <= 0.0, "interval ending at {end}: max {max}");
+            }
+        }
+        // Weight norms and saturation: ‖W_1‖_F recomputed here, saturation in [0, 1].
+        let norms = out.log.series("weight_norm", 1);
+        let last = norms.last().unwrap().1;
+        let fro = out.model.w1.norm_l2();
+        assert!((last - fro).abs() <= 1e-12 * fro, "{last} vs {fro}");
+        let sat = out.log.series("saturated", 1);
+        assert_eq!(sat.len(), 3); // before training and twice per epoch
+        assert!(sat.iter().all(|p| (0.0..=1.0).contains(&p.1)));
         let (m, b) = (&out.model.w2, out.model.b_fb.as_ref().unwrap());
         let full = dinv_core::stability::system_matrix(m.as_ref(), b.as_ref(), alpha).unwrap();
         let dense = dinv_core::stability::spectral_abscissa_dense(full.as_ref()).unwrap();

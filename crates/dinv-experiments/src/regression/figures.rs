@@ -80,6 +80,8 @@ pub(crate) fn layer_name(metric: &str, layer: i64) -> String {
         }
     } else if metric == "gn_angle_deg" {
         format!("update of W_{{{layer}}}")
+    } else if metric == "weight_norm" {
+        format!("W_{{{layer}}}")
     } else if layer == 0 {
         String::new()
     } else {
