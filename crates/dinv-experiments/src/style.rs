@@ -112,15 +112,13 @@ pub fn model_style(m: &ModelSpec) -> ModelStyle {
     // change the marker, so they read as "the same model, computed differently".
     let finite =
         m.di.is_some_and(|d| d.solver == dinv_core::Solver::Euler && m.method.is_dynamic());
-    let marker = match (finite, m.init_scale.is_some()) {
-        (true, _) => Marker::Cross,
-        (_, true) => Marker::TriangleDown,
-        _ => marker,
-    };
-    let line = if m.init_scale.is_some() {
-        LineStyle::Dashed
-    } else {
-        line
+    // Initial scales below 5 (e.g. ×3) dotted with triangles up, larger ones dashed with
+    // triangles down, so two scales of one model tell apart.
+    let (line, marker) = match (finite, m.init_scale) {
+        (true, _) => (line, Marker::Cross),
+        (_, Some(k)) if k < 5.0 => (LineStyle::Dotted, Marker::TriangleUp),
+        (_, Some(_)) => (LineStyle::Dashed, Marker::TriangleDown),
+        _ => (line, marker),
     };
     ModelStyle {
         color,

@@ -588,3 +588,35 @@ fn mnist_climb_note_follows_the_saturation() {
     assert!(n.contains("Diagnostics, seed means"), "{n}");
     assert!(!n.contains("far more saturated") && !n.contains("does not separate"), "{n}");
 }
+
+/// The BP-control note names a BP model that explains half the input-dependent variance
+/// as a control that learns, and says none does otherwise.
+#[test]
+fn bp_control_note_can_find_a_control() {
+    let note = |explained: f64| {
+        let s = json!({ "ext_nonlinear_bp_control": {
+            "title": "t", "figures": [], "seeds": 1,
+            "models": {
+                "BP": { "label": "BP", "method": "bp", "alpha": 0.0 },
+                "BP-x3": { "label": "BP (init ×3)", "method": "bp", "alpha": 0.0 },
+            },
+            "model_order": ["BP", "BP-x3"],
+            "runs": {
+                "lr_0.01": { "BP": { "input_variance_explained": -1.5, "final_nmse": 1e-5 },
+                             "BP-x3": { "input_variance_explained": -500.0, "final_nmse": 1e-3 } },
+                "lr_1": { "BP": { "input_variance_explained": explained, "final_nmse": 1e-6 },
+                          "BP-x3": { "input_variance_explained": -20.0, "final_nmse": 1e-4 } },
+            }
+        } });
+        render(&s, Scale::Paper)
+            .lines()
+            .find(|l| l.starts_with("- **BP controls"))
+            .unwrap_or("")
+            .to_string()
+    };
+    let n = note(-2.0);
+    assert!(n.contains("No BP control explains 0.5"), "{n}");
+    assert!(n.contains("`lr_1`: BP -2.00"), "{n}");
+    let n = note(0.6);
+    assert!(n.contains("A BP control learns the input-dependent part (BP in `lr_1`)"), "{n}");
+}

@@ -159,6 +159,9 @@ pub(crate) fn draw<DB: DrawingBackend>(
 
 /// Like plotters' `DrawingArea::titled` (and identical for plain text): draws the
 /// title centred at the top and returns the area below it.
+/// The smallest size a title is shrunk to.
+const MIN_TITLE_SIZE: f64 = 10.0;
+
 pub(crate) fn titled<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     title: &str,
@@ -166,6 +169,19 @@ pub(crate) fn titled<DB: DrawingBackend>(
     target: Target,
 ) -> Result<DrawingArea<DB, Shift>, DrawError> {
     let rich = Rich::parse(title);
+    // A title wider than its area (a long figure title over a single panel) is set
+    // smaller until it fits, rather than clipped at both edges.
+    let room = area.dim_in_pixel().0 as i32 - 8;
+    let mut style = style;
+    for _ in 0..8 {
+        let width = layout(&rich, &style)?.width;
+        let size = style.font.get_size();
+        if width <= room || size <= MIN_TITLE_SIZE {
+            break;
+        }
+        let fitted = (size * f64::from(room) / f64::from(width)).floor();
+        style.font = style.font.resize(fitted.clamp(MIN_TITLE_SIZE, size - 1.0));
+    }
     if let Some(plain) = rich.as_plain() {
         return Ok(area.titled(plain, style)?);
     }

@@ -644,3 +644,34 @@ fn bad_new_input_is_an_error() {
     p.points = vec![PointSeries::new("p", x.clone(), x.clone(), RED)];
     render_rgb(&one(p)).unwrap();
 }
+
+/// A figure title wider than the figure is set smaller until it fits: the title rows
+/// keep a blank margin at both edges, and the title still has ink (it is drawn).
+#[test]
+fn a_long_title_is_shrunk_to_fit() {
+    let x = xs(20, 10.0);
+    let fig = |title: &str| {
+        one(LinePanel {
+            title: "panel".into(),
+            x: Axis::linear("x"),
+            y: Axis::linear("y"),
+            series: vec![Series::new("a", x.clone(), decay(&x), BLUE)],
+            ..LinePanel::default()
+        })
+        .with_title(title)
+    };
+    let long = "Beyond the paper: BP controls for the nonlinear regression (30-20-10-10, tanh)";
+    let f = fig(long);
+    keep(&f, "long_title");
+    let img = render_rgb(&f).unwrap();
+    let dark = |x: u32, y: u32| {
+        let i = 3 * (y * img.width + x) as usize;
+        img.data[i..i + 3].iter().all(|&c| c < 128)
+    };
+    // The title band: the top 26 rows (a 20 px title and its padding).
+    let inked = |x: u32| (0..26).any(|y| dark(x, y));
+    assert!((0..img.width).any(inked), "no title drawn");
+    for x in (0..3).chain(img.width - 3..img.width) {
+        assert!(!inked(x), "title touches the edge at column {x}");
+    }
+}

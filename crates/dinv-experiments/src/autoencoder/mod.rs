@@ -60,7 +60,7 @@ pub const RUN: &str = "train";
 
 const SUMMARY_VERSION: u32 = 1;
 const BASELINE_SUMMARY_VERSION: u32 = 1;
-const FIGURES_VERSION: u32 = 2;
+const FIGURES_VERSION: u32 = 3;
 
 /// Reads an autoencoder pipeline file and builds its stages for `scale`.
 pub fn build(path: &Path, scale: Scale) -> Result<Pipeline, String> {

@@ -31,7 +31,7 @@ use crate::Pipeline;
 pub use config::ClassificationConfig;
 
 const SUMMARY_VERSION: u32 = 2;
-const FIGURES_VERSION: u32 = 9;
+const FIGURES_VERSION: u32 = 10;
 /// The single training protocol's name in `summary.json`.
 pub const RUN: &str = "online";
 

@@ -27,7 +27,7 @@ const TRAIN_VERSION: u32 = 1;
 const ANALYSIS_VERSION: u32 = 2;
 const GAUSS_NEWTON_VERSION: u32 = 1;
 pub(crate) const SUMMARY_VERSION: u32 = 4;
-pub(crate) const FIGURES_VERSION: u32 = 9;
+pub(crate) const FIGURES_VERSION: u32 = 11;
 
 /// Parameters of the data stage.
 #[derive(Clone, Debug, Serialize, Deserialize)]
