@@ -58,7 +58,7 @@ impl Verdict {
 /// One claim checked against our numbers.
 pub struct Finding {
     pub figure: &'static str,
-    pub claim: &'static str,
+    pub claim: std::borrow::Cow<'static, str>,
     pub ours: String,
     pub verdict: Verdict,
     /// The criterion used, so a reader can disagree with it.
@@ -206,7 +206,7 @@ fn fig3_linear(s: &PipelineSummary<'_>) -> Vec<Finding> {
         .count();
     out.push(Finding {
         figure: "3a",
-        claim: "All algorithms solve this simple task with ease.",
+        claim: "All algorithms solve this simple task with ease.".into(),
         ours: format!(
             "final normalised error: {}",
             list("fixed_lr", &all, "final_nmse")
@@ -231,7 +231,7 @@ fn fig3_linear(s: &PipelineSummary<'_>) -> Vec<Finding> {
         .count();
     out.push(Finding {
         figure: "3b",
-        claim: "With fixed-norm updates, DI, NDI and PBP converge faster than BP and FA.",
+        claim: "With fixed-norm updates, DI, NDI and PBP converge faster than BP and FA.".into(),
         ours: format!(
             "examples until the error first drops below 1e-3: {}; mean log10 error over training: {}",
             list("fixed_norm", &all, "examples_to_nmse_1e-3"),
@@ -251,7 +251,7 @@ fn fig3_linear(s: &PipelineSummary<'_>) -> Vec<Finding> {
         .count();
     out.push(Finding {
         figure: "3c",
-        claim: "DI remains stable throughout training (variability only in the first ~100 examples).",
+        claim: "DI remains stable throughout training (variability only in the first ~100 examples).".into(),
         ours: format!(
             "SSA re-stabilisations (each one an example at which the dynamics had turned unstable): {}; of these after example 100: {}; last one at example: {}; largest eigenvalue before an intervention: {}; where SSA left it (mean): {}",
             list("fixed_lr", &di, "restabilisations"),
@@ -274,7 +274,7 @@ fn fig3_linear(s: &PipelineSummary<'_>) -> Vec<Finding> {
         .count();
     out.push(Finding {
         figure: "3c*",
-        claim: "(Implied by using NDI as DI's stand-in) NDI's closed form is the steady state that DI's dynamics reach.",
+        claim: "(Implied by using NDI as DI's stand-in) NDI's closed form is the steady state that DI's dynamics reach.".into(),
         ours: format!(
             "largest real eigenvalue of NDI's system (never re-stabilised) at the end: {}; largest over training: {}; fraction of examples with a positive eigenvalue: {}",
             list("fixed_lr", &ndi, "final_max_eig"),
@@ -299,7 +299,7 @@ fn fig3_linear(s: &PipelineSummary<'_>) -> Vec<Finding> {
         .count();
     out.push(Finding {
         figure: "3d",
-        claim: "DI's updates are well aligned with NDI's.",
+        claim: "DI's updates are well aligned with NDI's.".into(),
         ours: format!(
             "angle δ_DI vs δ_NDI (degrees) where it settles (mean over the second half of training): {}; mean over the whole run: {}",
             list("fixed_lr", &di, "settled_angle_di_ndi_deg"),
@@ -319,7 +319,7 @@ fn fig3_linear(s: &PipelineSummary<'_>) -> Vec<Finding> {
         .count();
     out.push(Finding {
         figure: "3e",
-        claim: "The angle between B and −Wᵀ settles around 45° for all DI and NDI models.",
+        claim: "The angle between B and −Wᵀ settles around 45° for all DI and NDI models.".into(),
         ours: format!(
             "settled angle (degrees, mean over the second half of training): {}; final: {}",
             list("fixed_lr", &fb, "settled_angle_b_negwt_deg"),
@@ -338,7 +338,7 @@ fn fig3_linear(s: &PipelineSummary<'_>) -> Vec<Finding> {
         .count();
     out.push(Finding {
         figure: "3f",
-        claim: "DI's updates are also aligned with PBP's.",
+        claim: "DI's updates are also aligned with PBP's.".into(),
         ours: format!(
             "angle δ_DI vs δ_PBP (degrees) where it settles (second half of training): {}; mean over the whole run: {}",
             list("fixed_lr", &di, "settled_angle_di_pbp_deg"),
@@ -378,7 +378,7 @@ fn fig3_nonlinear(s: &PipelineSummary<'_>) -> Vec<Finding> {
         .count();
     out.push(Finding {
         figure: "3g",
-        claim: "All inversion algorithms finish with a lower error than BP and FA.",
+        claim: "All inversion algorithms finish with a lower error than BP and FA.".into(),
         ours: format!(
             "final normalised error: {}",
             list(
@@ -403,7 +403,7 @@ fn fig3_nonlinear(s: &PipelineSummary<'_>) -> Vec<Finding> {
         .count();
     out.push(Finding {
         figure: "3g",
-        claim: "…but often with slower convergence.",
+        claim: "…but often with slower convergence.".into(),
         ours: format!(
             "normalised error after 1000 examples: {}",
             list(&s.models(&["bp", "fa", "pbp", "ndi", "di", "sdi"]), "nmse_at_1000")
@@ -421,7 +421,7 @@ fn fig3_nonlinear(s: &PipelineSummary<'_>) -> Vec<Finding> {
         .count();
     out.push(Finding {
         figure: "3h",
-        claim: "DI's dynamics remain stable throughout training.",
+        claim: "DI's dynamics remain stable throughout training.".into(),
         ours: format!(
             "largest real eigenvalue over training, before any intervention: {}; SSA re-stabilisations: {}",
             list(&dyn_models, "max_eig_over_training"),
@@ -444,7 +444,7 @@ fn fig3_nonlinear(s: &PipelineSummary<'_>) -> Vec<Finding> {
         .count();
     out.push(Finding {
         figure: "3i",
-        claim: "DI closely follows NDI's updates (except for α = 0, likely slow convergence).",
+        claim: "DI closely follows NDI's updates (except for α = 0, likely slow convergence).".into(),
         ours: format!(
             "angle δ_DI vs δ_NDI (degrees, hidden layers 1 / 2) where it settles (second half of training): {}; mean over the whole run: {}",
             di.iter()
@@ -474,7 +474,7 @@ fn fig3_nonlinear(s: &PipelineSummary<'_>) -> Vec<Finding> {
     let near_45 = angles.iter().any(|v| (30.0..=60.0).contains(v));
     out.push(Finding {
         figure: "3j",
-        claim: "Alignment of B with −Wᵀ varies with layer and algorithm: some layers settle near 45°, others stay close to 0°.",
+        claim: "Alignment of B with −Wᵀ varies with layer and algorithm: some layers settle near 45°, others stay close to 0°.".into(),
         ours: format!(
             "final angle (degrees, B₂ / B₃): {}",
             di.iter()
@@ -510,7 +510,7 @@ fn fig3_nonlinear(s: &PipelineSummary<'_>) -> Vec<Finding> {
     }
     out.push(Finding {
         figure: "3k",
-        claim: "SDI behaves very differently from DI: it converges to different steady states.",
+        claim: "SDI behaves very differently from DI: it converges to different steady states.".into(),
         ours: format!(
             "mean angle δ_SDI vs δ_NDI (degrees): {}; δ_SDI vs δ_BP: {}",
             list(&sdi, "mean_angle_di_ndi_deg"),

@@ -149,3 +149,42 @@ fn summaries_without_baselines_keep_the_old_criterion() {
     assert_eq!(verdict, "holds", "{line}");
     assert!(!line.contains("mean image"), "{line}");
 }
+
+/// "FA performs poorly" is judged for each feedback scale on its own: FA with U(±0.5)
+/// worse than every rival holds, FA with U(±0.01) better than them does not, each in
+/// its own row; a summary without scales keeps the single row.
+#[test]
+fn fa_is_judged_per_feedback_scale() {
+    let mut s = summary(&[0.035], &[0.040], &[0.036], Some(MEAN_IMAGE));
+    let p = &mut s["fig4_mnist_autoencoder"];
+    for (name, width, err) in [("FA-big", 0.5, 0.060), ("FA-small", 0.01, 0.030)] {
+        p["models"][name] = json!({ "label": name, "method": "fa", "alpha": 0.0,
+                                    "init": "random", "feedback_half_width": width });
+        p["runs"]["train"][name] = json!({ "final_mse_per_pixel": err });
+        p["seed_values"]["train"][name] = json!({ "final_mse_per_pixel": [err] });
+        p["model_order"].as_array_mut().unwrap().push(json!(name));
+    }
+    let md = render(&s, Scale::Paper);
+    let row = |scale: &str| {
+        md.lines()
+            .find(|l| l.contains(&format!("FA performs poorly with both initialisations (judged with feedback U(±{scale}))")))
+            .unwrap_or_else(|| panic!("no row for U(±{scale}) in\n{md}"))
+            .split("**")
+            .nth(1)
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(row("0.5"), "holds");
+    assert_eq!(row("0.01"), "does not hold");
+    // Without the scale in the summary: one row over both FA models (one of two holds).
+    for name in ["FA-big", "FA-small"] {
+        s["fig4_mnist_autoencoder"]["models"][name]
+            .as_object_mut()
+            .unwrap()
+            .remove("feedback_half_width");
+    }
+    let md = render(&s, Scale::Paper);
+    let rows: Vec<&str> = md.lines().filter(|l| l.contains("FA performs poorly")).collect();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].contains("FA performs poorly with both initialisations. |"), "{}", rows[0]);
+}

@@ -14,7 +14,8 @@
 //!
 //! ```text
 //! { "title": …, "figures": ["fig4b", "fig4c", "fig4d"], "seeds": <n>,
-//!   "models": { "<model>": { "label", "method", "alpha", "init" } },
+//!   "models": { "<model>": { "label", "method", "alpha", "init",
+//!                            "feedback_half_width" (uniform feedback only) } },
 //!   "model_order": [...],
 //!   "runs": { "train": { "<model>": { "<metric>": mean over seeds, "<metric>_sd": sd } } },
 //!   "seed_values": { "train": { "<model>": { "<metric>": [value of each seed] } } },
@@ -147,15 +148,17 @@ pub fn build_from(cfg: AutoencoderConfig, scale: Scale) -> Result<Pipeline, Stri
 fn model_meta(cfg: &AutoencoderConfig) -> Value {
     let mut m = Map::new();
     for model in &cfg.models {
-        m.insert(
-            model.name.clone(),
-            json!({
-                "label": model.label,
-                "method": model.method,
-                "alpha": model.alpha,
-                "init": model.init.name(),
-            }),
-        );
+        let mut meta = json!({
+            "label": model.label,
+            "method": model.method,
+            "alpha": model.alpha,
+            "init": model.init.name(),
+        });
+        // FA's feedback scale, so the claims can judge each scale on its own.
+        if let Some(dinv_core::FeedbackInit::Uniform { half_width }) = &model.feedback {
+            meta["feedback_half_width"] = json!(half_width);
+        }
+        m.insert(model.name.clone(), meta);
     }
     Value::Object(m)
 }

@@ -210,7 +210,7 @@ fn levels_up_to_common_offset(s: &PipelineSummary<'_>) -> Finding {
     if rows.is_empty() {
         return Finding {
             figure: "4a",
-            claim,
+            claim: claim.into(),
             ours: String::new(),
             verdict: Verdict::NotRun,
             criterion,
@@ -231,7 +231,7 @@ fn levels_up_to_common_offset(s: &PipelineSummary<'_>) -> Finding {
         .fold(0.0, f64::max);
     Finding {
         figure: "4a",
-        claim,
+        claim: claim.into(),
         ours: format!(
             "{}: a systematic offset of {} points common to all models (per-model offsets spread {} around it, largest deviation {largest:.2}); with it removed: {}",
             rows.iter()
@@ -264,7 +264,7 @@ fn lillicrap_reference(s: &PipelineSummary<'_>) -> Finding {
     let ok = rows.iter().filter(|(_, o, t)| (o - t).abs() <= 0.5).count();
     Finding {
         figure: "4a (ref.)",
-        claim: "(Second reference, not the paper) Lillicrap et al. 2016 (Nat. Commun., \"Random synaptic feedback weights support error backpropagation for deep learning\"), the same 784-1000-10 network on MNIST: BP 2.4 %, FA 2.1 % test error.",
+        claim: "(Second reference, not the paper) Lillicrap et al. 2016 (Nat. Commun., \"Random synaptic feedback weights support error backpropagation for deep learning\"), the same 784-1000-10 network on MNIST: BP 2.4 %, FA 2.1 % test error.".into(),
         ours: rows
             .iter()
             .map(|(l, o, t)| format!("{l}: {o:.2} % (Lillicrap et al. {t} %, {})", signed(o - t)))
@@ -313,7 +313,7 @@ fn inversions_behind_paired(s: &PipelineSummary<'_>) -> Finding {
     }
     Finding {
         figure: "4a",
-        claim: "All algorithms perform similarly, PBP and NDI slightly worse (possibly slower convergence).",
+        claim: "All algorithms perform similarly, PBP and NDI slightly worse (possibly slower convergence).".into(),
         ours: format!(
             "paired difference of final test error within a seed (same initial weights, feedback and example order), points, mean ± sd over seeds: {}",
             parts.join("; ")
@@ -348,7 +348,7 @@ fn inversions_slightly_behind(
         .count();
     Finding {
         figure,
-        claim,
+        claim: claim.into(),
         ours: format!(
             "final test error (%): {}",
             s.models(&["bp", "fa", "pbp", "ndi", "di"])
@@ -439,7 +439,7 @@ pub fn claims(s: &PipelineSummary<'_>) -> Vec<Finding> {
     let finding = |ours: String, verdict| {
         Finding {
         figure: "4a*",
-        claim: "(Beyond the paper) True DI (tanh dynamics, steady state) on MNIST performs like its NDI proxy.",
+        claim: "(Beyond the paper) True DI (tanh dynamics, steady state) on MNIST performs like its NDI proxy.".into(),
         ours,
         verdict,
         criterion: "DI's test error within ±0.3 points of the NDI model with the same α, after the same number of examples".into(),

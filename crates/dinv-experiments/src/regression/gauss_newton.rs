@@ -450,7 +450,7 @@ pub fn gn_findings(_name: &str, s: &PipelineSummary<'_>) -> Vec<Finding> {
     out.push(Finding {
         figure: "GN (§4.3)",
         claim: "Dynamic inversion approximates (block-diagonal) Gauss–Newton optimisation: the \
-                inversion methods' hidden-layer updates point closer to the GN step than BP's and FA's.",
+                inversion methods' hidden-layer updates point closer to the GN step than BP's and FA's.".into(),
         ours,
         verdict: undecided(Verdict::from_counts(ok, total)),
         criterion: "per hidden layer, mean over the checkpoints after step 0 of the angle between \
@@ -473,7 +473,7 @@ pub fn gn_findings(_name: &str, s: &PipelineSummary<'_>) -> Vec<Finding> {
         .count();
     out.push(Finding {
         figure: "GN (§4.3)",
-        claim: "DI's weight updates approximate GN steps.",
+        claim: "DI's weight updates approximate GN steps.".into(),
         ours: format!(
             "DI's mean angle to the block GN step (degrees) — {}; to the GN step under the paper's \
              whitened-input assumption (Q = I, Eq. S5) — {}",
@@ -498,7 +498,7 @@ pub fn gn_findings(_name: &str, s: &PipelineSummary<'_>) -> Vec<Finding> {
     out.push(Finding {
         figure: "GN (S7)",
         claim: "DI's error signal for the penultimate layer resembles GN's, (W_L D_{L−1})⁺e \
-                (Eqs. 17, S7–S8), for small errors.",
+                (Eqs. 17, S7–S8), for small errors.".into(),
         ours: format!(
             "mean angle between δ_{} and (W_L D_{{L−1}})⁺e (degrees): {}",
             top - 1,
