@@ -543,6 +543,9 @@ fn findings(name: &str, s: &PipelineSummary<'_>) -> Vec<Finding> {
         }
         "fig4_mnist_classification" => crate::classification::claims(s),
         "ext_fashion_mnist_classification" => crate::classification::fashion_claims(s),
+        "ext_mnist_offset_global_norm" | "ext_mnist_offset_l2_decay" => {
+            crate::classification::offset_candidate_claims(s)
+        }
         "fig4_mnist_autoencoder" => crate::autoencoder::claims(s),
         _ => Vec::new(),
     }

@@ -620,3 +620,21 @@ fn bp_control_note_can_find_a_control() {
     let n = note(0.6);
     assert!(n.contains("A BP control learns the input-dependent part (BP in `lr_1`)"), "{n}");
 }
+
+/// An offset-candidate pipeline holds when every model lands within 0.2 points of the
+/// paper's error, and not when they keep Fig. 4a's +0.44.
+#[test]
+fn offset_candidates_are_judged_model_by_model() {
+    let verdict = |bp: f64, ndi: f64| {
+        let mut s = mnist_summary(&[
+            ("BP", "bp", 0.0, [bp; 3]),
+            ("NDI-Tr-0", "ndi", 0.0, [ndi; 3]),
+        ]);
+        let p = s["fig4_mnist_classification"].take();
+        s = json!({ "ext_mnist_offset_global_norm": p });
+        nth_row(&render(&s, Scale::Paper), "4a (offset)", 0).0
+    };
+    assert_eq!(verdict(0.0195, 0.0265), "holds");
+    assert_eq!(verdict(0.0234, 0.0314), "does not hold");
+    assert_eq!(verdict(0.0195, 0.0314), "partly");
+}
