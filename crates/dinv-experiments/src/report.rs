@@ -510,7 +510,8 @@ fn fig3_nonlinear(s: &PipelineSummary<'_>) -> Vec<Finding> {
     }
     out.push(Finding {
         figure: "3k",
-        claim: "SDI behaves very differently from DI: it converges to different steady states.".into(),
+        claim: "SDI behaves very differently from DI: it converges to different steady states."
+            .into(),
         ours: format!(
             "mean angle δ_SDI vs δ_NDI (degrees): {}; δ_SDI vs δ_BP: {}",
             list(&sdi, "mean_angle_di_ndi_deg"),
@@ -827,12 +828,11 @@ const LEARNED_INPUT_PART: f64 = 0.5;
 /// The BP controls of the nonlinear regression: per protocol (run), how much of the
 /// input-dependent target variance each model explains, and whether any BP does.
 fn bp_control_notes(s: &PipelineSummary<'_>) -> Vec<String> {
-    let runs: Vec<&str> = s
-        .v
-        .pointer("/runs")
-        .and_then(Value::as_object)
-        .map(|r| r.keys().map(String::as_str).collect())
-        .unwrap_or_default();
+    let runs: Vec<&str> =
+        s.v.pointer("/runs")
+            .and_then(Value::as_object)
+            .map(|r| r.keys().map(String::as_str).collect())
+            .unwrap_or_default();
     let models = s.models(&["bp", "ndi"]);
     if runs.is_empty() || models.is_empty() {
         return Vec::new();
@@ -844,8 +844,10 @@ fn bp_control_notes(s: &PipelineSummary<'_>) -> Vec<String> {
             .iter()
             .map(|(n, l)| {
                 let explained = s.metric(run, n, "input_variance_explained");
-                let is_bp = s.v.pointer(&format!("/models/{n}/method")).and_then(Value::as_str)
-                    == Some("bp");
+                let is_bp =
+                    s.v.pointer(&format!("/models/{n}/method"))
+                        .and_then(Value::as_str)
+                        == Some("bp");
                 if is_bp && explained.is_some_and(|v| v >= LEARNED_INPUT_PART) {
                     learned.push(format!("{l} in `{run}`"));
                 }

@@ -184,7 +184,14 @@ fn fa_is_judged_per_feedback_scale() {
             .remove("feedback_half_width");
     }
     let md = render(&s, Scale::Paper);
-    let rows: Vec<&str> = md.lines().filter(|l| l.contains("FA performs poorly")).collect();
+    let rows: Vec<&str> = md
+        .lines()
+        .filter(|l| l.contains("FA performs poorly"))
+        .collect();
     assert_eq!(rows.len(), 1, "{rows:?}");
-    assert!(rows[0].contains("FA performs poorly with both initialisations. |"), "{}", rows[0]);
+    assert!(
+        rows[0].contains("FA performs poorly with both initialisations. |"),
+        "{}",
+        rows[0]
+    );
 }

@@ -586,7 +586,10 @@ fn mnist_climb_note_follows_the_saturation() {
     // No climb (final within 0.3 points of best): the numbers, but no verdict.
     let n = note(0.20, 0.070);
     assert!(n.contains("Diagnostics, seed means"), "{n}");
-    assert!(!n.contains("far more saturated") && !n.contains("does not separate"), "{n}");
+    assert!(
+        !n.contains("far more saturated") && !n.contains("does not separate"),
+        "{n}"
+    );
 }
 
 /// The BP-control note names a BP model that explains half the input-dependent variance
@@ -618,7 +621,10 @@ fn bp_control_note_can_find_a_control() {
     assert!(n.contains("No BP control explains 0.5"), "{n}");
     assert!(n.contains("`lr_1`: BP -2.00"), "{n}");
     let n = note(0.6);
-    assert!(n.contains("A BP control learns the input-dependent part (BP in `lr_1`)"), "{n}");
+    assert!(
+        n.contains("A BP control learns the input-dependent part (BP in `lr_1`)"),
+        "{n}"
+    );
 }
 
 /// An offset-candidate pipeline holds when every model lands within 0.2 points of the

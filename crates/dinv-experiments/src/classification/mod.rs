@@ -557,9 +557,11 @@ fn climb_note(
         format!("Saturation does not separate them ({:.1} % against {:.1} % of units with g′ < {}; the criterion is {SATURATION_FACTOR}× and {} points more), so the climb is not explained by saturation.", 100.0 * su, 100.0 * sn, train::SATURATED_BELOW, 100.0 * SATURATION_GAP)
     };
     Some(
-        format!("Diagnostics, seed means, from the best test error to the end: {du}; {dn}. {verdict}")
-            .trim_end()
-            .to_string(),
+        format!(
+            "Diagnostics, seed means, from the best test error to the end: {du}; {dn}. {verdict}"
+        )
+        .trim_end()
+        .to_string(),
     )
 }
 

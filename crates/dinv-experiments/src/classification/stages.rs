@@ -587,11 +587,13 @@ fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
         // Diagnostics (`training.diagnostics`): weights and saturation at the end and
         // at the best test error, which tell why an error climbs from its best.
         if let Some((steps, errors)) = curves.get("test_error").and_then(|x| x.get(&0)) {
-            let best_k = (0..errors.len()).fold(0, |b, k| if errors[k] < errors[b] { k } else { b });
+            let best_k =
+                (0..errors.len()).fold(0, |b, k| if errors[k] < errors[b] { k } else { b });
             let at = |m: &str, l: i64, step: i64| {
-                curves.get(m).and_then(|x| x.get(&l)).and_then(|(s, v)| {
-                    s.iter().position(|&q| q == step).map(|k| v[k])
-                })
+                curves
+                    .get(m)
+                    .and_then(|x| x.get(&l))
+                    .and_then(|(s, v)| s.iter().position(|&q| q == step).map(|k| v[k]))
             };
             if let Some(&best_step) = steps.get(best_k) {
                 if curves.contains_key("weight_norm") {

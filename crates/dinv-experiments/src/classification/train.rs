@@ -209,8 +209,8 @@ impl Interval {
 }
 
 /// Re-stabilises `B_2` when the spectral abscissa of Eq. (S9) is positive; returns the
-/// abscissa before any intervention and the SSA run if there was one. Checking costs one `10 × 1000 × 10` product and a 10 × 10
-/// eigenproblem, small beside DI's solve.
+/// abscissa before any intervention and the SSA run if there was one. Checking costs
+/// one `10 × 1000 × 10` product and a 10 × 10 eigenproblem, small beside DI's solve.
 fn keep_stable(
     m: &mut Classifier,
     alpha: f64,
@@ -344,7 +344,10 @@ pub fn train_from(
         |m: &Classifier, step: usize, iv: &Interval, log: &mut MetricLog| -> Result<(), String> {
             let ev = evaluate(m, s.test, s.normaliser);
             if !ev.loss.is_finite() {
-                return Err(fail(step, &format!("training diverged (test loss {})", ev.loss)));
+                return Err(fail(
+                    step,
+                    &format!("training diverged (test loss {})", ev.loss),
+                ));
             }
             log.push(step, "test_error", 0, ev.error);
             log.push(step, "test_loss", 0, ev.loss);

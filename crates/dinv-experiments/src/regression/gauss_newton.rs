@@ -498,7 +498,8 @@ pub fn gn_findings(_name: &str, s: &PipelineSummary<'_>) -> Vec<Finding> {
     out.push(Finding {
         figure: "GN (S7)",
         claim: "DI's error signal for the penultimate layer resembles GN's, (W_L D_{L−1})⁺e \
-                (Eqs. 17, S7–S8), for small errors.".into(),
+                (Eqs. 17, S7–S8), for small errors."
+            .into(),
         ours: format!(
             "mean angle between δ_{} and (W_L D_{{L−1}})⁺e (degrees): {}",
             top - 1,
