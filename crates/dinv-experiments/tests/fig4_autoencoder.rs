@@ -126,6 +126,11 @@ fn smoke_summary_properties_and_snapshot() {
     assert_eq!(labels.len(), 10);
     for m in ["BP-orthogonal", "NDI-Tr-0-random"] {
         assert!(metric(&s, m, "tsne_kl_divergence") > 0.0);
+        // The codes keep digits apart well above chance (0.1): even barely trained, an
+        // encoder is a 30-d projection of the pixels (near-isometric when orthogonal),
+        // and nearest neighbours in pixel space mostly share the digit.
+        let knn = metric(&s, m, "code_knn_accuracy");
+        assert!(knn > 0.2 && knn <= 1.0, "{m}: 5-NN accuracy {knn}");
     }
 
     // The t-SNE maps (and everything they depend on) are byte-identical with one thread.

@@ -66,6 +66,50 @@ impl Long {
     }
 }
 
+/// Neighbours of the k-NN probe of the codes.
+pub(crate) const KNN_K: usize = 5;
+
+/// Leave-one-out k-nearest-neighbour accuracy of `n` points of dimension `d`
+/// (row-major) with `labels`: each point gets the majority label of its `k` nearest
+/// other points (Euclidean), a tie going to the tied label of the nearest neighbour.
+/// `None` with fewer than `k + 1` points.
+pub fn knn_accuracy(data: &[f64], n: usize, d: usize, labels: &[i64], k: usize) -> Option<f64> {
+    if n <= k || k == 0 || data.len() != n * d || labels.len() != n {
+        return None;
+    }
+    let point = |i: usize| &data[i * d..(i + 1) * d];
+    let mut correct = 0usize;
+    let mut dist: Vec<(f64, usize)> = Vec::with_capacity(n - 1);
+    for i in 0..n {
+        dist.clear();
+        let pi = point(i);
+        for j in (0..n).filter(|&j| j != i) {
+            let d2: f64 = pi
+                .iter()
+                .zip(point(j))
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum();
+            dist.push((d2, j));
+        }
+        // Ties in distance by index, so the result does not depend on the sort.
+        dist.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let near = &mut dist[..k];
+        near.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let mut votes: BTreeMap<i64, usize> = BTreeMap::new();
+        for &(_, j) in near.iter() {
+            *votes.entry(labels[j]).or_default() += 1;
+        }
+        let top = votes.values().copied().max().unwrap_or(0);
+        let winner = near
+            .iter()
+            .map(|&(_, j)| labels[j])
+            .find(|l| votes[l] == top)
+            .unwrap_or(i64::MIN);
+        correct += usize::from(winner == labels[i]);
+    }
+    Some(correct as f64 / n as f64)
+}
+
 pub(crate) fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     let p: AnalysisParams = ctx.params_as()?;
     let n_detail = p.models.iter().filter(|m| m.detail).count();
@@ -117,6 +161,11 @@ pub(crate) fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageErro
                 &["index", "label"],
                 &["x", "y"],
             )?;
+            // How well the codes keep the digits apart, beyond the t-SNE picture.
+            let codes = super::stages::read_codes(&input.table("codes")?)?;
+            if let Some(acc) = knn_accuracy(&codes.data, codes.n, codes.d, &codes.label, KNN_K) {
+                m.insert("code_knn_accuracy".into(), json!(acc));
+            }
             if let Some(kl) = ts
                 .json("tsne")?
                 .get("kl_divergence")
@@ -165,4 +214,36 @@ fn summarise(curves: &Curves, epoch_examples: i64) -> Map<String, Value> {
     put("final_sse_per_image", last("sse_per_image"));
     put("final_test_mse_per_pixel", last("test_mse_per_pixel"));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::knn_accuracy;
+
+    /// Two tight clusters far apart are classified perfectly; labels that alternate
+    /// along a line are always outvoted by their neighbours (each point's two nearest
+    /// have the other label); a 2-2 tie goes to the nearest neighbour's label.
+    #[test]
+    fn knn_accuracy_by_hand() {
+        let mut data = Vec::new();
+        let mut labels = Vec::new();
+        for c in 0..2 {
+            for i in 0..10 {
+                data.extend([100.0 * c as f64 + 0.01 * i as f64, 0.0]);
+                labels.push(c);
+            }
+        }
+        assert_eq!(knn_accuracy(&data, 20, 2, &labels, 5), Some(1.0));
+        let line: Vec<f64> = (0..20).map(f64::from).collect();
+        let alt: Vec<i64> = (0..20).map(|i| i % 2).collect();
+        assert_eq!(knn_accuracy(&line, 20, 1, &alt, 2), Some(0.0));
+        // With k = 4 each of five points sees all the others. A label-1 point sees
+        // three 0s and one 1 (outvoted); a label-0 point sees two of each, a tie won by
+        // its nearest neighbour, which has label 1 (at equal distance, the lower index).
+        let pts = [0.0, 1.0, 2.0, 3.0, 4.0];
+        let lab = [0, 1, 0, 1, 0];
+        let acc = knn_accuracy(&pts, 5, 1, &lab, 4).unwrap();
+        assert_eq!(acc, 0.0);
+        assert_eq!(knn_accuracy(&pts, 5, 1, &lab, 5), None);
+    }
 }

@@ -302,9 +302,25 @@ pub fn claims(s: &PipelineSummary<'_>) -> Vec<Finding> {
         figure: "4c–d",
         claim: "BP with orthogonal and NDI with random initialisation reach similar performance.".into(),
         ours: format!(
-            "final training error per pixel: {}; KL divergence of the t-SNE map of the codes: {}",
+            "final training error per pixel: {}; KL divergence of the t-SNE map of the codes: {}{}",
             list(s, &shown, "final_mse_per_pixel"),
-            list(s, &mapped, "tsne_kl_divergence")
+            list(s, &mapped, "tsne_kl_divergence"),
+            {
+                let probed: Vec<&Model<'_>> = shown
+                    .iter()
+                    .copied()
+                    .filter(|m| value(s, m, "code_knn_accuracy").is_some())
+                    .collect();
+                if probed.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; leave-one-out {}-NN accuracy of the digit labels from the 30-d codes of the test images mapped (chance 0.1): {}",
+                        super::analysis::KNN_K,
+                        list(s, &probed, "code_knn_accuracy")
+                    )
+                }
+            }
         ),
         verdict: Verdict::from_counts(ok, total),
         criterion: format!(

@@ -27,9 +27,10 @@
 //! `final_mse_per_pixel` (training set, mean squared error per pixel),
 //! `final_sse_per_image` (training set, per-image sum of squared errors as in Hinton &
 //! Salakhutdinov 2006), `final_test_mse_per_pixel`; for the models of Fig. 4c–d
-//! `tsne_kl_divergence` of their code embedding; `collapsed` (1 when the final training
-//! error is within 2 % of the mean-image baseline, else 0; its mean is the fraction of
-//! seeds that collapsed). Baselines: per-pixel MSE of outputting zeros, the mean
+//! `tsne_kl_divergence` of their code embedding and `code_knn_accuracy` (leave-one-out
+//! 5-NN accuracy of the digit labels from the codes); `collapsed` (1 when the final
+//! training error is within 2 % of the mean-image baseline, else 0; its mean is the
+//! fraction of seeds that collapsed). Baselines: per-pixel MSE of outputting zeros, the mean
 //! training image, and the projection onto the training images' leading principal
 //! components, on the training and the test images (see `baselines.rs`).
 

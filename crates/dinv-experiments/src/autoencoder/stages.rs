@@ -32,7 +32,7 @@ use crate::tsne::{tsne, TsneConfig};
 const DATA_VERSION: u32 = 1;
 const TRAIN_VERSION: u32 = 1;
 const TSNE_VERSION: u32 = 1;
-pub(crate) const ANALYSIS_VERSION: u32 = 2;
+pub(crate) const ANALYSIS_VERSION: u32 = 3;
 const BASELINES_VERSION: u32 = 1;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
