@@ -39,31 +39,11 @@ pub struct ChainLayer<'a> {
 
 /// `φ_{l-1}(δ)` for a chain layer.
 fn phi(dynamics: Dynamics, layer: &ChainLayer<'_>, delta: &[f64], out: &mut [f64]) {
-    match dynamics {
-        Dynamics::Linear => out.copy_from_slice(delta),
-        Dynamics::Nonlinear => {
-            for (o, d) in out.iter_mut().zip(delta) {
-                *o = layer.act_below.apply(*d);
-            }
-        }
-        Dynamics::Linearised => {
-            for ((o, d), g) in out.iter_mut().zip(delta).zip(layer.gprime_below) {
-                *o = g * d;
-            }
-        }
-    }
+    dynamics.phi(layer.act_below, layer.gprime_below, delta, out);
 }
 
 fn phi_slope(dynamics: Dynamics, layer: &ChainLayer<'_>, delta: &[f64], out: &mut [f64]) {
-    match dynamics {
-        Dynamics::Linear => out.fill(1.0),
-        Dynamics::Nonlinear => {
-            for (o, d) in out.iter_mut().zip(delta) {
-                *o = layer.act_below.derivative(*d);
-            }
-        }
-        Dynamics::Linearised => out.copy_from_slice(layer.gprime_below),
-    }
+    dynamics.phi_slope(layer.act_below, layer.gprime_below, delta, out);
 }
 
 /// Error signals of every hidden layer (`result[k] = δ_{k+1}`) and the work done.

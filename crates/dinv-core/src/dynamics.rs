@@ -63,6 +63,41 @@ pub enum Dynamics {
     Linearised,
 }
 
+impl Dynamics {
+    /// The readout `φ(δ)` of the controlled layer's state (Eq. 8: `δ`; Eq. 14: `g(δ)`;
+    /// linearised: `g'(a) ∘ δ`) into `out`. `act` is the transfer function of the layer
+    /// the state belongs to, `gprime` its `g'(a)` from the forward pass. The one home of
+    /// φ for the single-layer, chained and expanding systems.
+    pub(crate) fn phi(self, act: Activation, gprime: &[f64], delta: &[f64], out: &mut [f64]) {
+        match self {
+            Dynamics::Linear => out.copy_from_slice(delta),
+            Dynamics::Nonlinear => {
+                for (o, d) in out.iter_mut().zip(delta) {
+                    *o = act.apply(*d);
+                }
+            }
+            Dynamics::Linearised => {
+                for ((o, d), g) in out.iter_mut().zip(delta).zip(gprime) {
+                    *o = g * d;
+                }
+            }
+        }
+    }
+
+    /// `φ'(δ)`, the diagonal of φ's Jacobian, into `out` (arguments as for [`Self::phi`]).
+    pub(crate) fn phi_slope(self, act: Activation, gprime: &[f64], delta: &[f64], out: &mut [f64]) {
+        match self {
+            Dynamics::Linear => out.fill(1.0),
+            Dynamics::Nonlinear => {
+                for (o, d) in out.iter_mut().zip(delta) {
+                    *o = act.derivative(*d);
+                }
+            }
+            Dynamics::Linearised => out.copy_from_slice(gprime),
+        }
+    }
+}
+
 /// The order of the two Euler updates within one step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -210,32 +245,12 @@ impl LayerSystem<'_> {
 
     /// `φ(δ)` into `out`.
     fn readout_input(&self, delta: &[f64], out: &mut [f64]) {
-        match self.dynamics {
-            Dynamics::Linear => out.copy_from_slice(delta),
-            Dynamics::Nonlinear => {
-                for (o, d) in out.iter_mut().zip(delta) {
-                    *o = self.act.apply(*d);
-                }
-            }
-            Dynamics::Linearised => {
-                for ((o, d), g) in out.iter_mut().zip(delta).zip(self.gprime) {
-                    *o = g * d;
-                }
-            }
-        }
+        self.dynamics.phi(self.act, self.gprime, delta, out);
     }
 
     /// `φ'(δ)` as a diagonal.
     fn readout_slope(&self, delta: &[f64], out: &mut [f64]) {
-        match self.dynamics {
-            Dynamics::Linear => out.fill(1.0),
-            Dynamics::Nonlinear => {
-                for (o, d) in out.iter_mut().zip(delta) {
-                    *o = self.act.derivative(*d);
-                }
-            }
-            Dynamics::Linearised => out.copy_from_slice(self.gprime),
-        }
+        self.dynamics.phi_slope(self.act, self.gprime, delta, out);
     }
 
     /// `φ'(δ)`.

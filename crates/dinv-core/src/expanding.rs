@@ -38,31 +38,11 @@ pub struct ExpandingSystem<'a> {
 
 impl ExpandingSystem<'_> {
     fn phi(&self, delta: &[f64], out: &mut [f64]) {
-        match self.dynamics {
-            Dynamics::Linear => out.copy_from_slice(delta),
-            Dynamics::Nonlinear => {
-                for (o, d) in out.iter_mut().zip(delta) {
-                    *o = self.act.apply(*d);
-                }
-            }
-            Dynamics::Linearised => {
-                for ((o, d), g) in out.iter_mut().zip(delta).zip(self.gprime) {
-                    *o = g * d;
-                }
-            }
-        }
+        self.dynamics.phi(self.act, self.gprime, delta, out);
     }
 
     fn phi_slope(&self, delta: &[f64], out: &mut [f64]) {
-        match self.dynamics {
-            Dynamics::Linear => out.fill(1.0),
-            Dynamics::Nonlinear => {
-                for (o, d) in out.iter_mut().zip(delta) {
-                    *o = self.act.derivative(*d);
-                }
-            }
-            Dynamics::Linearised => out.copy_from_slice(self.gprime),
-        }
+        self.dynamics.phi_slope(self.act, self.gprime, delta, out);
     }
 
     fn affine(&self) -> bool {
