@@ -231,7 +231,8 @@ impl RepeatLayer<'_> {
         })
     }
 
-    /// The fixed point is the sequential one: invert layer by layer. Also returns
+    /// The fixed point is the sequential one: Eq. 15 solved layer by layer, top down
+    /// (each layer by [`LayerSystem::steady_state`]). Also returns
     /// whether the dynamics are stable there: each controller sees only the layer above,
     /// so the linearisation is block-triangular and stable exactly when every layer's
     /// block is ([`LayerSystem::stable_at`]).
@@ -476,7 +477,8 @@ impl SingleLoop<'_> {
             .collect()
     }
 
-    /// Damped Newton on `F(u) = W_L φ(δ_{L-1}(u)) − α u − δ_L`.
+    /// The single loop's steady state, its Eq. 15: damped Newton on
+    /// `F(u) = W_L φ(δ_{L-1}(u)) − α u − δ_L`.
     fn steady_state(&self, int: &Integration) -> Result<(Vec<f64>, usize, Solver)> {
         let (hidden, nu) = self.sizes();
         let scale = norm(self.target).max(f64::MIN_POSITIVE);

@@ -661,8 +661,10 @@ impl LayerSystem<'_> {
         (delta, ru, steps_done)
     }
 
-    /// Damped Newton on `F(u) = W φ(B u) − α u − δ_l = 0`, `δ_{l-1} = B u`.
-    /// Starts from `u = 0`, the initial state of the dynamics.
+    /// The steady state of the dynamics, Eq. 15: `W_l φ(δ_{l-1}) = δ_l + α u_l` with
+    /// `δ_{l-1} = B_l u_l` (Eq. 9), by damped Newton on `F(u) = W φ(B u) − α u − δ_l`.
+    /// Starts from `u = 0`, the initial state of the dynamics. (For linear `φ` this is
+    /// Eq. 10's closed form, NDI.)
     pub fn steady_state(&self, target: &[f64], int: &Integration) -> Result<Inversion> {
         let (n1, n2) = (self.w.ncols(), self.w.nrows());
         let scale = norm(target).max(f64::MIN_POSITIVE);

@@ -263,7 +263,8 @@ impl ExpandingSystem<'_> {
         Ok(crate::stability::expanding_abscissa(wd.as_ref(), self.b, self.alpha)? < 0.0)
     }
 
-    /// Newton on `B (W φ(δ) − δ_l) − α δ = 0`.
+    /// The steady state of the S1–S2 controller (its analogue of Eq. 15): Newton on
+    /// `B (W φ(δ) − δ_l) − α δ = 0`.
     fn steady_state(&self, target: &[f64], int: &Integration) -> Result<Inversion> {
         let (n1, n2) = (self.w.ncols(), self.w.nrows());
         let scale = norm(target).max(f64::MIN_POSITIVE);
