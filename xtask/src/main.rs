@@ -13,7 +13,7 @@ mod solvers;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use dinv_experiments::{load_selected, Pipeline, Scale};
 use dinv_pipeline::{ExecError, Executor, Graph};
@@ -55,6 +55,11 @@ enum Command {
         /// depend on it, publish what completed, then fail listing the failures).
         #[arg(long)]
         fail_fast: bool,
+        /// Also write the run's fingerprint to this file: one line per output file
+        /// (stage id, cache key, file, SHA-256), free of timings, so that `diff` of two
+        /// fingerprints shows whether a change altered any output.
+        #[arg(long)]
+        fingerprint: Option<PathBuf>,
     },
     /// Time the pipelines from scratch (no cache) and compare with the authors' code.
     Bench {
@@ -112,6 +117,7 @@ fn run(cli: Cli) -> Result<()> {
             pipelines,
             quiet,
             fail_fast,
+            fingerprint,
         } => {
             // Only the project's own pipelines publish into paper/.
             let official = pipelines.is_none();
@@ -152,6 +158,11 @@ fn run(cli: Cli) -> Result<()> {
                 eprintln!("warning: {w}");
             }
             publish::publish(&root, scale, official, &pipes, &report)?;
+            if let Some(path) = fingerprint {
+                let text = report.fingerprint().map_err(anyhow::Error::msg)?;
+                std::fs::write(&path, text)
+                    .with_context(|| format!("writing the fingerprint to {}", path.display()))?;
+            }
             if let Some(failures) = incomplete {
                 bail!("{failures}\nEverything else completed and was published.");
             }

@@ -96,6 +96,29 @@ impl RunReport {
         self.stages.iter().find(|r| r.id == id)
     }
 
+    /// What the run produced, independent of timing: one line per output file,
+    /// `<stage id> <cache key> <file> <SHA-256>`, stages in the run's order and files
+    /// by name. Two runs whose fingerprints are equal produced byte-identical outputs
+    /// under the same keys; `diff` of two fingerprints names what changed (how a
+    /// refactoring shows it changed no number). Errors name an unreadable file.
+    pub fn fingerprint(&self) -> Result<String, String> {
+        let mut out = String::new();
+        for rec in &self.stages {
+            let Some(o) = self.outputs.get(&rec.id) else {
+                continue;
+            };
+            let mut files = o.files();
+            files.sort();
+            for f in files {
+                let path = o.dir().join(&f);
+                let (sha, _) = crate::hash::sha256_file(&path)
+                    .map_err(|e| format!("fingerprint: cannot read {}: {e}", path.display()))?;
+                out.push_str(&format!("{} {} {f} {sha}\n", rec.id, rec.key));
+            }
+        }
+        Ok(out)
+    }
+
     fn count(&self, status: StageStatus) -> usize {
         self.stages.iter().filter(|r| r.status == status).count()
     }

@@ -692,3 +692,38 @@ fn json_outputs_are_pretty_sorted_and_newline_terminated() {
         "{\n  \"a\": {\n    \"c\": null,\n    \"d\": [\n      1.5\n    ]\n  },\n  \"b\": 1\n}\n"
     );
 }
+
+/// Two runs of the same graph in separate caches have equal fingerprints; a changed
+/// parameter changes exactly the lines of the stages it reaches (key and outputs).
+#[test]
+fn fingerprints_name_what_changed() {
+    let (a, b, c) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let counts = Counts::new();
+    let run = |dir: &Path, scales| {
+        executor(dir)
+            .run(&pipeline(&counts, scales))
+            .unwrap()
+            .fingerprint()
+            .unwrap()
+    };
+    let (fa, fb) = (run(a.path(), SCALES), run(b.path(), SCALES));
+    assert_eq!(fa, fb);
+    assert!(fa.lines().count() >= ALL.len(), "{fa}");
+    assert!(fa.lines().all(|l| l.split(' ').count() == 4), "{fa}");
+    let fc = run(c.path(), [1.0, 2.0, 5.0]);
+    let changed: std::collections::BTreeSet<&str> = fa
+        .lines()
+        .zip(fc.lines())
+        .filter(|(x, y)| x != y)
+        .map(|(x, _)| x.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(
+        changed.into_iter().collect::<Vec<_>>(),
+        ["report", "train/c"],
+        "{fa}\n{fc}"
+    );
+}
