@@ -431,7 +431,7 @@ impl LayerSystem<'_> {
         Ok(out)
     }
 
-    /// Algorithm 1, step by step (the fused kernel of [`crate::simulate`]).
+    /// Algorithm 1, step by step (the fused kernel in `simulate.rs`).
     pub fn euler(&self, target: &[f64], int: &Integration) -> Inversion {
         let scale = norm(target).max(f64::MIN_POSITIVE);
         let (delta, u, steps) = crate::simulate::simulate(self, target, int);

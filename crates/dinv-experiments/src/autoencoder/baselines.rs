@@ -5,7 +5,7 @@
 //! (Baldi & Hornik 1989; Eckart–Young). All are the per-pixel mean squared error of
 //! [`super::train`]'s `mse_per_pixel`, on the same images (pixels / 255, not centred).
 //!
-//! Pure functions, no I/O; the stage wrapper is [`baselines_stage`].
+//! Pure functions, no I/O; the stage wrapper is `baselines_stage`.
 
 use dinv_data::mnist::SplitName;
 use dinv_data::preprocess::Normaliser;

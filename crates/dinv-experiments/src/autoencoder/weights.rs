@@ -35,7 +35,7 @@ pub fn write(
     Ok(())
 }
 
-/// Reads back what [`write`] wrote under `name` in `input`.
+/// Reads back what [`write()`] wrote under `name` in `input`.
 pub fn read(input: &StageOutputs, name: &str) -> Result<BTreeMap<String, Mat<f64>>, StageError> {
     let values = input.table(name)?;
     let values = values.f64("value")?;
