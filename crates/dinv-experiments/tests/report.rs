@@ -156,23 +156,39 @@ fn extensions_follow_the_paper() {
     assert!(paper < beyond, "{md}");
 }
 
-/// Each DI model on MNIST gets its own row and verdict against the NDI model with its α.
-#[test]
-fn each_di_model_is_judged_against_its_ndi_twin() {
-    let s = json!({ "fig4_mnist_classification": {
+/// A one-seed Fig. 4a summary of NDI, DI and gated DI (all α = 0.01) with these labels
+/// for the two DI models and these metrics per model.
+fn di_summary(labels: (&str, &str), ndi: Value, di: Value, gated: Value) -> Value {
+    json!({ "fig4_mnist_classification": {
         "title": "t", "figures": [], "seeds": 1,
         "models": {
             "NDI": { "label": "NDI", "method": "ndi", "alpha": 0.01 },
-            "DI": { "label": "DI plain", "method": "di", "alpha": 0.01 },
-            "DI-g": { "label": "DI gated", "method": "di", "alpha": 0.01 },
+            "DI": { "label": labels.0, "method": "di", "alpha": 0.01 },
+            "DI-g": { "label": labels.1, "method": "di", "alpha": 0.01 },
         },
         "model_order": ["NDI", "DI", "DI-g"],
-        "runs": { "online": {
-            "NDI": { "final_test_error": 0.032, "examples_trained": 9.0e5 },
-            "DI": { "final_test_error": 0.089, "examples_trained": 9.0e5 },
-            "DI-g": { "final_test_error": 0.0322, "examples_trained": 9.0e5 },
-        } }
-    } });
+        "runs": { "online": { "NDI": ndi, "DI": di, "DI-g": gated } }
+    } })
+}
+
+/// The report's DI-vs-NDI note, or "" when there is none.
+fn di_note_line(s: &Value) -> String {
+    render(s, Scale::Paper)
+        .lines()
+        .find(|l| l.starts_with("- **True DI vs its NDI proxy"))
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Each DI model on MNIST gets its own row and verdict against the NDI model with its α.
+#[test]
+fn each_di_model_is_judged_against_its_ndi_twin() {
+    let s = di_summary(
+        ("DI plain", "DI gated"),
+        json!({ "final_test_error": 0.032, "examples_trained": 9.0e5 }),
+        json!({ "final_test_error": 0.089, "examples_trained": 9.0e5 }),
+        json!({ "final_test_error": 0.0322, "examples_trained": 9.0e5 }),
+    );
     let md = render(&s, Scale::Paper);
     let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| 4a* |")).collect();
     assert_eq!(rows.len(), 2, "{md}");
@@ -497,26 +513,13 @@ fn mnist_slightly_worse_is_judged_on_paired_differences() {
 #[test]
 fn mnist_di_note_follows_the_numbers() {
     let note = |gated_angle: f64, gated_error: f64| {
-        let s = json!({ "fig4_mnist_classification": {
-            "title": "t", "figures": [], "seeds": 1,
-            "models": {
-                "NDI": { "label": "NDI", "method": "ndi", "alpha": 0.01 },
-                "DI": { "label": "DI", "method": "di", "alpha": 0.01 },
-                "DI-g": { "label": "DI, g′ after", "method": "di", "alpha": 0.01 },
-            },
-            "model_order": ["NDI", "DI", "DI-g"],
-            "runs": { "online": {
-                "NDI": { "final_test_error": 0.032 },
-                "DI": { "final_test_error": 0.089, "best_test_error": 0.069,
-                        "mean_angle_di_ndi_deg": 51.7, "restabilisations": 4.0 },
-                "DI-g": { "final_test_error": gated_error, "mean_angle_di_ndi_deg": gated_angle },
-            } }
-        } });
-        render(&s, Scale::Paper)
-            .lines()
-            .find(|l| l.starts_with("- **True DI vs its NDI proxy"))
-            .unwrap_or("")
-            .to_string()
+        di_note_line(&di_summary(
+            ("DI", "DI, g′ after"),
+            json!({ "final_test_error": 0.032 }),
+            json!({ "final_test_error": 0.089, "best_test_error": 0.069,
+                    "mean_angle_di_ndi_deg": 51.7, "restabilisations": 4.0 }),
+            json!({ "final_test_error": gated_error, "mean_angle_di_ndi_deg": gated_angle }),
+        ))
     };
     let n = note(2.6e-4, 0.0322);
     assert!(
@@ -557,24 +560,12 @@ fn mnist_climb_note_follows_the_saturation() {
         }
         let mut ndi = diag(0.03);
         ndi["final_test_error"] = json!(0.032);
-        let s = json!({ "fig4_mnist_classification": {
-            "title": "t", "figures": [], "seeds": 1,
-            "models": {
-                "NDI": { "label": "NDI", "method": "ndi", "alpha": 0.01 },
-                "DI": { "label": "DI", "method": "di", "alpha": 0.01 },
-                "DI-g": { "label": "DI, g′ after", "method": "di", "alpha": 0.01 },
-            },
-            "model_order": ["NDI", "DI", "DI-g"],
-            "runs": { "online": {
-                "NDI": ndi, "DI": di,
-                "DI-g": { "final_test_error": 0.0322, "mean_angle_di_ndi_deg": 2.6e-4 },
-            } }
-        } });
-        render(&s, Scale::Paper)
-            .lines()
-            .find(|l| l.starts_with("- **True DI vs its NDI proxy"))
-            .unwrap_or("")
-            .to_string()
+        di_note_line(&di_summary(
+            ("DI", "DI, g′ after"),
+            ndi,
+            di,
+            json!({ "final_test_error": 0.0322, "mean_angle_di_ndi_deg": 2.6e-4 }),
+        ))
     };
     let n = note(0.20, 0.089);
     assert!(n.contains("saturated hidden units 1.0 % → 20.0 %"), "{n}");

@@ -192,15 +192,19 @@ fn reference(refs: &[(&str, f64)], method: &str) -> Option<f64> {
 /// Fig. 4a's levels, judged up to an offset common to all models: every model's final
 /// test error minus the paper's, the mean of these offsets, and whether each lies
 /// within [`GAP_TOLERANCE`] of it (so the gaps between models reproduce).
-fn levels_up_to_common_offset(s: &PipelineSummary<'_>) -> Finding {
-    let rows: Vec<(&str, f64, f64)> = s
-        .models(&["bp", "fa", "pbp", "ndi"])
+/// (label, final test error %, the paper's %) of every model the paper reports on.
+fn final_errors_beside_paper<'a>(s: &PipelineSummary<'a>) -> Vec<(&'a str, f64, f64)> {
+    s.models(&["bp", "fa", "pbp", "ndi"])
         .into_iter()
         .filter_map(|(n, l)| {
             let paper = reference(PAPER_ERRORS, method_of(s, n))?;
             Some((l, pct(s, n, "final_test_error")?, paper))
         })
-        .collect();
+        .collect()
+}
+
+fn levels_up_to_common_offset(s: &PipelineSummary<'_>) -> Finding {
+    let rows = final_errors_beside_paper(s);
     let offsets: Vec<f64> = rows.iter().map(|(_, o, p)| o - p).collect();
     let claim = "Final test errors: BP 1.9 %, FA 1.7 %, PBP and NDI 2.7 %.";
     let criterion = format!(
@@ -258,14 +262,7 @@ const OFFSET_EXPLAINED: f64 = 0.2;
 /// The claims of a pipeline that reruns Fig. 4a with one candidate cause of its common
 /// offset changed (`ext_mnist_offset_*`): the offset vanishes, model by model.
 pub fn offset_candidate_claims(s: &PipelineSummary<'_>) -> Vec<Finding> {
-    let rows: Vec<(&str, f64, f64)> = s
-        .models(&["bp", "fa", "pbp", "ndi"])
-        .into_iter()
-        .filter_map(|(n, l)| {
-            let paper = reference(PAPER_ERRORS, method_of(s, n))?;
-            Some((l, pct(s, n, "final_test_error")?, paper))
-        })
-        .collect();
+    let rows = final_errors_beside_paper(s);
     let ok = rows
         .iter()
         .filter(|(_, o, p)| (o - p).abs() <= OFFSET_EXPLAINED)

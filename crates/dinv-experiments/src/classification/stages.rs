@@ -529,22 +529,20 @@ fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
             lc.push(layer[k]);
             vc.push(value[k]);
         }
-        let last = |m: &str, l: i64| {
-            curves
-                .get(m)
-                .and_then(|x| x.get(&l))
-                .and_then(|(_, v)| v.last().copied())
+        let curve = |m: &str, l: i64| curves.get(m).and_then(|x| x.get(&l));
+        let last = |m: &str, l: i64| curve(m, l).and_then(|(_, v)| v.last().copied());
+        // A curve's value at `step`, if it was recorded there.
+        let at = |m: &str, l: i64, step: i64| {
+            curve(m, l).and_then(|(s, v)| s.iter().position(|&q| q == step).map(|k| v[k]))
         };
         let mean = |m: &str, l: i64| {
-            curves.get(m).and_then(|x| x.get(&l)).and_then(|(_, v)| {
+            curve(m, l).and_then(|(_, v)| {
                 let f: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
                 (!f.is_empty()).then(|| f.iter().sum::<f64>() / f.len() as f64)
             })
         };
-        let best = curves
-            .get("test_error")
-            .and_then(|x| x.get(&0))
-            .map(|(_, v)| v.iter().copied().fold(f64::INFINITY, f64::min));
+        let best =
+            curve("test_error", 0).map(|(_, v)| v.iter().copied().fold(f64::INFINITY, f64::min));
         let mut s = Map::new();
         let mut put = |k: &str, v: Option<f64>| {
             if let Some(v) = v {
@@ -552,23 +550,13 @@ fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
             }
         };
         put("final_test_error", last("test_error", 0));
-        if let Some(at) = p.compare_at {
-            let v = curves
-                .get("test_error")
-                .and_then(|x| x.get(&0))
-                .and_then(|(steps, vals)| {
-                    steps
-                        .iter()
-                        .position(|s| *s as usize == at)
-                        .map(|k| vals[k])
-                });
+        if let Some(budget) = p.compare_at {
+            let v = at("test_error", 0, budget as i64);
             put("test_error_at_di_budget", v);
         }
         put(
             "examples_trained",
-            curves
-                .get("test_error")
-                .and_then(|x| x.get(&0))
+            curve("test_error", 0)
                 .and_then(|(s, _)| s.last())
                 .map(|s| *s as f64),
         );
@@ -579,22 +567,13 @@ fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
         put("final_max_eig", last("abscissa", 2));
         put(
             "max_eig_over_training",
-            curves
-                .get("abscissa")
-                .and_then(|x| x.get(&2))
-                .map(|(_, v)| v.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
+            curve("abscissa", 2).map(|(_, v)| v.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
         );
         // Diagnostics (`training.diagnostics`): weights and saturation at the end and
         // at the best test error, which tell why an error climbs from its best.
-        if let Some((steps, errors)) = curves.get("test_error").and_then(|x| x.get(&0)) {
+        if let Some((steps, errors)) = curve("test_error", 0) {
             let best_k =
                 (0..errors.len()).fold(0, |b, k| if errors[k] < errors[b] { k } else { b });
-            let at = |m: &str, l: i64, step: i64| {
-                curves
-                    .get(m)
-                    .and_then(|x| x.get(&l))
-                    .and_then(|(s, v)| s.iter().position(|&q| q == step).map(|k| v[k]))
-            };
             if let Some(&best_step) = steps.get(best_k) {
                 if curves.contains_key("weight_norm") {
                     put("best_step", Some(best_step as f64));
@@ -611,10 +590,10 @@ fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
         // Every stability check DI made (one before each example), before any
         // re-stabilisation: not only the checkpoints' values after it.
         if let (Some((_, n)), Some((_, pos)), Some((_, mean_k)), Some((_, max_k))) = (
-            curves.get("checks").and_then(|x| x.get(&2)),
-            curves.get("checks_positive").and_then(|x| x.get(&2)),
-            curves.get("check_mean").and_then(|x| x.get(&2)),
-            curves.get("check_max").and_then(|x| x.get(&2)),
+            curve("checks", 2),
+            curve("checks_positive", 2),
+            curve("check_mean", 2),
+            curve("check_max", 2),
         ) {
             let total: f64 = n.iter().sum();
             put("stability_checks", Some(total));
@@ -641,12 +620,7 @@ fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
             put("mean_angle_euler_vs_ndi_deg", mean("euler_vs_ndi_deg", 1));
             put(
                 "restabilisations",
-                Some(
-                    curves
-                        .get("ssa_iterations")
-                        .map_or(0, |x| x.get(&2).map_or(0, |(s, _)| s.len()))
-                        as f64,
-                ),
+                Some(curve("ssa_iterations", 2).map_or(0, |(s, _)| s.len()) as f64),
             );
         }
         summary.insert(model.name.clone(), Value::Object(s));
