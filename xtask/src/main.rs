@@ -4,6 +4,10 @@
 //!   `pipelines/`, publish figures, `summary.json` and the report.
 //! * `bench`: time the paper-scale pipelines from scratch against the authors' figures.
 //! * `report [--scale ...]`: rewrite the report from the existing summary.
+//! * `status [--scale ...] [--only ...]`: which stages are cached, missing or stale, and
+//!   why a stale one is.
+//! * `stage run <stage-id>`: run exactly one stage whose inputs are cached (one stage as
+//!   one process, for workflow engines such as Snakemake).
 //! * `clean [--scale ...]`: delete cached stage outputs and the scale's published
 //!   results in `results/<scale>/`.
 
@@ -80,11 +84,53 @@ enum Command {
         #[command(subcommand)]
         command: data::DataCommand,
     },
+    /// Which stages are cached, missing or stale (and why), without running anything.
+    Status {
+        #[arg(long, default_value = "paper", value_parser = parse_scale)]
+        scale: Scale,
+        /// Only these pipelines or stage-id prefixes (and what they depend on).
+        #[arg(long)]
+        only: Vec<String>,
+        /// Folder of pipeline files instead of `pipelines/`.
+        #[arg(long)]
+        pipelines: Option<PathBuf>,
+        /// Cache folder instead of `results/<scale>/cache`.
+        #[arg(long)]
+        cache: Option<PathBuf>,
+        /// Also list the cached stages (by default only the others are listed).
+        #[arg(long)]
+        all: bool,
+    },
+    /// One stage at a time (for workflow engines).
+    Stage {
+        #[command(subcommand)]
+        command: StageCommand,
+    },
     /// Delete the cache of one scale and what runs published in `results/<scale>/`
     /// (never `paper/`).
     Clean {
         #[arg(long, default_value = "smoke", value_parser = parse_scale)]
         scale: Scale,
+    },
+}
+
+#[derive(Subcommand)]
+enum StageCommand {
+    /// Run exactly this stage, whose inputs must already be cached and verified. Exits 0
+    /// when the stage is done (computed now or already cached), non-zero with a message
+    /// otherwise. Safe beside other processes on the same cache, on the same stage too:
+    /// one computes, the others wait for its entry.
+    Run {
+        /// The stage id, e.g. `fig3_linear/fixed_lr/s1/train/BP`.
+        id: String,
+        #[arg(long, default_value = "paper", value_parser = parse_scale)]
+        scale: Scale,
+        /// Folder of pipeline files instead of `pipelines/`.
+        #[arg(long)]
+        pipelines: Option<PathBuf>,
+        /// Cache folder instead of `results/<scale>/cache`.
+        #[arg(long)]
+        cache: Option<PathBuf>,
     },
 }
 
@@ -132,8 +178,10 @@ fn run(cli: Cli) -> Result<()> {
             let needed: Vec<_> = pipes
                 .iter()
                 .filter(|p| {
-                    let prefix = format!("{}/", p.name);
-                    graph.stages().iter().any(|s| s.id.starts_with(&prefix))
+                    graph
+                        .stages()
+                        .iter()
+                        .any(|s| s.place.as_ref().is_some_and(|id| id.pipeline == p.name))
                 })
                 .flat_map(|p| p.full_data.iter().copied())
                 .collect();
@@ -185,6 +233,22 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Status {
+            scale,
+            only,
+            pipelines,
+            cache,
+            all,
+        } => status(&root, scale, &only, pipelines, cache, all),
+        Command::Stage {
+            command:
+                StageCommand::Run {
+                    id,
+                    scale,
+                    pipelines,
+                    cache,
+                },
+        } => stage_run(&root, &id, scale, pipelines, cache),
         Command::Data { command } => data::run(command),
         Command::Clean { scale } => {
             for path in publish::clean(&root, scale)? {
@@ -193,6 +257,94 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn cache_dir(root: &Path, scale: Scale, cache: Option<PathBuf>) -> PathBuf {
+    cache.unwrap_or_else(|| root.join("results").join(scale.name()).join("cache"))
+}
+
+fn status(
+    root: &Path,
+    scale: Scale,
+    only: &[String],
+    pipelines: Option<PathBuf>,
+    cache: Option<PathBuf>,
+    all: bool,
+) -> Result<()> {
+    let dir = pipelines.unwrap_or_else(|| root.join("pipelines"));
+    let selection = load_selected(&dir, scale, only).map_err(anyhow::Error::msg)?;
+    for w in &selection.warnings {
+        eprintln!("warning: {w}");
+    }
+    let graph = select(&selection.pipelines, only)?;
+    let exec = Executor::new(cache_dir(root, scale, cache));
+    let states = exec.status(&graph).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut counts = std::collections::BTreeMap::new();
+    for s in &states {
+        *counts.entry(s.state.word()).or_insert(0usize) += 1;
+        if !all && s.state == dinv_pipeline::CacheState::Cached {
+            continue;
+        }
+        let why = match &s.state {
+            dinv_pipeline::CacheState::Stale(reasons) => reasons.join("; "),
+            dinv_pipeline::CacheState::Corrupt(reason) => reason.clone(),
+            _ => String::new(),
+        };
+        println!("{:<8} {:<60} {why}", s.state.word(), s.id);
+    }
+    let counts: Vec<String> = counts.iter().map(|(w, n)| format!("{n} {w}")).collect();
+    println!("{} stages: {}", states.len(), counts.join(", "));
+    Ok(())
+}
+
+fn stage_run(
+    root: &Path,
+    id: &str,
+    scale: Scale,
+    pipelines: Option<PathBuf>,
+    cache: Option<PathBuf>,
+) -> Result<()> {
+    let dir = pipelines.unwrap_or_else(|| root.join("pipelines"));
+    let only = [id.to_string()];
+    let selection = load_selected(&dir, scale, &only).map_err(anyhow::Error::msg)?;
+    let graph = select(&selection.pipelines, &only)?;
+    if graph.get(id).is_none() {
+        bail!(
+            "no stage `{id}` at scale {scale}; `cargo xtask status --scale {scale} --all \
+             --only {}` lists the pipeline's stages",
+            id.split('/').next().unwrap_or(id)
+        );
+    }
+    let exec = Executor::new(cache_dir(root, scale, cache)).threads(1);
+    let waiting: Vec<String> = exec
+        .status(&graph)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .into_iter()
+        .filter(|s| s.id != id && s.state != dinv_pipeline::CacheState::Cached)
+        .map(|s| format!("  {} ({})", s.id, s.state.word()))
+        .collect();
+    if !waiting.is_empty() {
+        bail!(
+            "stage `{id}` cannot run: these stages it reads are not cached yet:\n{}\n\
+             run them first (`cargo xtask stage run <id>` each, or `cargo xtask reproduce \
+             --scale {scale} --only {id}`)",
+            waiting.join("\n")
+        );
+    }
+    let needed: Vec<_> = selection
+        .pipelines
+        .iter()
+        .flat_map(|p| p.full_data.iter().copied())
+        .collect();
+    data::ensure(&needed);
+    let report = exec.run(&graph).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let rec = report
+        .stages
+        .iter()
+        .find(|r| r.id == id)
+        .ok_or_else(|| anyhow::anyhow!("stage `{id}` did not run"))?;
+    println!("{id}: {:?} ({})", rec.status, rec.key);
+    Ok(())
 }
 
 fn load_all(dir: &Path, scale: Scale) -> Result<Vec<Pipeline>> {
@@ -257,27 +409,24 @@ fn bench(root: &Path, scale: Scale, only: &[String], threads: usize) -> Result<(
         // One seed, as the authors' timings are for one run: first the figure pipeline
         // proper (data, training, analysis), then that seed's Gauss–Newton analysis on
         // top of that cache. The per-seed summary and figures take well under a second.
-        let ids = p.graph.ids();
-        let seed_segment = ids
+        let stages = p.graph.stages();
+        let first_seed = stages
             .iter()
-            .flat_map(|id| id.split('/'))
-            .find(|seg| seg.len() > 1 && seg.starts_with('s') && seg[1..].parse::<u64>().is_ok())
-            .map(|seg| format!("/{seg}/"));
-        let one_seed: Vec<&str> = ids
+            .find_map(|s| s.place.as_ref().and_then(|id| id.seed));
+        let one_seed: Vec<&dinv_pipeline::StageSpec> = stages
             .iter()
-            .copied()
-            .filter(|id| {
-                seed_segment
-                    .as_ref()
-                    .is_none_or(|s| id.contains(s.as_str()))
+            .filter(|s| {
+                first_seed.is_none() || s.place.as_ref().is_some_and(|id| id.seed == first_seed)
             })
             .collect();
         let core_ids: Vec<String> = one_seed
             .iter()
-            .filter(|id| {
-                id.ends_with("/data") || id.contains("/train/") || id.ends_with("/analysis")
+            .filter(|s| {
+                s.place
+                    .as_ref()
+                    .is_some_and(|id| ["data", "train", "analysis"].contains(&id.step.as_str()))
             })
-            .map(|id| id.to_string())
+            .map(|s| s.id.clone())
             .collect();
         let select = |ids: Vec<String>| p.graph.select(&ids).map_err(|e| anyhow::anyhow!("{e}"));
         let t0 = Instant::now();
@@ -285,7 +434,7 @@ fn bench(root: &Path, scale: Scale, only: &[String], threads: usize) -> Result<(
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let core_secs = t0.elapsed().as_secs_f64();
         let report = exec
-            .run(&select(one_seed.iter().map(|id| id.to_string()).collect())?)
+            .run(&select(one_seed.iter().map(|s| s.id.clone()).collect())?)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let secs = t0.elapsed().as_secs_f64();
         println!(

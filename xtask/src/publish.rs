@@ -442,7 +442,7 @@ pub fn clean(root: &Path, scale: Scale) -> Result<Vec<PathBuf>> {
     Ok(removed)
 }
 
-/// Stage times of each pipeline, read from the manifests (so cached stages report the
+/// Stage times of each pipeline, as recorded in the cache (so cached stages report the
 /// time they took when they were computed). Only pipelines the run covered up to their
 /// summary: a run of a few stages (`--only <stage prefix>`) keeps the pipeline's
 /// earlier entry instead of replacing it with a partial sum.
@@ -459,19 +459,19 @@ fn timings(pipes: &[Pipeline], run: &RunReport) -> Map<String, Value> {
         for rec in run
             .stages
             .iter()
-            .filter(|r| r.id.starts_with(&format!("{}/", p.name)))
+            .filter(|r| r.place.as_ref().is_some_and(|id| id.pipeline == p.name))
         {
-            let secs = fs::read_to_string(rec.dir.join("manifest.json"))
-                .ok()
-                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-                .and_then(|m| m.get("seconds").and_then(Value::as_f64))
-                .unwrap_or(rec.seconds);
+            let secs = rec.compute_seconds;
             total += secs;
             count += 1;
             if secs > slowest.1 {
                 slowest = (rec.id.clone(), secs);
             }
-            if let Some(model) = rec.id.split("/train/").nth(1) {
+            let place = rec.place.as_ref();
+            if let Some(model) = place
+                .filter(|id| id.step == "train")
+                .and_then(|id| id.item.as_deref())
+            {
                 let e = train.entry(model.to_string()).or_insert(Value::from(0.0));
                 *e = Value::from(e.as_f64().unwrap_or(0.0) + secs);
             }

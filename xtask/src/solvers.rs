@@ -79,7 +79,11 @@ pub fn compare(root: &Path, tmp: &Path) -> Result<()> {
             let train = report
                 .stages
                 .iter()
-                .find(|s| s.id.ends_with(&format!("/train/{}", case.model)))
+                .find(|s| {
+                    s.place.as_ref().is_some_and(|id| {
+                        id.step == "train" && id.item.as_deref() == Some(case.model)
+                    })
+                })
                 .ok_or_else(|| anyhow!("no training stage for {}", case.model))?;
             let summary = report
                 .outputs(&pipe.summary_stage)
@@ -206,12 +210,16 @@ fn epoch_table(
         "{:<24} {:>10} {:>56} {:>14} {:>26}",
         "model", "stage (s)", "of which (s)", "examples / s", "authors' code (s/epoch)"
     );
-    let train: Vec<&str> = graph
-        .ids()
-        .into_iter()
-        .filter(|id| id.contains("/train/"))
+    // (stage id, model) of every training stage.
+    let train: Vec<(&str, &str)> = graph
+        .stages()
+        .iter()
+        .filter_map(|s| {
+            let place = s.place.as_ref().filter(|id| id.step == "train")?;
+            Some((s.id.as_str(), place.item.as_deref().unwrap_or("")))
+        })
         .collect();
-    for id in train {
+    for (id, model) in train {
         let one = graph
             .select(&[id.to_string()])
             .map_err(|e| anyhow!("{e}"))?;
@@ -221,7 +229,6 @@ fn epoch_table(
             .iter()
             .find(|r| r.id == id)
             .ok_or_else(|| anyhow!("stage {id} did not run"))?;
-        let model = id.rsplit('/').next().unwrap_or("");
         let phase = |name: &str| rec.phases.iter().find(|(p, _)| p == name).map(|p| p.1);
         let batches = phase("last epoch's batches").or_else(|| phase("batches"));
         let phases: Vec<String> = rec

@@ -9,7 +9,9 @@
 //! internals; every random number comes from a stage's own seeded stream.
 
 pub mod autoencoder;
+mod checkpoint;
 pub mod classification;
+pub mod curves;
 pub mod mnist_data;
 pub mod regression;
 pub mod report;
@@ -17,6 +19,7 @@ pub mod spec;
 pub mod style;
 pub mod tables;
 pub mod tsne;
+pub mod verdict;
 
 use std::path::{Path, PathBuf};
 

@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::spec::{Scale, Scaled};
 
+/// Pixels of an MNIST or Fashion-MNIST image (28 × 28), the input width.
+pub const PIXELS: usize = 784;
+
 /// Which files of a dataset a pipeline reads (`data.source`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

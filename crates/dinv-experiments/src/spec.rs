@@ -487,3 +487,9 @@ impl ModelSpec {
         }
     }
 }
+
+/// The DI solvers' revision for a model that runs them.
+pub(crate) fn di_revision(method: dinv_core::Method) -> Option<u32> {
+    matches!(method, dinv_core::Method::Di | dinv_core::Method::Sdi)
+        .then_some(dinv_core::dynamics::SOLVER_REVISION)
+}

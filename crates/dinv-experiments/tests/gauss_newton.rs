@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use common::*;
 use dinv_experiments::regression::gauss_newton::gn_findings;
-use dinv_experiments::report::{PipelineSummary, Verdict};
+use dinv_experiments::verdict::{PipelineSummary, Verdict};
 use dinv_experiments::Scale;
 use serde_json::Value;
 

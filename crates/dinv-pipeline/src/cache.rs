@@ -89,6 +89,9 @@ pub(crate) struct Manifest {
     pub(crate) files: Vec<ManifestFile>,
     pub(crate) seconds: f64,
     pub(crate) crate_version: String,
+    /// When the manifest was written (read from the file system, not stored).
+    #[serde(skip)]
+    pub(crate) modified: Option<std::time::SystemTime>,
 }
 
 impl Manifest {

@@ -47,6 +47,8 @@ pub enum StageStatus {
 pub struct StageRecord {
     /// The stage's id.
     pub id: String,
+    /// Its typed parts, when the stage has them ([`crate::StageSpec::place`]).
+    pub place: Option<crate::StageId>,
     /// The stage's kind.
     pub kind: String,
     /// The stage's cache key.
@@ -55,6 +57,9 @@ pub struct StageRecord {
     pub status: StageStatus,
     /// Wall time spent on the stage in this run (lookup, or computation and storage).
     pub seconds: f64,
+    /// Wall time the stage's computation took when its cache entry was made (this run's
+    /// time when computed now, the recorded one when cached).
+    pub compute_seconds: f64,
     /// Wall time the stage attributed to named phases of its computation
     /// ([`crate::StageContext::add_phase_time`]); empty when cached.
     pub phases: Vec<(String, f64)>,
@@ -284,6 +289,7 @@ struct Done {
     status: StageStatus,
     outputs: StageOutputs,
     seconds: f64,
+    compute_seconds: f64,
     phases: Vec<(String, f64)>,
 }
 
@@ -362,6 +368,13 @@ impl Executor {
             .collect())
     }
 
+    /// Where every stage of `graph` stands against the cache (cached, missing, stale
+    /// with the reasons, or corrupt), in graph order, without running anything.
+    pub fn status(&self, graph: &Graph) -> Result<Vec<crate::StageState>, GraphError> {
+        let keys = self.keys(graph)?;
+        crate::status::status(&self.cache_root, graph, &keys)
+    }
+
     /// Runs every stage of `graph` that is not cached (all of them with `force`), each as
     /// soon as its inputs are ready. On the first failure no new stage starts; stages
     /// already running finish, and the error names the failing stage. With
@@ -436,10 +449,12 @@ impl Executor {
             let Some(d) = done[i].take() else { continue };
             report.stages.push(StageRecord {
                 id: stages[i].id.clone(),
+                place: stages[i].place.clone(),
                 kind: stages[i].kind.clone(),
                 key: keys[i].clone(),
                 status: d.status,
                 seconds: d.seconds,
+                compute_seconds: d.compute_seconds,
                 phases: d.phases,
                 dir: d.outputs.dir().to_path_buf(),
             });
@@ -652,6 +667,7 @@ impl Executor {
                     status: StageStatus::Cached,
                     outputs: outputs_of(spec, final_dir, &manifest),
                     seconds: started.elapsed().as_secs_f64(),
+                    compute_seconds: manifest.seconds,
                     phases: Vec::new(),
                 })
             }
@@ -731,6 +747,7 @@ impl Executor {
                 files,
                 seconds: run_seconds,
                 crate_version: env!("CARGO_PKG_VERSION").to_string(),
+                modified: None,
             };
             cache::promote(staging, final_dir, manifest, self.force)
         });
@@ -745,6 +762,7 @@ impl Executor {
             status: StageStatus::Computed,
             outputs: outputs_of(spec, final_dir, &manifest),
             seconds,
+            compute_seconds: manifest.seconds,
             phases,
         })
     }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::context::StageContext;
 use crate::error::StageError;
+use crate::id::StageId;
 
 /// The code of one stage kind. It reads its parameters, seed and inputs from the context
 /// and writes its outputs through it; it must not touch the file system elsewhere, and
@@ -37,6 +38,9 @@ pub struct StageSpec {
     /// Unique id, `/`-separated, e.g. `fig3_linear/train/lr/DI-tr-0.01`. It also selects the
     /// stage's random stream.
     pub id: String,
+    /// The same id as typed parts (pipeline, run, seed, step, item), when the stage was
+    /// made with [`StageSpec::at`]: tools read these instead of parsing `id`.
+    pub place: Option<StageId>,
     /// What the stage does, e.g. `regression_train`; names the cache directory, so it may
     /// only contain ASCII letters, digits, `_`, `-` and `.`.
     pub kind: String,
@@ -63,6 +67,7 @@ impl StageSpec {
     ) -> Self {
         Self {
             id: id.into(),
+            place: None,
             kind: kind.into(),
             kind_version,
             params: serde_json::Value::Null,
@@ -70,6 +75,18 @@ impl StageSpec {
             master_seed: 0,
             runner,
         }
+    }
+
+    /// A stage at a typed place: its id is the place's text form.
+    pub fn at(
+        place: StageId,
+        kind: impl Into<String>,
+        kind_version: u32,
+        runner: Arc<dyn StageRunner>,
+    ) -> Self {
+        let mut spec = Self::new(place.to_string(), kind, kind_version, runner);
+        spec.place = Some(place);
+        spec
     }
 
     /// Sets the parameters.

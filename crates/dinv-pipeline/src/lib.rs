@@ -105,8 +105,10 @@ pub mod config;
 pub mod error;
 pub mod exec;
 pub mod graph;
+mod id;
 pub mod progress;
 pub mod seed;
+mod status;
 pub mod table;
 
 mod cache;
@@ -122,8 +124,10 @@ pub use exec::{
     DEFAULT_CHECKPOINT_EVERY,
 };
 pub use graph::{Graph, GraphError, StageRunner, StageSpec};
+pub use id::StageId;
 pub use progress::Progress;
 pub use seed::{derive_seed, rng_from_seed, stage_rng};
+pub use status::{CacheState, StageState};
 pub use table::{Column, Table, TableError};
 
 /// The random-number generator every stage uses, re-exported so that experiment crates

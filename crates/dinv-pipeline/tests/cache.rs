@@ -727,3 +727,53 @@ fn fingerprints_name_what_changed() {
         "{fa}\n{fc}"
     );
 }
+
+/// The standing of each stage, by id.
+fn states(exec: &Executor, g: &Graph) -> BTreeMap<String, dinv_pipeline::CacheState> {
+    exec.status(g)
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.id, s.state))
+        .collect()
+}
+
+#[test]
+fn status_tells_cached_missing_and_why_a_stage_is_stale() {
+    use dinv_pipeline::CacheState::{Cached, Missing, Stale};
+    let dir = tempfile::tempdir().unwrap();
+    let counts = Counts::new();
+    let exec = executor(dir.path());
+    let g = pipeline(&counts, SCALES);
+    assert!(states(&exec, &g).values().all(|s| *s == Missing));
+    exec.run(&g).unwrap();
+    assert!(states(&exec, &g).values().all(|s| *s == Cached));
+    assert_eq!(counts.all(), [1, 1, 1, 1, 1], "status runs nothing");
+
+    // One parameter of train/b changed: it is stale for that parameter, the report
+    // for its input, and everything else stays cached.
+    let g2 = pipeline(&counts, [1.0, 2.5, 3.0]);
+    let s = states(&exec, &g2);
+    assert_eq!(s["data/gen"], Cached);
+    assert_eq!(s["train/a"], Cached);
+    assert_eq!(
+        s["train/b"],
+        Stale(vec!["parameter `scale` changed: 2.0 → 2.5".into()])
+    );
+    assert_eq!(s["report"], Stale(vec!["input `train/b` changed".into()]));
+
+    // A code version bump names the kind and both versions.
+    let mut g3 = Graph::new();
+    for st in pipeline(&counts, SCALES).stages() {
+        let mut st = st.clone();
+        if st.id == "train/c" {
+            st.kind_version = 2;
+        }
+        g3.add(st).unwrap();
+    }
+    let s = states(&exec, &g3);
+    assert_eq!(
+        s["train/c"],
+        Stale(vec!["code version of `train` changed: 1 → 2".into()])
+    );
+    assert_eq!(counts.all(), [1, 1, 1, 1, 1]);
+}

@@ -7,10 +7,24 @@
 use std::collections::BTreeMap;
 
 use dinv_pipeline::{StageContext, StageError, Table};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::baselines::{is_collapsed, train_mean_image};
-use super::stages::AnalysisParams;
+use super::codes::read_codes;
+
+/// One model as the analysis sees it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct ModelRef {
+    pub name: String,
+    pub detail: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct AnalysisParams {
+    pub models: Vec<ModelRef>,
+    pub train_examples: usize,
+}
 
 /// One model's curves: metric → (steps, values).
 pub(crate) type Curves = BTreeMap<String, (Vec<i64>, Vec<f64>)>;
@@ -162,7 +176,7 @@ pub(crate) fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageErro
                 &["x", "y"],
             )?;
             // How well the codes keep the digits apart, beyond the t-SNE picture.
-            let codes = super::stages::read_codes(&input.table("codes")?)?;
+            let codes = read_codes(&input.table("codes")?)?;
             if let Some(acc) = knn_accuracy(&codes.data, codes.n, codes.d, &codes.label, KNN_K) {
                 m.insert("code_knn_accuracy".into(), json!(acc));
             }

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::baselines::{is_collapsed, COLLAPSE_TOLERANCE};
 use super::RUN;
-use crate::report::{sig, Finding, PipelineSummary, Verdict};
+use crate::verdict::{sig, Finding, PipelineSummary, Verdict};
 
 /// The paper's claims say a model "performs decently" when its final error is within
 /// this factor of the best model's.

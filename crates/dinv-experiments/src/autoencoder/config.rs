@@ -7,8 +7,7 @@ use std::collections::BTreeSet;
 use dinv_core::{FeedbackInit, Method, UpdateRule};
 use serde::{Deserialize, Serialize};
 
-use crate::classification::config::PIXELS;
-use crate::mnist_data::{Dataset, Source};
+use crate::mnist_data::{Dataset, Source, PIXELS};
 use crate::spec::{
     check_at_most, check_positive, check_scaled_at_most, field_error, limits, MemoryEstimate,
     ModelSpec, NetworkSpec, PipelineHeader, Scale, Scaled, F64,

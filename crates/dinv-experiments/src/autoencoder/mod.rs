@@ -38,6 +38,7 @@ pub mod analysis;
 pub mod baselines;
 pub mod batch;
 mod claims;
+mod codes;
 pub mod config;
 pub mod figures;
 pub mod inverse;
@@ -49,18 +50,17 @@ pub mod weights;
 use std::path::Path;
 use std::sync::Arc;
 
-use dinv_pipeline::{Graph, StageSpec};
+use dinv_pipeline::{Graph, StageId, StageSpec};
 use serde_json::{json, Map, Value};
 
-use crate::report::{Finding, PipelineSummary};
 use crate::spec::Scale;
+use crate::verdict::{Finding, PipelineSummary};
 use crate::Pipeline;
 pub use config::AutoencoderConfig;
 
 /// The single training protocol's name in `summary.json`.
 pub const RUN: &str = "train";
 
-const SUMMARY_VERSION: u32 = 1;
 const BASELINE_SUMMARY_VERSION: u32 = 1;
 const FIGURES_VERSION: u32 = 3;
 
@@ -79,15 +79,15 @@ pub fn build_from(cfg: AutoencoderConfig, scale: Scale) -> Result<Pipeline, Stri
         baselines,
     } = stages::add_stages(&cfg, scale, &mut graph)?;
     let name = cfg.pipeline.name.clone();
-    let runs_id = format!("{name}/runs");
-    let summary_id = format!("{name}/summary");
+    let runs_id = StageId::new(&name, "runs");
+    let summary_id = StageId::new(&name, "summary");
     graph
         .add(
-            StageSpec::new(
-                &runs_id,
-                "autoencoder_summary",
-                SUMMARY_VERSION,
-                Arc::new(crate::regression::summary::summary_stage),
+            StageSpec::at(
+                runs_id.clone(),
+                crate::curves::summary::KIND,
+                crate::curves::summary::VERSION,
+                Arc::new(crate::curves::summary::summary_stage),
             )
             .with_params(json!({
                 "title": cfg.pipeline.title,
@@ -101,16 +101,16 @@ pub fn build_from(cfg: AutoencoderConfig, scale: Scale) -> Result<Pipeline, Stri
         .map_err(|e| e.to_string())?;
     graph
         .add(
-            StageSpec::new(
-                &summary_id,
+            StageSpec::at(
+                summary_id.clone(),
                 "autoencoder_summary_baselines",
                 BASELINE_SUMMARY_VERSION,
                 Arc::new(summary::summary_stage),
             )
-            .with_inputs([runs_id, baselines]),
+            .with_inputs([runs_id.to_string(), baselines]),
         )
         .map_err(|e| e.to_string())?;
-    let figures_id = format!("{name}/figures");
+    let figures_id = StageId::new(&name, "figures");
     let side = (cfg.network.dims[0] as f64).sqrt().round() as usize;
     let fp = figures::FiguresParams {
         pipeline: name.clone(),
@@ -121,8 +121,8 @@ pub fn build_from(cfg: AutoencoderConfig, scale: Scale) -> Result<Pipeline, Stri
     };
     graph
         .add(
-            StageSpec::new(
-                &figures_id,
+            StageSpec::at(
+                figures_id.clone(),
                 "autoencoder_figures",
                 FIGURES_VERSION,
                 Arc::new(figures::figures_stage),
@@ -139,8 +139,8 @@ pub fn build_from(cfg: AutoencoderConfig, scale: Scale) -> Result<Pipeline, Stri
         name,
         title: cfg.pipeline.title,
         graph,
-        summary_stage: summary_id,
-        figures_stage: figures_id,
+        summary_stage: summary_id.to_string(),
+        figures_stage: figures_id.to_string(),
         full_data,
     })
 }

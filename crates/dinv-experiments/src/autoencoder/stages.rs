@@ -12,17 +12,19 @@ use dinv_core::{Credit, Feedback, FeedbackInit, Layer, Network};
 use dinv_data::mnist::SplitName;
 use dinv_data::preprocess::Normaliser;
 use dinv_pipeline::{
-    derive_seed, Graph, StageContext, StageError, StageResultExt, StageSpec, Table,
+    derive_seed, Graph, StageContext, StageError, StageId, StageResultExt, StageSpec, Table,
 };
 use faer::Mat;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::analysis::{AnalysisParams, ModelRef};
 use super::baselines::BaselineParams;
+use super::codes::{read_codes, Codes};
 use super::config::{AeModelSpec, AutoencoderConfig, WeightInit};
 use super::train::{activities, train_from, Images, Learner, MetricLog, Position, TrainSetup};
 use super::weights;
-use crate::classification::stages::{mat_values, static_name, take_mat};
+use crate::checkpoint::{mat_values, static_name, take_mat};
 use crate::mnist_data::{Dataset, Source};
 use crate::spec::{NetworkSpec, Scale};
 use crate::tables::{build_feedback, feedback_draw_name, take};
@@ -79,19 +81,6 @@ struct TsneParams {
     config: TsneConfig,
 }
 
-/// One model as the analysis sees it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct ModelRef {
-    pub name: String,
-    pub detail: bool,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct AnalysisParams {
-    pub models: Vec<ModelRef>,
-    pub train_examples: usize,
-}
-
 /// Name of the initial `W_l` of an initialisation in the data stage's `init` table.
 fn weight_name(init: WeightInit, layer: usize) -> String {
     format!("{}_W{layer}", init.name())
@@ -132,11 +121,11 @@ pub(crate) fn add_stages(
     feedback_draws.sort_by(f64::total_cmp);
     feedback_draws.dedup();
 
-    let baselines_id = format!("{}/baselines", cfg.pipeline.name);
+    let baselines_id = StageId::new(&cfg.pipeline.name, "baselines");
     add(
         graph,
-        StageSpec::new(
-            &baselines_id,
+        StageSpec::at(
+            baselines_id.clone(),
             "autoencoder_baselines",
             BASELINES_VERSION,
             Arc::new(super::baselines::baselines_stage),
@@ -153,12 +142,11 @@ pub(crate) fn add_stages(
 
     let mut analyses = Vec::new();
     for seed in cfg.pipeline.seeds.at(scale) {
-        let base = format!("{}/s{seed}", cfg.pipeline.name);
-        let data_id = format!("{base}/data");
+        let data_id = StageId::new(&cfg.pipeline.name, "data").for_seed(seed);
         add(
             graph,
-            StageSpec::new(
-                &data_id,
+            StageSpec::at(
+                data_id.clone(),
                 "autoencoder_data",
                 DATA_VERSION,
                 Arc::new(data_stage),
@@ -170,7 +158,7 @@ pub(crate) fn add_stages(
             }))
             .with_master_seed(seed),
         )?;
-        let order_seed = derive_seed(seed, &format!("{base}/order"));
+        let order_seed = derive_seed(seed, &data_id.sibling("order").to_string());
         let mut train_ids = Vec::new();
         let mut tsne_ids = Vec::new();
         let mut refs = Vec::new();
@@ -194,33 +182,33 @@ pub(crate) fn add_stages(
                 pbp_revision: (model.method == dinv_core::Method::Pbp)
                     .then_some(super::inverse::PBP_REVISION),
             };
-            let id = format!("{base}/train/{}", model.name);
+            let id = data_id.sibling("train").of(&model.name);
             add(
                 graph,
-                StageSpec::new(
-                    &id,
+                StageSpec::at(
+                    id.clone(),
                     "autoencoder_train",
                     TRAIN_VERSION,
                     Arc::new(train_stage),
                 )
                 .with_params(json!(params))
-                .with_inputs([data_id.clone()])
+                .with_inputs([&data_id])
                 .with_master_seed(seed),
             )?;
             if detail {
-                let tsne_id = format!("{base}/tsne/{}", model.name);
+                let tsne_id = data_id.sibling("tsne").of(&model.name);
                 // The seed is replaced by one from the stage's own stream at run time.
                 let config = cfg.detail.tsne.at(scale, 0);
                 add(
                     graph,
-                    StageSpec::new(
-                        &tsne_id,
+                    StageSpec::at(
+                        tsne_id.clone(),
                         "autoencoder_tsne",
                         TSNE_VERSION,
                         Arc::new(tsne_stage),
                     )
                     .with_params(json!(TsneParams { config }))
-                    .with_inputs([id.clone()])
+                    .with_inputs([&id])
                     .with_master_seed(seed),
                 )?;
                 tsne_ids.push(tsne_id);
@@ -231,11 +219,11 @@ pub(crate) fn add_stages(
                 detail,
             });
         }
-        let analysis_id = format!("{base}/analysis");
+        let analysis_id = data_id.sibling("analysis");
         add(
             graph,
-            StageSpec::new(
-                &analysis_id,
+            StageSpec::at(
+                analysis_id.clone(),
                 "autoencoder_analysis",
                 ANALYSIS_VERSION,
                 Arc::new(super::analysis::analysis_stage),
@@ -248,15 +236,16 @@ pub(crate) fn add_stages(
                 train_ids
                     .into_iter()
                     .chain(tsne_ids)
-                    .chain([baselines_id.clone()]),
+                    .chain([baselines_id.clone()])
+                    .map(String::from),
             )
             .with_master_seed(seed),
         )?;
-        analyses.push(analysis_id);
+        analyses.push(analysis_id.to_string());
     }
     Ok(Added {
         analyses,
-        baselines: baselines_id,
+        baselines: baselines_id.to_string(),
     })
 }
 
@@ -623,40 +612,6 @@ fn resume(
             None
         }
     }
-}
-
-/// Codes of test images: `data` holds `n` codes of dimension `d`, row-major.
-pub(crate) struct Codes {
-    pub data: Vec<f64>,
-    pub n: usize,
-    pub d: usize,
-    pub index: Vec<i64>,
-    pub label: Vec<i64>,
-}
-
-/// The codes a training stage wrote (`codes` table: `index`, `label`, `c0`, `c1`, …).
-pub(crate) fn read_codes(t: &Table) -> Result<Codes, StageError> {
-    let index = t.i64("index")?.to_vec();
-    let label = t.i64("label")?.to_vec();
-    let n = index.len();
-    let cols: Vec<&[f64]> = (0..)
-        .map(|c| format!("c{c}"))
-        .map_while(|name| t.f64(&name).ok())
-        .collect();
-    let d = cols.len();
-    let mut data = vec![0.0; n * d];
-    for (c, col) in cols.iter().enumerate() {
-        for (k, v) in col.iter().enumerate() {
-            data[k * d + c] = *v;
-        }
-    }
-    Ok(Codes {
-        data,
-        n,
-        d,
-        index,
-        label,
-    })
 }
 
 /// Fig. 4d: a 2-D t-SNE map of a model's codes, seeded from this stage's stream.

@@ -3,15 +3,14 @@
 use dinv_core::{Activation, DiSettings, Integration, Method, SsaConfig, UpdateRule};
 use serde::{Deserialize, Serialize};
 
+use crate::curves::spec::FigureSpec;
 use crate::mnist_data::{Dataset, Normalisation, Source};
-use crate::regression::config::FigureSpec;
 use crate::spec::{
     check_at_most, check_positive, check_scaled_at_most, check_ssa, field_error, limits,
     MemoryEstimate, ModelSpec, PipelineHeader, Scale, Scaled, F64,
 };
 
-/// Pixels of an MNIST or Fashion-MNIST image (28 × 28), the input width.
-pub const PIXELS: usize = 784;
+pub use crate::mnist_data::PIXELS;
 /// Digit or clothing classes, the output width.
 pub const CLASSES: usize = 10;
 
@@ -217,7 +216,7 @@ impl ClassificationConfig {
         let mut ids = std::collections::BTreeSet::new();
         for f in &self.figures {
             f.validate(&self.pipeline.name, &[super::RUN], &self.models, Some(2))?;
-            if f.source != crate::regression::config::FigureSource::Analysis {
+            if f.source != crate::curves::spec::FigureSource::Analysis {
                 return Err(format!(
                     "figure `{}`: source = {:?}: a classification pipeline has only the `analysis` source",
                     f.id, f.source

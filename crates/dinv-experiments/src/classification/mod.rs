@@ -2,7 +2,7 @@
 //! true dynamic inversion on MNIST (beyond the paper, which used NDI as a proxy).
 //!
 //! Metrics of this pipeline's entry in `summary.json` (run `online`, per model; the
-//! schema is the regression one, see `regression/summary.rs`): `final_test_error`,
+//! schema is the curve experiments' one, see `curves/summary.rs`): `final_test_error`,
 //! `best_test_error`, `final_test_loss`, `final_train_error_online` (fractions, not %),
 //! `examples_trained`, `test_error_at_di_budget` (after DI's last example, when DI
 //! trains for fewer epochs); with feedback `final_angle_b_negwt_deg`; NDI/DI
@@ -21,17 +21,15 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
-use dinv_pipeline::{Graph, StageSpec};
+use dinv_pipeline::{Graph, StageId, StageSpec};
 use serde_json::json;
 
-use crate::regression::{figures, model_meta, summary};
-use crate::report::{num, sig, Finding, PipelineSummary, Verdict};
+use crate::curves::{figures, model_meta, summary};
 use crate::spec::Scale;
+use crate::verdict::{num, sig, Finding, PipelineSummary, Verdict};
 use crate::Pipeline;
 pub use config::ClassificationConfig;
 
-const SUMMARY_VERSION: u32 = 2;
-const FIGURES_VERSION: u32 = 10;
 /// The single training protocol's name in `summary.json`.
 pub const RUN: &str = "online";
 
@@ -48,19 +46,19 @@ pub fn build_from(cfg: ClassificationConfig, scale: Scale) -> Result<Pipeline, S
     let analyses = stages::add_stages(&cfg, scale, &mut graph)?;
     let name = cfg.pipeline.name.clone();
     let input_runs: Vec<String> = analyses.iter().map(|_| RUN.to_string()).collect();
-    let summary_id = format!("{name}/summary");
+    let summary_id = StageId::new(&name, "summary");
     graph
         .add(
-            StageSpec::new(
-                &summary_id,
-                "regression_summary",
-                SUMMARY_VERSION,
+            StageSpec::at(
+                summary_id.clone(),
+                summary::KIND,
+                summary::VERSION,
                 Arc::new(summary::summary_stage),
             )
             .with_params(json!({
                 "title": cfg.pipeline.title,
                 "figures": cfg.figures.iter().map(|f| f.id.clone()).collect::<Vec<_>>(),
-                "captions": crate::regression::config::captions(&cfg.figures),
+                "captions": crate::curves::spec::captions(&cfg.figures),
                 "models": model_meta(&cfg.models),
                 "model_order": cfg.models.iter().map(|m| m.name.clone()).collect::<Vec<_>>(),
                 "input_runs": input_runs,
@@ -68,7 +66,7 @@ pub fn build_from(cfg: ClassificationConfig, scale: Scale) -> Result<Pipeline, S
             .with_inputs(analyses.clone()),
         )
         .map_err(|e| e.to_string())?;
-    let figures_id = format!("{name}/figures");
+    let figures_id = StageId::new(&name, "figures");
     // Curves are recorded per example; "epochs" axes are scaled by the epoch length.
     let per_epoch = cfg.data.train_examples.at(scale) as f64;
     let mut figs = cfg.figures.clone();
@@ -87,10 +85,10 @@ pub fn build_from(cfg: ClassificationConfig, scale: Scale) -> Result<Pipeline, S
     };
     graph
         .add(
-            StageSpec::new(
-                &figures_id,
-                "regression_figures",
-                FIGURES_VERSION,
+            StageSpec::at(
+                figures_id.clone(),
+                figures::KIND,
+                figures::VERSION,
                 Arc::new(figures::figures_stage),
             )
             .with_params(json!(fp))
@@ -105,8 +103,8 @@ pub fn build_from(cfg: ClassificationConfig, scale: Scale) -> Result<Pipeline, S
         name,
         title: cfg.pipeline.title,
         graph,
-        summary_stage: summary_id,
-        figures_stage: figures_id,
+        summary_stage: summary_id.to_string(),
+        figures_stage: figures_id.to_string(),
         full_data,
     })
 }

@@ -8,7 +8,8 @@ use dinv_core::{Credit, Method};
 use dinv_data::mnist::SplitName;
 use dinv_data::preprocess::PixelStats;
 use dinv_pipeline::{
-    derive_seed, rng_from_seed, Graph, StageContext, StageError, StageResultExt, StageSpec, Table,
+    derive_seed, rng_from_seed, Graph, StageContext, StageError, StageId, StageResultExt,
+    StageSpec, Table,
 };
 use faer::Mat;
 use rand::seq::SliceRandom;
@@ -17,9 +18,9 @@ use serde_json::{json, Map, Value};
 
 use super::config::{ClassificationConfig, NetworkSpec};
 use super::train::{train_from, Classifier, Interval, Setup, TrainState};
+use crate::checkpoint::{mat_values, static_name, take_mat};
+use crate::curves::{group, MetricLog};
 use crate::mnist_data::{Dataset, Normalisation, Source};
-use crate::regression::analysis::group;
-use crate::regression::train::MetricLog;
 use crate::spec::{ModelSpec, Scale};
 use crate::tables::matrices_to_table;
 
@@ -80,17 +81,21 @@ pub(crate) fn add_stages(
     let identity = cfg.data.dataset.identity(source)?;
     let mut analyses = Vec::new();
     for seed in cfg.pipeline.seeds.at(scale) {
-        let base = format!("{}/s{seed}", cfg.pipeline.name);
-        let data_id = format!("{base}/data");
+        let data_id = StageId::new(&cfg.pipeline.name, "data").for_seed(seed);
         graph
             .add(
-                StageSpec::new(&data_id, "mnist_data", DATA_VERSION, Arc::new(data_stage))
-                    .with_params(json!(DataParams {
-                        dataset: cfg.data.dataset,
-                        source,
-                        identity: identity.clone()
-                    }))
-                    .with_master_seed(seed),
+                StageSpec::at(
+                    data_id.clone(),
+                    "mnist_data",
+                    DATA_VERSION,
+                    Arc::new(data_stage),
+                )
+                .with_params(json!(DataParams {
+                    dataset: cfg.data.dataset,
+                    source,
+                    identity: identity.clone()
+                }))
+                .with_master_seed(seed),
             )
             .map_err(|e| e.to_string())?;
         let mut train_ids = Vec::new();
@@ -116,33 +121,33 @@ pub(crate) fn add_stages(
                 window: cfg.training.window,
                 euler_check_every: cfg.training.euler_check_every.at(scale),
                 euler_reference: cfg.training.euler_reference,
-                init_seed: derive_seed(seed, &format!("{base}/init")),
-                feedback_seed: derive_seed(seed, &format!("{base}/feedback")),
-                order_seed: derive_seed(seed, &format!("{base}/order")),
-                di_solver_revision: crate::regression::stages::di_revision(model.method),
+                init_seed: derive_seed(seed, &data_id.sibling("init").to_string()),
+                feedback_seed: derive_seed(seed, &data_id.sibling("feedback").to_string()),
+                order_seed: derive_seed(seed, &data_id.sibling("order").to_string()),
+                di_solver_revision: crate::spec::di_revision(model.method),
                 restabilise: cfg
                     .training
                     .restabilise
                     .filter(|_| model.method == Method::Di),
                 diagnostics: cfg.training.diagnostics,
             };
-            let id = format!("{base}/train/{}", model.name);
+            let id = data_id.sibling("train").of(&model.name);
             graph
                 .add(
-                    StageSpec::new(
-                        &id,
+                    StageSpec::at(
+                        id.clone(),
                         "mnist_classification_train",
                         TRAIN_VERSION,
                         Arc::new(train_stage),
                     )
                     .with_params(json!(params))
-                    .with_inputs([data_id.clone()])
+                    .with_inputs([&data_id])
                     .with_master_seed(seed),
                 )
                 .map_err(|e| e.to_string())?;
             train_ids.push(id);
         }
-        let analysis_id = format!("{base}/analysis");
+        let analysis_id = data_id.sibling("analysis");
         let models: Vec<Value> = cfg
             .models
             .iter()
@@ -164,8 +169,8 @@ pub(crate) fn add_stages(
         }
         graph
             .add(
-                StageSpec::new(
-                    &analysis_id,
+                StageSpec::at(
+                    analysis_id.clone(),
                     "mnist_classification_analysis",
                     ANALYSIS_VERSION,
                     Arc::new(analysis_stage),
@@ -175,7 +180,7 @@ pub(crate) fn add_stages(
                 .with_master_seed(seed),
             )
             .map_err(|e| e.to_string())?;
-        analyses.push(analysis_id);
+        analyses.push(analysis_id.to_string());
     }
     Ok(analyses)
 }
@@ -448,41 +453,6 @@ fn resume(
             None
         }
     }
-}
-
-/// The entries of `m`, column by column (for checkpoints).
-pub(crate) fn mat_values(m: &Mat<f64>) -> Vec<f64> {
-    let mut v = Vec::with_capacity(m.nrows() * m.ncols());
-    for j in 0..m.ncols() {
-        v.extend_from_slice(m.col_as_slice(j));
-    }
-    v
-}
-
-/// The matrix saved as `name` by [`mat_values`], with the shape of `like`.
-pub(crate) fn take_mat<T>(
-    c: &mut dinv_pipeline::Checkpoint<T>,
-    name: &str,
-    like: &Mat<f64>,
-) -> Result<Mat<f64>, StageError> {
-    let (r, k) = (like.nrows(), like.ncols());
-    let v = c.take(name, r * k)?;
-    Ok(Mat::from_fn(r, k, |i, j| v[j * r + i]))
-}
-
-/// The `&'static str` for a metric name read back from a checkpoint (metric logs name
-/// their metrics by static strings). Each distinct name is allocated once per process.
-pub(crate) fn static_name(name: &str) -> &'static str {
-    use std::collections::BTreeSet;
-    use std::sync::Mutex;
-    static NAMES: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
-    let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(&known) = names.get(name) {
-        return known;
-    }
-    let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
-    names.insert(leaked);
-    leaked
 }
 
 fn truncate(split: &mut dinv_data::mnist::Split, n: usize) {

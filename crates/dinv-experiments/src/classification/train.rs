@@ -28,7 +28,7 @@ use dinv_data::preprocess::Normaliser;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
 
-use crate::regression::train::MetricLog;
+use crate::curves::MetricLog;
 
 /// The classifier's parameters.
 #[derive(Clone, Debug)]

@@ -11,6 +11,8 @@ use dinv_pipeline::{StageContext, StageError, Table};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use crate::curves::{group, Curves};
+
 #[derive(Deserialize)]
 struct ModelRef {
     name: String,
@@ -20,29 +22,6 @@ struct ModelRef {
 #[derive(Deserialize)]
 struct AnalysisParams {
     models: Vec<ModelRef>,
-}
-
-/// One model's metrics, grouped: metric → layer → (steps, values).
-pub(crate) type Curves = BTreeMap<String, BTreeMap<i64, (Vec<i64>, Vec<f64>)>>;
-
-pub(crate) fn group(t: &Table) -> Result<Curves, StageError> {
-    let (step, metric, layer, value) = (
-        t.i64("step")?,
-        t.str("metric")?,
-        t.i64("layer")?,
-        t.f64("value")?,
-    );
-    let mut out: Curves = BTreeMap::new();
-    for k in 0..step.len() {
-        let e = out
-            .entry(metric[k].clone())
-            .or_default()
-            .entry(layer[k])
-            .or_default();
-        e.0.push(step[k]);
-        e.1.push(value[k]);
-    }
-    Ok(out)
 }
 
 pub(crate) fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {

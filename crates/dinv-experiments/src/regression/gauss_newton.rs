@@ -33,10 +33,10 @@ use faer::{Mat, MatRef};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::analysis::Curves;
-use crate::report::{num, Finding, PipelineSummary, Verdict};
+use crate::curves::Curves;
 use crate::spec::{ModelSpec, NetworkSpec};
 use crate::tables::{table_to_matrices, take};
+use crate::verdict::{num, Finding, PipelineSummary, Verdict};
 
 /// A model as the GN stage needs it (as trained: DI settings resolved).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -251,7 +251,7 @@ pub(crate) fn gauss_newton_stage(ctx: &mut StageContext<'_>) -> Result<(), Stage
             ctx.inputs().len()
         )));
     }
-    let (data, _, _) = super::stages::load_data(ctx, &p.network)?;
+    let (data, _, _) = super::data::load_data(ctx, &p.network)?;
     let n = p.batch.min(data.len());
     let (x, t) = (data.x.as_ref().subcols(0, n), data.t.as_ref().subcols(0, n));
     let cap = UpdateRule {

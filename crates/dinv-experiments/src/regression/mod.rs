@@ -3,19 +3,20 @@
 //! Gauss–Newton optimisation (section 4.3, supp. 7.2; [`gauss_newton`]).
 
 pub mod analysis;
+pub mod claims;
 pub mod config;
-pub mod figures;
+mod data;
 pub mod gauss_newton;
 pub mod stages;
-pub mod summary;
 pub mod train;
 
 use std::path::Path;
 use std::sync::Arc;
 
-use dinv_pipeline::{Graph, StageSpec};
+use dinv_pipeline::{Graph, StageId, StageSpec};
 use serde_json::json;
 
+use crate::curves::{figures, model_meta, summary};
 use crate::spec::Scale;
 use crate::Pipeline;
 pub use config::RegressionConfig;
@@ -51,19 +52,19 @@ pub fn build_from(cfg: RegressionConfig, scale: Scale) -> Result<Pipeline, Strin
         .cloned()
         .chain(added.gauss_newton.iter().map(|g| g.1.clone()))
         .collect();
-    let summary_id = format!("{name}/summary");
+    let summary_id = StageId::new(&name, "summary");
     graph
         .add(
-            StageSpec::new(
-                &summary_id,
-                "regression_summary",
-                stages::SUMMARY_VERSION,
+            StageSpec::at(
+                summary_id.clone(),
+                summary::KIND,
+                summary::VERSION,
                 Arc::new(summary::summary_stage),
             )
             .with_params(json!({
                 "title": cfg.pipeline.title,
                 "figures": cfg.figures.iter().map(|f| f.id.clone()).collect::<Vec<_>>(),
-                "captions": crate::regression::config::captions(&cfg.figures),
+                "captions": crate::curves::spec::captions(&cfg.figures),
                 "models": model_meta(&cfg.models),
                 "model_order": cfg.models.iter().map(|m| m.name.clone()).collect::<Vec<_>>(),
                 "input_runs": input_runs.iter().chain(&gn_runs).collect::<Vec<_>>(),
@@ -71,7 +72,7 @@ pub fn build_from(cfg: RegressionConfig, scale: Scale) -> Result<Pipeline, Strin
             .with_inputs(inputs.clone()),
         )
         .map_err(|e| e.to_string())?;
-    let figures_id = format!("{name}/figures");
+    let figures_id = StageId::new(&name, "figures");
     let fp = figures::RegressionFiguresParams {
         base: figures::FiguresParams {
             pipeline: name.clone(),
@@ -84,10 +85,10 @@ pub fn build_from(cfg: RegressionConfig, scale: Scale) -> Result<Pipeline, Strin
     };
     graph
         .add(
-            StageSpec::new(
-                &figures_id,
-                "regression_figures",
-                stages::FIGURES_VERSION,
+            StageSpec::at(
+                figures_id.clone(),
+                figures::KIND,
+                figures::VERSION,
                 Arc::new(figures::figures_stage),
             )
             .with_params(json!(fp))
@@ -98,20 +99,8 @@ pub fn build_from(cfg: RegressionConfig, scale: Scale) -> Result<Pipeline, Strin
         name,
         title: cfg.pipeline.title,
         graph,
-        summary_stage: summary_id,
-        figures_stage: figures_id,
+        summary_stage: summary_id.to_string(),
+        figures_stage: figures_id.to_string(),
         full_data: Vec::new(),
     })
-}
-
-/// Label, method and leak of every model, for the summary (the report reads them).
-pub(crate) fn model_meta(models: &[crate::spec::ModelSpec]) -> serde_json::Value {
-    let mut m = serde_json::Map::new();
-    for model in models {
-        m.insert(
-            model.name.clone(),
-            json!({ "label": model.label, "method": model.method, "alpha": model.alpha }),
-        );
-    }
-    serde_json::Value::Object(m)
 }

@@ -2,32 +2,28 @@
 //! analysis per run (and, for runs with checkpoints, the Gauss–Newton comparison) →
 //! summary and figures across runs (and seeds).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use dinv_core::init::uniform_mat;
 use dinv_core::{Credit, Feedback, FeedbackInit, Layer, Method, Network};
-use dinv_data::synthetic::{linear_teacher, network_teacher, sample, RegressionData};
-use dinv_pipeline::{Graph, StageContext, StageError, StageResultExt, StageSpec, Table};
+use dinv_data::synthetic::{linear_teacher, network_teacher, sample};
+use dinv_pipeline::{Graph, StageContext, StageError, StageId, StageResultExt, StageSpec, Table};
 use faer::Mat;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::config::{RegressionConfig, RunSpec, TeacherSpec};
+use super::data::load_data;
 use super::train::{train, ErrorEval, EvalSchedule, TrainSetup};
-use crate::spec::{ModelSpec, NetworkSpec, Scale, Scaled};
-use crate::tables::{
-    build_feedback, feedback_draw_name, matrices_to_table, table_to_matrices, take,
-};
+use crate::spec::{di_revision, ModelSpec, NetworkSpec, Scale, Scaled};
+use crate::tables::{build_feedback, feedback_draw_name, matrices_to_table, take};
 
 /// Bumped whenever a stage's code changes what it computes.
 const DATA_VERSION: u32 = 1;
 const TRAIN_VERSION: u32 = 1;
 const ANALYSIS_VERSION: u32 = 2;
 const GAUSS_NEWTON_VERSION: u32 = 1;
-pub(crate) const SUMMARY_VERSION: u32 = 4;
-pub(crate) const FIGURES_VERSION: u32 = 11;
 
 /// Parameters of the data stage.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -62,11 +58,11 @@ struct TrainParams {
 }
 
 pub(crate) struct StageIds {
-    pub data: String,
-    pub train: Vec<String>,
-    pub analysis: String,
+    pub data: StageId,
+    pub train: Vec<StageId>,
+    pub analysis: StageId,
     /// Only added for runs that save checkpoints.
-    pub gauss_newton: String,
+    pub gauss_newton: StageId,
 }
 
 /// The stages [`add_stages`] added that the summary and figures read, in order
@@ -78,16 +74,18 @@ pub(crate) struct Added {
 }
 
 pub(crate) fn ids(cfg: &RegressionConfig, run: &RunSpec, seed: u64) -> StageIds {
-    let base = format!("{}/{}/s{}", cfg.pipeline.name, run.name, seed);
+    let data = StageId::new(&cfg.pipeline.name, "data")
+        .in_run(&run.name)
+        .for_seed(seed);
     StageIds {
-        data: format!("{base}/data"),
         train: cfg
             .models
             .iter()
-            .map(|m| format!("{base}/train/{}", m.name))
+            .map(|m| data.sibling("train").of(&m.name))
             .collect(),
-        analysis: format!("{base}/analysis"),
-        gauss_newton: format!("{base}/gauss_newton"),
+        analysis: data.sibling("analysis"),
+        gauss_newton: data.sibling("gauss_newton"),
+        data,
     }
 }
 
@@ -135,8 +133,8 @@ pub(crate) fn add_stages(
             };
             add(
                 graph,
-                StageSpec::new(
-                    &ids.data,
+                StageSpec::at(
+                    ids.data.clone(),
                     "regression_data",
                     DATA_VERSION,
                     Arc::new(data_stage),
@@ -167,10 +165,15 @@ pub(crate) fn add_stages(
                 };
                 add(
                     graph,
-                    StageSpec::new(id, "regression_train", TRAIN_VERSION, Arc::new(train_stage))
-                        .with_params(json!(params))
-                        .with_inputs([ids.data.clone()])
-                        .with_master_seed(seed),
+                    StageSpec::at(
+                        id.clone(),
+                        "regression_train",
+                        TRAIN_VERSION,
+                        Arc::new(train_stage),
+                    )
+                    .with_params(json!(params))
+                    .with_inputs([&ids.data])
+                    .with_master_seed(seed),
                 )?;
             }
             let models: Vec<_> = cfg
@@ -180,17 +183,17 @@ pub(crate) fn add_stages(
                 .collect();
             add(
                 graph,
-                StageSpec::new(
-                    &ids.analysis,
+                StageSpec::at(
+                    ids.analysis.clone(),
                     "regression_analysis",
                     ANALYSIS_VERSION,
                     Arc::new(super::analysis::analysis_stage),
                 )
                 .with_params(json!({ "run": run.name, "models": models }))
-                .with_inputs(ids.train.iter().cloned().chain([ids.data.clone()]))
+                .with_inputs(ids.train.iter().chain([&ids.data]))
                 .with_master_seed(seed),
             )?;
-            analyses.push(ids.analysis);
+            analyses.push(ids.analysis.to_string());
             if run.checkpoints.at(scale) > 0 {
                 let params = super::gauss_newton::GnParams {
                     run: run.name.clone(),
@@ -206,17 +209,17 @@ pub(crate) fn add_stages(
                 };
                 add(
                     graph,
-                    StageSpec::new(
-                        &ids.gauss_newton,
+                    StageSpec::at(
+                        ids.gauss_newton.clone(),
                         "regression_gauss_newton",
                         GAUSS_NEWTON_VERSION,
                         Arc::new(super::gauss_newton::gauss_newton_stage),
                     )
                     .with_params(json!(params))
-                    .with_inputs(std::iter::once(ids.data).chain(ids.train))
+                    .with_inputs(std::iter::once(&ids.data).chain(&ids.train))
                     .with_master_seed(seed),
                 )?;
-                gauss_newton.push((run.name.clone(), ids.gauss_newton));
+                gauss_newton.push((run.name.clone(), ids.gauss_newton.to_string()));
             }
         }
     }
@@ -318,46 +321,6 @@ fn data_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
         &Table::new().with_i64("index", order.iter().map(|&i| i as i64).collect())?,
     )?;
     Ok(())
-}
-
-/// Examples, presentation order and initial matrices, as written by the data stage.
-type LoadedData = (RegressionData, Vec<usize>, BTreeMap<String, Mat<f64>>);
-
-/// Reads the data stage's outputs back (the data stage must be the first input).
-pub(super) fn load_data(
-    ctx: &StageContext<'_>,
-    net: &NetworkSpec,
-) -> Result<LoadedData, StageError> {
-    let input = &ctx.inputs()[0];
-    let examples = input.table("examples")?;
-    let (d_in, d_out) = (net.dims[0], *net.dims.last().unwrap_or(&1));
-    let n = examples.len();
-    let mut x = Mat::zeros(d_in, n);
-    for i in 0..d_in {
-        for (k, v) in examples.f64(&format!("x{i}"))?.iter().enumerate() {
-            x[(i, k)] = *v;
-        }
-    }
-    let mut t = Mat::zeros(d_out, n);
-    for i in 0..d_out {
-        for (k, v) in examples.f64(&format!("t{i}"))?.iter().enumerate() {
-            t[(i, k)] = *v;
-        }
-    }
-    let order: Vec<usize> = input
-        .table("order")?
-        .i64("index")?
-        .iter()
-        .map(|&i| i as usize)
-        .collect();
-    if order.iter().any(|&i| i >= n) {
-        return Err(StageError::msg(format!(
-            "order table of {} refers past the {n} examples",
-            input.id()
-        )));
-    }
-    let init = table_to_matrices(&input.table("init")?)?;
-    Ok((RegressionData { x, t }, order, init))
 }
 
 fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
@@ -549,10 +512,4 @@ fn expanding_revision(model: &ModelSpec) -> Option<u32> {
         .is_some_and(|d| d.controller != dinv_core::Controller::Standard);
     (model.method == dinv_core::Method::Di && expanding)
         .then_some(dinv_core::expanding::SOLVER_REVISION)
-}
-
-/// The DI solvers' revision for a model that runs them.
-pub(crate) fn di_revision(method: dinv_core::Method) -> Option<u32> {
-    matches!(method, dinv_core::Method::Di | dinv_core::Method::Sdi)
-        .then_some(dinv_core::dynamics::SOLVER_REVISION)
 }

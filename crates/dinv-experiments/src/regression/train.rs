@@ -8,40 +8,7 @@ use dinv_core::{Credit, Feedback, Loss, Method, Network, SsaConfig, Trace, Updat
 use dinv_data::synthetic::RegressionData;
 use faer::Mat;
 
-/// Metric rows in long format: `(step, metric, layer, value)`. `layer` follows the
-/// paper: `l` for `W_l`/`B_l`/`δ_l`, 0 for whole-network quantities.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct MetricLog {
-    pub step: Vec<i64>,
-    pub metric: Vec<&'static str>,
-    pub layer: Vec<i64>,
-    pub value: Vec<f64>,
-}
-
-impl MetricLog {
-    pub fn push(&mut self, step: usize, metric: &'static str, layer: usize, value: f64) {
-        self.step.push(step as i64);
-        self.metric.push(metric);
-        self.layer.push(layer as i64);
-        self.value.push(value);
-    }
-
-    pub fn len(&self) -> usize {
-        self.step.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.step.is_empty()
-    }
-
-    /// Values of one metric and layer, in step order.
-    pub fn series(&self, metric: &str, layer: usize) -> Vec<(i64, f64)> {
-        (0..self.len())
-            .filter(|&k| self.metric[k] == metric && self.layer[k] == layer as i64)
-            .map(|k| (self.step[k], self.value[k]))
-            .collect()
-    }
-}
+use crate::curves::MetricLog;
 
 /// A re-stabilisation of `B_l` (layer 0: SDI's loop) during training (supp. 7.5.1).
 #[derive(Clone, Debug, PartialEq)]

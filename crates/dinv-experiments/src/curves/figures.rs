@@ -13,10 +13,16 @@ use dinv_figures::{
 use dinv_pipeline::{StageContext, StageError, StageResultExt};
 use serde::{Deserialize, Serialize};
 
-use super::analysis::{group, Curves};
-use super::config::{Against, FigureSource, FigureSpec};
+use super::spec::{Against, FigureSource, FigureSpec};
+use super::{group, Curves};
 use crate::spec::ModelSpec;
 use crate::style::{model_style, ModelStyle};
+
+/// The figure stage's kind, shared by the regression and classification pipelines (one
+/// version per kind: bump [`VERSION`] on any change to what the figures show).
+pub(crate) const KIND: &str = "curve_figures";
+/// See [`KIND`].
+pub(crate) const VERSION: u32 = 1;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct FiguresParams {

@@ -42,6 +42,12 @@ struct SummaryParams {
     input_runs: Vec<String>,
 }
 
+/// The summary stage's kind, shared by every experiment that uses it (one version per
+/// kind: bump [`VERSION`] when what the stage computes changes).
+pub(crate) const KIND: &str = "curve_summary";
+/// See [`KIND`].
+pub(crate) const VERSION: u32 = 1;
+
 pub(crate) fn summary_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     let p: SummaryParams = ctx.params_as()?;
     // run → model → metric → values over seeds
