@@ -8,10 +8,12 @@
 //!   why a stale one is.
 //! * `stage run <stage-id>`: run exactly one stage whose inputs are cached (one stage as
 //!   one process, for workflow engines such as Snakemake).
+//! * `export snakemake [--scale ...] [--only ...]`: the stage graph as a Snakefile.
 //! * `clean [--scale ...]`: delete cached stage outputs and the scale's published
 //!   results in `results/<scale>/`.
 
 mod data;
+mod snakemake;
 mod solvers;
 
 use std::path::{Path, PathBuf};
@@ -64,6 +66,10 @@ enum Command {
         /// fingerprints shows whether a change altered any output.
         #[arg(long)]
         fingerprint: Option<PathBuf>,
+        /// Results folder (published files and the stage cache) instead of
+        /// `results/<scale>/`; nothing is then published into `paper/`.
+        #[arg(long)]
+        results: Option<PathBuf>,
     },
     /// Time the pipelines from scratch (no cache) and compare with the authors' code.
     Bench {
@@ -94,12 +100,17 @@ enum Command {
         /// Folder of pipeline files instead of `pipelines/`.
         #[arg(long)]
         pipelines: Option<PathBuf>,
-        /// Cache folder instead of `results/<scale>/cache`.
+        /// Results folder instead of `results/<scale>/` (its stage cache is `cache/` in it).
         #[arg(long)]
-        cache: Option<PathBuf>,
+        results: Option<PathBuf>,
         /// Also list the cached stages (by default only the others are listed).
         #[arg(long)]
         all: bool,
+    },
+    /// The stage graph for a workflow engine.
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
     },
     /// One stage at a time (for workflow engines).
     Stage {
@@ -111,6 +122,28 @@ enum Command {
     Clean {
         #[arg(long, default_value = "smoke", value_parser = parse_scale)]
         scale: Scale,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// Write a Snakefile: one job per stage (`stage run`), a marker per stage named by
+    /// its cache key, and a last job that publishes figures, summary and report.
+    Snakemake {
+        #[arg(long, default_value = "paper", value_parser = parse_scale)]
+        scale: Scale,
+        /// Only these pipelines or stage-id prefixes (and what they depend on).
+        #[arg(long)]
+        only: Vec<String>,
+        /// Folder of pipeline files instead of `pipelines/`.
+        #[arg(long)]
+        pipelines: Option<PathBuf>,
+        /// Results folder instead of `results/<scale>/`; the workflow's jobs share it.
+        #[arg(long)]
+        results: Option<PathBuf>,
+        /// Where to write the Snakefile (default: `Snakefile` in the results folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -128,9 +161,9 @@ enum StageCommand {
         /// Folder of pipeline files instead of `pipelines/`.
         #[arg(long)]
         pipelines: Option<PathBuf>,
-        /// Cache folder instead of `results/<scale>/cache`.
+        /// Results folder instead of `results/<scale>/` (its stage cache is `cache/` in it).
         #[arg(long)]
-        cache: Option<PathBuf>,
+        results: Option<PathBuf>,
     },
 }
 
@@ -164,6 +197,7 @@ fn run(cli: Cli) -> Result<()> {
             quiet,
             fail_fast,
             fingerprint,
+            results,
         } => {
             // Only the project's own pipelines publish into paper/.
             let official = pipelines.is_none();
@@ -186,7 +220,8 @@ fn run(cli: Cli) -> Result<()> {
                 .flat_map(|p| p.full_data.iter().copied())
                 .collect();
             data::ensure(&needed);
-            let exec = Executor::new(root.join("results").join(scale.name()).join("cache"))
+            let layout = publish::Layout::new(&root, scale).with_results(results);
+            let exec = Executor::new(layout.cache_dir())
                 .force(force)
                 .threads(threads)
                 .quiet(quiet)
@@ -205,7 +240,7 @@ fn run(cli: Cli) -> Result<()> {
             for w in xtask::warnings_to_repeat(&report.warnings, quiet) {
                 eprintln!("warning: {w}");
             }
-            publish::publish(&root, scale, official, &pipes, &report)?;
+            publish::publish(&layout, official, &pipes, &report)?;
             if let Some(path) = fingerprint {
                 let text = report.fingerprint().map_err(anyhow::Error::msg)?;
                 std::fs::write(&path, text)
@@ -237,18 +272,28 @@ fn run(cli: Cli) -> Result<()> {
             scale,
             only,
             pipelines,
-            cache,
+            results,
             all,
-        } => status(&root, scale, &only, pipelines, cache, all),
+        } => status(&root, scale, &only, pipelines, results, all),
+        Command::Export {
+            command:
+                ExportCommand::Snakemake {
+                    scale,
+                    only,
+                    pipelines,
+                    results,
+                    out,
+                },
+        } => export_snakemake(&root, scale, &only, pipelines, results, out),
         Command::Stage {
             command:
                 StageCommand::Run {
                     id,
                     scale,
                     pipelines,
-                    cache,
+                    results,
                 },
-        } => stage_run(&root, &id, scale, pipelines, cache),
+        } => stage_run(&root, &id, scale, pipelines, results),
         Command::Data { command } => data::run(command),
         Command::Clean { scale } => {
             for path in publish::clean(&root, scale)? {
@@ -259,8 +304,10 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn cache_dir(root: &Path, scale: Scale, cache: Option<PathBuf>) -> PathBuf {
-    cache.unwrap_or_else(|| root.join("results").join(scale.name()).join("cache"))
+fn cache_dir(root: &Path, scale: Scale, results: Option<PathBuf>) -> PathBuf {
+    publish::Layout::new(root, scale)
+        .with_results(results)
+        .cache_dir()
 }
 
 fn status(
@@ -268,7 +315,7 @@ fn status(
     scale: Scale,
     only: &[String],
     pipelines: Option<PathBuf>,
-    cache: Option<PathBuf>,
+    results: Option<PathBuf>,
     all: bool,
 ) -> Result<()> {
     let dir = pipelines.unwrap_or_else(|| root.join("pipelines"));
@@ -277,7 +324,7 @@ fn status(
         eprintln!("warning: {w}");
     }
     let graph = select(&selection.pipelines, only)?;
-    let exec = Executor::new(cache_dir(root, scale, cache));
+    let exec = Executor::new(cache_dir(root, scale, results));
     let states = exec.status(&graph).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut counts = std::collections::BTreeMap::new();
     for s in &states {
@@ -297,12 +344,54 @@ fn status(
     Ok(())
 }
 
+fn export_snakemake(
+    root: &Path,
+    scale: Scale,
+    only: &[String],
+    pipelines: Option<PathBuf>,
+    results: Option<PathBuf>,
+    out: Option<PathBuf>,
+) -> Result<()> {
+    let dir = pipelines.unwrap_or_else(|| root.join("pipelines"));
+    let selection = load_selected(&dir, scale, only).map_err(anyhow::Error::msg)?;
+    for w in &selection.warnings {
+        eprintln!("warning: {w}");
+    }
+    let graph = select(&selection.pipelines, only)?;
+    // The jobs run from anywhere (a cluster node's working directory): absolute paths.
+    let results = publish::Layout::new(root, scale)
+        .with_results(results)
+        .results_dir();
+    std::fs::create_dir_all(&results).with_context(|| format!("creating {}", results.display()))?;
+    let absolute = |p: &Path| {
+        p.canonicalize()
+            .with_context(|| format!("resolving {}", p.display()))
+    };
+    let export = snakemake::Export {
+        graph: &graph,
+        pipelines: selection.pipelines.iter().map(|p| p.name.clone()).collect(),
+        scale: scale.name(),
+        pipeline_dir: absolute(&dir)?,
+        results: absolute(&results)?,
+        xtask: std::env::current_exe().context("locating the xtask binary")?,
+    };
+    let path = out.unwrap_or_else(|| export.results.join("Snakefile"));
+    snakemake::write(&export, &path)?;
+    println!(
+        "{}: {} stages; run it with `snakemake -s {} --cores 2`",
+        path.display(),
+        graph.len(),
+        path.display()
+    );
+    Ok(())
+}
+
 fn stage_run(
     root: &Path,
     id: &str,
     scale: Scale,
     pipelines: Option<PathBuf>,
-    cache: Option<PathBuf>,
+    results: Option<PathBuf>,
 ) -> Result<()> {
     let dir = pipelines.unwrap_or_else(|| root.join("pipelines"));
     let only = [id.to_string()];
@@ -315,7 +404,7 @@ fn stage_run(
             id.split('/').next().unwrap_or(id)
         );
     }
-    let exec = Executor::new(cache_dir(root, scale, cache)).threads(1);
+    let exec = Executor::new(cache_dir(root, scale, results)).threads(1);
     let waiting: Vec<String> = exec
         .status(&graph)
         .map_err(|e| anyhow::anyhow!("{e}"))?

@@ -37,6 +37,9 @@ pub struct Layout {
     /// The workspace root (holds `results/` and `paper/`).
     pub root: PathBuf,
     pub scale: Scale,
+    /// A results folder of the caller's choice instead of `results/<scale>/` (then
+    /// nothing is published into `paper/`).
+    pub results: Option<PathBuf>,
 }
 
 impl Layout {
@@ -44,12 +47,22 @@ impl Layout {
         Layout {
             root: root.into(),
             scale,
+            results: None,
         }
+    }
+
+    /// The same layout with its results (published files and cache) in `dir`.
+    pub fn with_results(mut self, dir: Option<PathBuf>) -> Self {
+        self.results = dir;
+        self
     }
 
     /// `results/<scale>/`: published files, the stage cache and the publishing lock.
     pub fn results_dir(&self) -> PathBuf {
-        self.root.join("results").join(self.scale.name())
+        match &self.results {
+            Some(dir) => dir.clone(),
+            None => self.root.join("results").join(self.scale.name()),
+        }
     }
 
     /// `results/<scale>/cache/`.
@@ -66,8 +79,8 @@ impl Layout {
     /// scale, `results/smoke/` at smoke scale.
     pub fn primary_dir(&self) -> PathBuf {
         match self.scale {
-            Scale::Paper => self.paper_dir(),
-            Scale::Smoke => self.results_dir(),
+            Scale::Paper if self.results.is_none() => self.paper_dir(),
+            _ => self.results_dir(),
         }
     }
 
@@ -76,7 +89,7 @@ impl Layout {
     /// folder (`--pipelines DIR`) never publish into `paper/`.
     pub fn targets(&self, official: bool) -> Vec<PathBuf> {
         let mut out = Vec::new();
-        if official && self.scale == Scale::Paper {
+        if official && self.scale == Scale::Paper && self.results.is_none() {
             out.push(self.paper_dir());
         }
         out.push(self.results_dir());
@@ -357,15 +370,9 @@ fn render_report(
 
 /// Publishes a run of `pipes` (see [`publish_outputs`]) and prints where it went and
 /// any damaged file it rebuilt.
-pub fn publish(
-    root: &Path,
-    scale: Scale,
-    official: bool,
-    pipes: &[Pipeline],
-    run: &RunReport,
-) -> Result<()> {
+pub fn publish(layout: &Layout, official: bool, pipes: &[Pipeline], run: &RunReport) -> Result<()> {
     let outputs = collect(pipes, run)?;
-    let published = publish_outputs(&Layout::new(root, scale), official, &outputs)?;
+    let published = publish_outputs(layout, official, &outputs)?;
     for w in &published.warnings {
         eprintln!("warning: {w}");
     }

@@ -13,7 +13,7 @@ fn xtask(args: &[&str], pipelines: &Path, cache: &Path) -> Output {
         .args(args)
         .args(["--scale", "smoke", "--pipelines"])
         .arg(pipelines)
-        .arg("--cache")
+        .arg("--results")
         .arg(cache)
         .env_remove("DINV_DATA_DIR")
         .env("DINV_NO_SYSTEM_DATA", "1")
@@ -39,7 +39,7 @@ fn pipelines(dir: &Path, edit: impl Fn(String) -> String) {
 
 /// The finished entries (not staging directories or locks) of one stage kind.
 fn entries(cache: &Path, kind: &str) -> Vec<String> {
-    let mut out: Vec<String> = fs::read_dir(cache.join(kind))
+    let mut out: Vec<String> = fs::read_dir(cache.join("cache").join(kind))
         .map(|d| {
             d.flatten()
                 .filter(|e| e.path().is_dir())
@@ -86,7 +86,7 @@ fn one_stage_per_process_waits_for_its_inputs_and_races_safely() {
         Command::new(env!("CARGO_BIN_EXE_xtask"))
             .args(["stage", "run", TRAIN, "--scale", "smoke", "--pipelines"])
             .arg(&pipes)
-            .arg("--cache")
+            .arg("--results")
             .arg(&cache)
             .env("DINV_NO_SYSTEM_DATA", "1")
             .output()

@@ -49,6 +49,7 @@ pub struct StageState {
     pub kind: String,
     /// The stage's current cache key.
     pub key: String,
+    /// Where it stands.
     pub state: CacheState,
 }
 
