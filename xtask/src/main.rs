@@ -9,6 +9,8 @@
 //! * `stage run <stage-id>`: run exactly one stage whose inputs are cached (one stage as
 //!   one process, for workflow engines such as Snakemake).
 //! * `export snakemake [--scale ...] [--only ...]`: the stage graph as a Snakefile.
+//! * `cache export|import`: copy verified cache entries to or from an archive folder
+//!   (`paper/archive/` holds the paper-scale entries of the longest stages).
 //! * `clean [--scale ...]`: delete cached stage outputs and the scale's published
 //!   results in `results/<scale>/`.
 
@@ -107,6 +109,11 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Archives of cache entries (for long stages, between machines or sessions).
+    Cache {
+        #[command(subcommand)]
+        command: CacheCommand,
+    },
     /// The stage graph for a workflow engine.
     Export {
         #[command(subcommand)]
@@ -122,6 +129,36 @@ enum Command {
     Clean {
         #[arg(long, default_value = "smoke", value_parser = parse_scale)]
         scale: Scale,
+    },
+}
+
+#[derive(Subcommand)]
+enum CacheCommand {
+    /// Copy the cached entries of the selected stages into an archive folder.
+    Export {
+        /// The archive folder (default: `paper/archive` at paper scale).
+        #[arg(long)]
+        to: Option<PathBuf>,
+        #[arg(long, default_value = "paper", value_parser = parse_scale)]
+        scale: Scale,
+        /// Only these pipelines or stage-id prefixes (and what they depend on).
+        #[arg(long)]
+        only: Vec<String>,
+        /// Only stages of these kinds (e.g. `autoencoder_train`); default: all.
+        #[arg(long)]
+        kind: Vec<String>,
+        #[arg(long)]
+        results: Option<PathBuf>,
+    },
+    /// Copy every entry of an archive folder into the cache (each verified).
+    Import {
+        /// The archive folder (default: `paper/archive` at paper scale).
+        #[arg(long)]
+        from: Option<PathBuf>,
+        #[arg(long, default_value = "paper", value_parser = parse_scale)]
+        scale: Scale,
+        #[arg(long)]
+        results: Option<PathBuf>,
     },
 }
 
@@ -221,6 +258,17 @@ fn run(cli: Cli) -> Result<()> {
                 .collect();
             data::ensure(&needed);
             let layout = publish::Layout::new(&root, scale).with_results(results);
+            // The archived paper-scale entries of the longest stages: used where their
+            // keys match (a changed stage simply does not find its entry).
+            let archive = paper_archive(&root);
+            if official && scale == Scale::Paper && archive.is_dir() {
+                let r = Executor::new(layout.cache_dir())
+                    .import_archive(&archive)
+                    .map_err(anyhow::Error::msg)?;
+                if !quiet || !r.rejected.is_empty() {
+                    print_archive(&format!("archive {}", archive.display()), &r);
+                }
+            }
             let exec = Executor::new(layout.cache_dir())
                 .force(force)
                 .threads(threads)
@@ -275,6 +323,7 @@ fn run(cli: Cli) -> Result<()> {
             results,
             all,
         } => status(&root, scale, &only, pipelines, results, all),
+        Command::Cache { command } => cache_command(&root, command),
         Command::Export {
             command:
                 ExportCommand::Snakemake {
@@ -342,6 +391,60 @@ fn status(
     let counts: Vec<String> = counts.iter().map(|(w, n)| format!("{n} {w}")).collect();
     println!("{} stages: {}", states.len(), counts.join(", "));
     Ok(())
+}
+
+/// The committed archive of paper-scale entries of the longest stages.
+fn paper_archive(root: &Path) -> PathBuf {
+    root.join("paper").join("archive")
+}
+
+fn print_archive(what: &str, r: &dinv_pipeline::ArchiveReport) {
+    println!(
+        "{what}: {} entries copied, {} already there, {} rejected",
+        r.copied.len(),
+        r.present,
+        r.rejected.len()
+    );
+    for why in &r.rejected {
+        println!("  rejected {why}");
+    }
+}
+
+fn cache_command(root: &Path, command: CacheCommand) -> Result<()> {
+    match command {
+        CacheCommand::Export {
+            to,
+            scale,
+            only,
+            kind,
+            results,
+        } => {
+            let dir = root.join("pipelines");
+            let selection = load_selected(&dir, scale, &only).map_err(anyhow::Error::msg)?;
+            let graph = select(&selection.pipelines, &only)?;
+            let to = to.unwrap_or_else(|| paper_archive(root));
+            let exec = Executor::new(cache_dir(root, scale, results));
+            let r = exec
+                .export_archive(&graph, &kind, &to)
+                .map_err(anyhow::Error::msg)?;
+            print_archive(&format!("export to {}", to.display()), &r);
+            Ok(())
+        }
+        CacheCommand::Import {
+            from,
+            scale,
+            results,
+        } => {
+            let from = from.unwrap_or_else(|| paper_archive(root));
+            let exec = Executor::new(cache_dir(root, scale, results));
+            let r = exec.import_archive(&from).map_err(anyhow::Error::msg)?;
+            print_archive(&format!("import from {}", from.display()), &r);
+            if !r.rejected.is_empty() {
+                bail!("{} archived entries were rejected", r.rejected.len());
+            }
+            Ok(())
+        }
+    }
 }
 
 fn export_snakemake(

@@ -57,10 +57,7 @@ impl Server {
             let started = Instant::now();
             while !stop2.load(Ordering::SeqCst) && started.elapsed() < LIFETIME {
                 match listener.accept() {
-                    Ok((stream, _)) => {
-                        let path = serve(stream, &prefix, &routes, &stop2);
-                        hits2.lock().unwrap().push(path);
-                    }
+                    Ok((stream, _)) => serve(stream, &prefix, &routes, &stop2, &hits2),
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }
             }
@@ -87,13 +84,15 @@ impl Drop for Server {
     }
 }
 
-/// Answers one request; returns the requested file name.
+/// Answers one request, recording the requested file name in `hits` before replying
+/// (after the reply the client may already be checking the hits).
 fn serve(
     mut stream: TcpStream,
     prefix: &str,
     routes: &HashMap<String, Reply>,
     stop: &AtomicBool,
-) -> String {
+    hits: &Mutex<Vec<String>>,
+) {
     stream.set_nonblocking(false).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
@@ -102,7 +101,10 @@ fn serve(
     let mut buf = [0u8; 1024];
     while !request.windows(4).any(|w| w == b"\r\n\r\n") {
         match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return String::new(),
+            Ok(0) | Err(_) => {
+                hits.lock().unwrap().push(String::new());
+                return;
+            }
             Ok(n) => request.extend_from_slice(&buf[..n]),
         }
     }
@@ -110,6 +112,7 @@ fn serve(
     let path = text.split_whitespace().nth(1).unwrap_or("").to_owned();
     let name = path.strip_prefix(prefix).unwrap_or("").to_owned();
     let reply = routes.get(&name).cloned().unwrap_or(Reply::Status(404));
+    hits.lock().unwrap().push(name);
     let head = |status: &str, len: usize| {
         format!("HTTP/1.1 {status}\r\nContent-Length: {len}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n")
     };
@@ -133,7 +136,6 @@ fn serve(
             }
         }
     }
-    name
 }
 
 /// The shipped subset's gzip file of `name`.

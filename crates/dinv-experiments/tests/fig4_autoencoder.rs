@@ -983,3 +983,45 @@ fn paper_collapses_are_the_mean_image_error() {
     );
     println!("{line}");
 }
+
+/// Final weights are stored only on request (`training.keep_weights`), and then they are
+/// the trained network's: the same stage without them yields the same metrics.
+#[test]
+fn final_weights_only_with_keep_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let stage = format!("{NAME}/s1/train/BP-orthogonal");
+    let mut outputs = Vec::new();
+    for keep in [false, true] {
+        let path = dir.path().join(format!("keep_{keep}.toml"));
+        let text = base();
+        let text = if keep {
+            let old =
+                "update = { learning_rate = 1e-6, weight_decay = 1e-10, decay = \"per_update\" }";
+            assert!(text.contains(old));
+            text.replace(old, &format!("{old}\nkeep_weights = true"))
+        } else {
+            text
+        };
+        std::fs::write(&path, text).unwrap();
+        let p = load_pipeline(&path, Scale::Smoke).unwrap();
+        let g = p.graph.select(std::slice::from_ref(&stage)).unwrap();
+        let report = Executor::new(dir.path().join("cache"))
+            .quiet(true)
+            .run(&g)
+            .unwrap();
+        outputs.push(report.outputs(&stage).unwrap());
+    }
+    let (without, with) = (&outputs[0], &outputs[1]);
+    assert!(without.table("final_weights").is_err());
+    let w = with.table("final_weights").unwrap();
+    // W1..W6 and b1..b6 of 784-500-250-30-250-500-784, entry by entry.
+    let params: usize = [784, 500, 250, 30, 250, 500, 784]
+        .windows(2)
+        .map(|d| d[0] * d[1] + d[1])
+        .sum();
+    assert_eq!(w.len(), params);
+    assert_eq!(
+        without.table("metrics").unwrap().f64("value").unwrap(),
+        with.table("metrics").unwrap().f64("value").unwrap()
+    );
+}

@@ -375,6 +375,34 @@ impl Executor {
         crate::status::status(&self.cache_root, graph, &keys)
     }
 
+    /// Copies the verified cache entries of the stages of `graph` whose kind is one of
+    /// `kinds` (every kind when empty) into the archive folder `dest` (created if
+    /// needed; entries already there are kept). Stages not cached are reported as
+    /// rejected.
+    pub fn export_archive(
+        &self,
+        graph: &Graph,
+        kinds: &[String],
+        dest: &Path,
+    ) -> Result<crate::ArchiveReport, String> {
+        let keys = self.keys(graph).map_err(|e| e.to_string())?;
+        let entries: Vec<(String, String)> = graph
+            .stages()
+            .iter()
+            .filter(|s| kinds.is_empty() || kinds.contains(&s.kind))
+            .map(|s| (s.kind.clone(), keys[&s.id].clone()))
+            .collect();
+        crate::archive::export(&self.cache_root, &entries, dest)
+            .map_err(|e| format!("exporting to {}: {e}", dest.display()))
+    }
+
+    /// Copies every entry of the archive folder `src` into this cache, verifying each:
+    /// a damaged entry is rejected, an entry already cached is kept.
+    pub fn import_archive(&self, src: &Path) -> Result<crate::ArchiveReport, String> {
+        crate::archive::import(src, &self.cache_root)
+            .map_err(|e| format!("importing {}: {e}", src.display()))
+    }
+
     /// Runs every stage of `graph` that is not cached (all of them with `force`), each as
     /// soon as its inputs are ready. On the first failure no new stage starts; stages
     /// already running finish, and the error names the failing stage. With

@@ -101,6 +101,7 @@
 
 #![warn(missing_docs)]
 
+mod archive;
 pub mod config;
 pub mod error;
 pub mod exec;
@@ -115,6 +116,7 @@ mod cache;
 mod context;
 mod hash;
 
+pub use archive::ArchiveReport;
 pub use cache::CACHE_FORMAT_VERSION;
 pub use config::{canonical_json, load_toml, parse_toml, ConfigError, InvalidConfig};
 pub use context::{Checkpoint, StageContext, StageOutputs};

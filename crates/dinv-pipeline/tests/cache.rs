@@ -777,3 +777,59 @@ fn status_tells_cached_missing_and_why_a_stage_is_stale() {
     );
     assert_eq!(counts.all(), [1, 1, 1, 1, 1]);
 }
+
+#[test]
+fn archived_entries_are_reused_elsewhere_and_damaged_ones_rejected() {
+    let (a, b, archive) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let counts = Counts::new();
+    let g = pipeline(&counts, SCALES);
+    executor(a.path()).run(&g).unwrap();
+    let out = executor(a.path())
+        .export_archive(&g, &["train".to_string()], archive.path())
+        .unwrap();
+    assert_eq!(out.copied.len(), 3);
+    assert!(out.copied.iter().all(|(kind, _)| kind == "train"));
+
+    // Damage one archived entry: the import rejects it and leaves the others.
+    let damaged = archive.path().join("train").join(&out.copied[0].1);
+    let file = fs::read_dir(&damaged)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .unwrap();
+    let mut bytes = fs::read(&file).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    fs::write(&file, bytes).unwrap();
+    let r = executor(b.path()).import_archive(archive.path()).unwrap();
+    assert_eq!(
+        (r.copied.len(), r.rejected.len()),
+        (2, 1),
+        "{:?}",
+        r.rejected
+    );
+    assert!(!tree(b.path()).iter().any(|p| p.contains(".staging")));
+
+    // In the second cache the two imported stages are cached; everything else runs,
+    // and the results are those of the first cache.
+    let report = executor(b.path()).run(&g).unwrap();
+    let mut computed = computed_ids(&report);
+    computed.sort();
+    let damaged_id = g
+        .stages()
+        .iter()
+        .find(|s| report.record(&s.id).unwrap().key == out.copied[0].1)
+        .unwrap()
+        .id
+        .clone();
+    let mut expected = vec!["data/gen", "report", damaged_id.as_str()];
+    expected.sort();
+    assert_eq!(computed, expected);
+    let first = executor(a.path()).run(&g).unwrap();
+    assert_eq!(report.fingerprint().unwrap(), first.fingerprint().unwrap());
+}

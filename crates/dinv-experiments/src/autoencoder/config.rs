@@ -51,6 +51,11 @@ pub struct TrainingSpec {
     /// Applied to the gradient summed over the batch; `decay = "per_update"` is the
     /// authors' `W ← (1 − λ) W − η ΔW`.
     pub update: UpdateRule,
+    /// Also store each model's final weights and biases (`final_weights`, ≈ 8 MB per
+    /// model at 784-500-250-30): no analysis reads them, so by default they are not
+    /// kept, and the training entries stay small enough to archive.
+    #[serde(default)]
+    pub keep_weights: bool,
 }
 
 /// The initial forward weights; every model of one kind starts from the same copy.

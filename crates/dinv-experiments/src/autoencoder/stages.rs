@@ -32,7 +32,8 @@ use crate::tsne::{tsne, TsneConfig};
 
 /// Bumped whenever a stage's code changes what it computes.
 const DATA_VERSION: u32 = 1;
-const TRAIN_VERSION: u32 = 1;
+// 2: `final_weights` only with `training.keep_weights`.
+const TRAIN_VERSION: u32 = 2;
 const TSNE_VERSION: u32 = 1;
 pub(crate) const ANALYSIS_VERSION: u32 = 3;
 const BASELINES_VERSION: u32 = 1;
@@ -74,6 +75,9 @@ struct TrainParams {
     /// arithmetic must not touch the other models' cache entries).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pbp_revision: Option<u32>,
+    /// Write `final_weights` (in the key only when set).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    keep_weights: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -181,6 +185,7 @@ pub(crate) fn add_stages(
                 }),
                 pbp_revision: (model.method == dinv_core::Method::Pbp)
                     .then_some(super::inverse::PBP_REVISION),
+                keep_weights: cfg.training.keep_weights,
             };
             let id = data_id.sibling("train").of(&model.name);
             add(
@@ -424,14 +429,16 @@ fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
             .with_str("metric", log.metric.iter().map(|s| s.to_string()).collect())?
             .with_f64("value", log.value.clone())?,
     )?;
-    let mut finals: Vec<(String, Mat<f64>)> = Vec::new();
-    for (i, l) in out.net.layers.iter().enumerate() {
-        finals.push((format!("W{}", i + 1), l.w.clone()));
-        if let Some(b) = &l.b {
-            finals.push((format!("b{}", i + 1), Mat::from_fn(b.len(), 1, |r, _| b[r])));
+    if p.keep_weights {
+        let mut finals: Vec<(String, Mat<f64>)> = Vec::new();
+        for (i, l) in out.net.layers.iter().enumerate() {
+            finals.push((format!("W{}", i + 1), l.w.clone()));
+            if let Some(b) = &l.b {
+                finals.push((format!("b{}", i + 1), Mat::from_fn(b.len(), 1, |r, _| b[r])));
+            }
         }
+        weights::write(ctx, "final_weights", &finals)?;
     }
-    weights::write(ctx, "final_weights", &finals)?;
 
     if let Some(d) = &p.detail {
         let digits = first_of_each_class(&test_split.labels)?;
