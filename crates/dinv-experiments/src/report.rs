@@ -218,12 +218,26 @@ pub fn render(summary: &Value, scale: Scale) -> String {
             let _ = writeln!(md, "Panels: {}. Seeds: {}.\n", links.join(", "), s.seeds());
             let _ = writeln!(md, "{}\n", statistics_note(s.seeds()));
             let captions = v.get("captions").and_then(Value::as_object);
-            for f in figs.iter().filter_map(Value::as_str) {
-                if let Some(c) = captions.and_then(|c| c.get(f)).and_then(Value::as_str) {
-                    let _ = writeln!(md, "- **{f}**: {c}");
+            let ids: Vec<&str> = figs.iter().filter_map(Value::as_str).collect();
+            let judged = panel_verdicts(&ids, &findings(name, &s));
+            let mut any = false;
+            for (f, verdicts) in ids.iter().zip(&judged) {
+                let c = captions.and_then(|c| c.get(*f)).and_then(Value::as_str);
+                if c.is_none() && verdicts.is_empty() {
+                    continue;
                 }
+                any = true;
+                let verdicts = if verdicts.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " *What it should show, and our verdict (numbers in the table below):* {}.",
+                        verdicts.join("; ")
+                    )
+                };
+                let _ = writeln!(md, "- **{f}**: {}{verdicts}", c.unwrap_or(""));
             }
-            if captions.is_some_and(|c| !c.is_empty()) {
+            if any {
                 let _ = writeln!(md);
             }
         }
@@ -278,6 +292,46 @@ pub fn render(summary: &Value, scale: Scale) -> String {
     md
 }
 
+/// The part of a figure id or a finding's figure that names a panel of the paper:
+/// `fig3a` → `3a`, `fig4a_di` → `4a`, `3c*` → `3c`, `4a (offset)` → `4a`; `4c–d` names
+/// `4c` and `4d`.
+fn panel_keys(figure: &str) -> Vec<String> {
+    let token = figure
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('*');
+    let token = token.strip_prefix("fig").unwrap_or(token);
+    let token = token.split('_').next().unwrap_or("");
+    if !token.starts_with(|c: char| c.is_ascii_digit()) {
+        return Vec::new();
+    }
+    match token.split_once('–') {
+        Some((first, last)) => {
+            let stem = first.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+            vec![first.to_string(), format!("{stem}{last}")]
+        }
+        None => vec![token.to_string()],
+    }
+}
+
+/// For each figure panel, the verdicts of the findings about it (each finding on the
+/// first panel of its figure), so that captions and tables come from the same numbers.
+fn panel_verdicts(figures: &[&str], found: &[Finding]) -> Vec<Vec<String>> {
+    let keys: Vec<Vec<String>> = figures.iter().map(|f| panel_keys(f)).collect();
+    let mut out = vec![Vec::new(); figures.len()];
+    for f in found {
+        let wanted = panel_keys(f.figure);
+        if let Some(i) = keys
+            .iter()
+            .position(|k| k.iter().any(|x| wanted.contains(x)))
+        {
+            out[i].push(format!("“{}” **{}**", f.claim, f.verdict.text()));
+        }
+    }
+    out
+}
+
 /// What the lines, bands and table numbers of a pipeline are: the figures show the
 /// median over seeds (robust to one diverging seed), the tables the mean, so that
 /// the two can differ.
@@ -302,5 +356,36 @@ fn notes(name: &str, s: &PipelineSummary<'_>) -> Vec<String> {
         "ext_nonlinear_bp_control" => crate::regression::claims::bp_control_notes(s),
         "fig4_mnist_classification" => crate::classification::notes(s),
         _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod caption_tests {
+    use super::{panel_keys, panel_verdicts};
+    use crate::verdict::{Finding, Verdict};
+
+    #[test]
+    fn findings_land_on_the_first_panel_of_their_figure() {
+        assert_eq!(panel_keys("fig4a_di"), ["4a"]);
+        assert_eq!(panel_keys("3c*"), ["3c"]);
+        assert_eq!(panel_keys("4c–d"), ["4c", "4d"]);
+        assert!(panel_keys("GN (S7)").is_empty());
+        let finding = |figure: &'static str, verdict| Finding {
+            figure,
+            claim: "c".into(),
+            ours: "1.0".into(),
+            verdict,
+            criterion: String::new(),
+        };
+        let found = [
+            finding("4a", Verdict::Holds),
+            finding("4a*", Verdict::Partly),
+            finding("4c–d", Verdict::DoesNotHold),
+            finding("GN (S7)", Verdict::Holds),
+        ];
+        let v = panel_verdicts(&["fig4a", "fig4a_di", "fig4b", "fig4d"], &found);
+        assert_eq!(v[0], ["“c” **holds**", "“c” **partly**"]);
+        assert!(v[1].is_empty() && v[2].is_empty());
+        assert_eq!(v[3], ["“c” **does not hold**"]);
     }
 }
