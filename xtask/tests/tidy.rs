@@ -279,3 +279,23 @@ fn architecture_code_map_names_real_paths() {
         "ARCHITECTURE.md names paths that do not exist: {missing:?}"
     );
 }
+
+/// One damped-Newton loop in dinv-core (`newton.rs`): its backtracking rule
+/// (`‖F‖ < (1 − 10⁻⁴ t)‖F(x)‖`, `t` halved) appears nowhere else.
+#[test]
+fn one_newton_loop_in_core() {
+    let files = rust_files(&root().join("crates/dinv-core/src"));
+    let dir = tempfile::tempdir().unwrap();
+    let planted = dir.path().join("planted.rs");
+    fs::write(&planted, "fn f(mut t: f64) { t *= 0.5; }\n").unwrap();
+    assert_catches(occurrences(&[planted], &["t *= 0.5"]), "Newton-loop");
+    let hits: Vec<String> = occurrences(&files, &["t *= 0.5", "1e-4 * t"])
+        .into_iter()
+        .filter(|h| !h.contains("newton.rs"))
+        .collect();
+    assert!(
+        hits.is_empty(),
+        "a second damped-Newton loop: use crate::newton::solve\n{}",
+        hits.join("\n")
+    );
+}

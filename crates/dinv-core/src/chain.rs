@@ -19,7 +19,8 @@ use faer::{Mat, MatRef};
 use crate::activation::Activation;
 use crate::dynamics::{affine_power, Dynamics, EulerOrder, Integration, LayerSystem, Solver};
 use crate::error::{CoreError, Result};
-use crate::inverse::{check_feedback_shape, min_norm_lstsq, solve_square};
+use crate::inverse::check_feedback_shape;
+use crate::newton::{self, Failure};
 use crate::vecops::{matvec, mul, norm};
 
 /// Revision of the whole-network solvers' numbers (repeat layer, single loop): part of
@@ -483,23 +484,12 @@ impl SingleLoop<'_> {
         let (hidden, nu) = self.sizes();
         let scale = norm(self.target).max(f64::MIN_POSITIVE);
         let tol = int.tol.unwrap_or(1e-13);
-        let mut u = vec![0.0; nu];
-        let mut states = self.forward_states(&u);
-        let mut f = self.loop_residual(&u, &states);
-        let mut fnorm = norm(&f);
-        let mut iters = 0;
-        while fnorm > tol * scale {
-            if iters == 60 {
-                return Err(CoreError::NoSteadyState {
-                    layer: 1,
-                    reason: format!(
-                        "single-loop Newton stalled at relative residual {:.3e}",
-                        fnorm / scale
-                    ),
-                });
-            }
-            iters += 1;
-            // J = W_L Φ'_{L-1} ⋯ W_2 Φ'_1 B − α I, accumulated from the bottom.
+        let residual = |u: &[f64]| {
+            let states = self.forward_states(u);
+            (self.loop_residual(u, &states), states)
+        };
+        // J = W_L Φ'_{L-1} ⋯ W_2 Φ'_1 B − α I, accumulated from the bottom.
+        let jacobian = |_: &[f64], states: &Vec<Vec<f64>>| {
             let mut m = self.b.to_owned();
             for (k, l) in self.layers.iter().enumerate() {
                 let mut slope = vec![0.0; hidden[k]];
@@ -514,37 +504,28 @@ impl SingleLoop<'_> {
             for i in 0..nu {
                 m[(i, i)] -= self.alpha;
             }
-            let neg: Vec<f64> = f.iter().map(|v| -v).collect();
-            let step =
-                solve_square(m.as_ref(), &neg).or_else(|_| min_norm_lstsq(m.as_ref(), &neg))?;
-            let mut t = 1.0;
-            loop {
-                let trial: Vec<f64> = u.iter().zip(&step).map(|(a, s)| a + t * s).collect();
-                let st = self.forward_states(&trial);
-                let ft = self.loop_residual(&trial, &st);
-                let nt = norm(&ft);
-                if t < 1e-10 {
-                    return Err(CoreError::NoSteadyState {
-                        layer: 0,
-                        reason: format!("no descent at relative residual {:.3e}: the dynamics may have no fixed point", fnorm / scale),
-                    });
-                }
-                if nt < (1.0 - 1e-4 * t) * fnorm {
-                    u = trial;
-                    states = st;
-                    f = ft;
-                    fnorm = nt;
-                    break;
-                }
-                t *= 0.5;
+            m
+        };
+        match newton::solve(vec![0.0; nu], scale, tol, 60, residual, jacobian)? {
+            Ok(s) => {
+                let mut x: Vec<f64> = s.state.concat();
+                x.extend_from_slice(&s.x);
+                Ok((x, s.iters, Solver::SteadyState))
             }
-            if !fnorm.is_finite() {
-                break;
-            }
+            Err(Failure::Stalled(r)) => Err(CoreError::NoSteadyState {
+                layer: 1,
+                reason: format!("single-loop Newton stalled at relative residual {r:.3e}"),
+            }),
+            Err(Failure::NoDescent(r)) => Err(CoreError::NoSteadyState {
+                layer: 0,
+                reason: format!(
+                    "no descent at relative residual {r:.3e}: the dynamics may have no fixed point"
+                ),
+            }),
+            Err(Failure::NonFinite) => Err(CoreError::NonFinite {
+                what: "Newton iterate of the single loop's steady state".into(),
+            }),
         }
-        let mut x: Vec<f64> = states.concat();
-        x.extend_from_slice(&u);
-        Ok((x, iters, Solver::SteadyState))
     }
 
     /// The loop's linear system matrix (state order `δ_1, …, δ_{L-1}, u`), linearised at

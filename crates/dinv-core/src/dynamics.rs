@@ -40,6 +40,7 @@ use serde::{Deserialize, Serialize};
 use crate::activation::Activation;
 use crate::error::{CoreError, Result};
 use crate::inverse::{check_feedback_shape, ndi_control};
+use crate::newton::{self, Failure};
 use crate::vecops::{matvec, mul, norm};
 
 /// Revision of the DI solvers' numbers: part of the cache key of every stage that
@@ -714,39 +715,26 @@ impl LayerSystem<'_> {
     }
 
     /// Damped Newton on `F(u) = W φ(B u) − α u − target` from `u`.
-    fn newton(&self, target: &[f64], mut u: Vec<f64>, tol: f64) -> Result<(Vec<f64>, usize)> {
+    fn newton(&self, target: &[f64], u: Vec<f64>, tol: f64) -> Result<(Vec<f64>, usize)> {
         let (n1, n2) = (self.w.ncols(), self.w.nrows());
         let scale = norm(target).max(f64::MIN_POSITIVE);
-        let mut delta = vec![0.0; n1];
-        let mut phi = vec![0.0; n1];
-        let mut slope = vec![0.0; n1];
-        let mut wphi = vec![0.0; n2];
-        let residual_of =
-            |u: &[f64], delta: &mut Vec<f64>, phi: &mut Vec<f64>, wphi: &mut Vec<f64>| {
-                matvec(self.b, u, delta);
-                self.readout_input(delta, phi);
-                matvec(self.w, phi, wphi);
-                (0..n2)
-                    .map(|i| wphi[i] - self.alpha * u[i] - target[i])
-                    .collect::<Vec<f64>>()
-            };
-        let mut f = residual_of(&u, &mut delta, &mut phi, &mut wphi);
-        let mut fnorm = norm(&f);
-        let max_iter = 100;
-        let mut iters = 0;
-        while fnorm > tol * scale {
-            if iters == max_iter {
-                return Err(CoreError::NoSteadyState {
-                    layer: 0,
-                    reason: format!(
-                        "Newton stalled at relative residual {:.3e} after {max_iter} iterations",
-                        fnorm / scale
-                    ),
-                });
-            }
-            iters += 1;
-            // J = W diag(φ'(B u)) B − α I
-            self.readout_slope(&delta, &mut slope);
+        // F(u) and the hidden error δ = B u it was computed at.
+        let residual = |u: &[f64]| {
+            let mut delta = vec![0.0; n1];
+            let mut phi = vec![0.0; n1];
+            let mut wphi = vec![0.0; n2];
+            matvec(self.b, u, &mut delta);
+            self.readout_input(&delta, &mut phi);
+            matvec(self.w, &phi, &mut wphi);
+            let f = (0..n2)
+                .map(|i| wphi[i] - self.alpha * u[i] - target[i])
+                .collect::<Vec<f64>>();
+            (f, delta)
+        };
+        // J = W diag(φ'(B u)) B − α I
+        let jacobian = |_: &[f64], delta: &Vec<f64>| {
+            let mut slope = vec![0.0; n1];
+            self.readout_slope(delta, &mut slope);
             let mut db = self.b.to_owned();
             for i in 0..n1 {
                 for j in 0..n2 {
@@ -757,39 +745,27 @@ impl LayerSystem<'_> {
             for i in 0..n2 {
                 jac[(i, i)] -= self.alpha;
             }
-            let neg_f: Vec<f64> = f.iter().map(|v| -v).collect();
-            let step = crate::inverse::solve_square(jac.as_ref(), &neg_f)
-                .or_else(|_| crate::inverse::min_norm_lstsq(jac.as_ref(), &neg_f))?;
-            // Backtracking on ‖F‖.
-            let mut t = 1.0;
-            loop {
-                let trial: Vec<f64> = u.iter().zip(&step).map(|(a, s)| a + t * s).collect();
-                let f_trial = residual_of(&trial, &mut delta, &mut phi, &mut wphi);
-                let n_trial = norm(&f_trial);
-                if t < 1e-10 {
-                    return Err(CoreError::NoSteadyState {
-                        layer: 0,
-                        reason: format!(
-                            "no descent at relative residual {:.3e}: the dynamics may have no fixed point",
-                            fnorm / scale
-                        ),
-                    });
-                }
-                if n_trial < (1.0 - 1e-4 * t) * fnorm {
-                    u = trial;
-                    f = f_trial;
-                    fnorm = n_trial;
-                    break;
-                }
-                t *= 0.5;
-            }
-            if !fnorm.is_finite() {
-                return Err(CoreError::NonFinite {
-                    what: "Newton iterate of the DI steady state".into(),
-                });
-            }
+            jac
+        };
+        let max_iter = 100;
+        match newton::solve(u, scale, tol, max_iter, residual, jacobian)? {
+            Ok(s) => Ok((s.x, s.iters)),
+            Err(Failure::Stalled(r)) => Err(CoreError::NoSteadyState {
+                layer: 0,
+                reason: format!(
+                    "Newton stalled at relative residual {r:.3e} after {max_iter} iterations"
+                ),
+            }),
+            Err(Failure::NoDescent(r)) => Err(CoreError::NoSteadyState {
+                layer: 0,
+                reason: format!(
+                    "no descent at relative residual {r:.3e}: the dynamics may have no fixed point"
+                ),
+            }),
+            Err(Failure::NonFinite) => Err(CoreError::NonFinite {
+                what: "Newton iterate of the DI steady state".into(),
+            }),
         }
-        Ok((u, iters))
     }
 }
 

@@ -17,7 +17,8 @@ use faer::{Mat, MatRef};
 use crate::activation::Activation;
 use crate::dynamics::{Dynamics, EulerOrder, Integration, Inversion, Solver};
 use crate::error::{CoreError, Result};
-use crate::inverse::{check_feedback_shape, min_norm_lstsq, ndi_inverse, solve_square};
+use crate::inverse::{check_feedback_shape, ndi_inverse};
+use crate::newton::{self, Failure};
 use crate::vecops::{matvec, mul, norm};
 
 /// Revision of this controller's solver numbers: part of the cache key of the stages
@@ -297,21 +298,10 @@ impl ExpandingSystem<'_> {
                 .collect::<Vec<f64>>()
         };
         let tol = int.tol.unwrap_or(1e-13);
-        let mut delta = vec![0.0; n1];
-        let mut f = f_of(&delta);
-        let mut fnorm = norm(&f);
-        let mut iters = 0;
-        let mut slope = vec![0.0; n1];
-        while fnorm > tol * scale {
-            if iters == 60 {
-                return Err(CoreError::NoSteadyState {
-                    layer: 0,
-                    reason: format!("Newton stalled at relative residual {:.3e}", fnorm / scale),
-                });
-            }
-            iters += 1;
-            // J = B W diag(φ'(δ)) − α I
-            self.phi_slope(&delta, &mut slope);
+        // J = B W diag(φ'(δ)) − α I
+        let jacobian = |delta: &[f64], _: &()| {
+            let mut slope = vec![0.0; n1];
+            self.phi_slope(delta, &mut slope);
             let mut wd = self.w.to_owned();
             for j in 0..n1 {
                 for i in 0..n2 {
@@ -322,32 +312,36 @@ impl ExpandingSystem<'_> {
             for i in 0..n1 {
                 jac[(i, i)] -= self.alpha;
             }
-            let neg: Vec<f64> = f.iter().map(|v| -v).collect();
-            let step =
-                solve_square(jac.as_ref(), &neg).or_else(|_| min_norm_lstsq(jac.as_ref(), &neg))?;
-            let mut t = 1.0;
-            loop {
-                let trial: Vec<f64> = delta.iter().zip(&step).map(|(d, s)| d + t * s).collect();
-                let ft = f_of(&trial);
-                let nt = norm(&ft);
-                if t < 1e-10 {
-                    return Err(CoreError::NoSteadyState {
-                        layer: 0,
-                        reason: format!("no descent at relative residual {:.3e}: the dynamics may have no fixed point", fnorm / scale),
-                    });
-                }
-                if nt < (1.0 - 1e-4 * t) * fnorm {
-                    delta = trial;
-                    f = ft;
-                    fnorm = nt;
-                    break;
-                }
-                t *= 0.5;
+            jac
+        };
+        let solved = newton::solve(
+            vec![0.0; n1],
+            scale,
+            tol,
+            60,
+            |delta| (f_of(delta), ()),
+            jacobian,
+        )?;
+        let (delta, iters) = match solved {
+            Ok(s) => (s.x, s.iters),
+            Err(Failure::Stalled(r)) => {
+                return Err(CoreError::NoSteadyState {
+                    layer: 0,
+                    reason: format!("Newton stalled at relative residual {r:.3e}"),
+                })
             }
-            if !fnorm.is_finite() {
-                break;
+            Err(Failure::NoDescent(r)) => return Err(CoreError::NoSteadyState {
+                layer: 0,
+                reason: format!(
+                    "no descent at relative residual {r:.3e}: the dynamics may have no fixed point"
+                ),
+            }),
+            Err(Failure::NonFinite) => {
+                return Err(CoreError::NonFinite {
+                    what: "Newton iterate of the S1–S2 controller's steady state".into(),
+                })
             }
-        }
+        };
         let readout = readout_of(&delta);
         let residual = self.derivative_norm(&delta, &readout, target) / scale;
         Ok(Inversion {

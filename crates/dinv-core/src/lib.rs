@@ -26,6 +26,7 @@ pub mod inverse;
 pub mod learn;
 pub mod metrics;
 pub mod net;
+mod newton;
 mod simulate;
 pub mod split;
 pub mod stability;
