@@ -330,12 +330,14 @@ impl ExpandingSystem<'_> {
                     reason: format!("Newton stalled at relative residual {r:.3e}"),
                 })
             }
-            Err(Failure::NoDescent(r)) => return Err(CoreError::NoSteadyState {
-                layer: 0,
-                reason: format!(
+            Err(Failure::NoDescent(r)) => {
+                return Err(CoreError::NoSteadyState {
+                    layer: 0,
+                    reason: format!(
                     "no descent at relative residual {r:.3e}: the dynamics may have no fixed point"
                 ),
-            }),
+                })
+            }
             Err(Failure::NonFinite) => {
                 return Err(CoreError::NonFinite {
                     what: "Newton iterate of the S1–S2 controller's steady state".into(),

@@ -167,7 +167,7 @@ fn fa_is_judged_per_feedback_scale() {
     let md = render(&s, Scale::Paper);
     let row = |scale: &str| {
         md.lines()
-            .find(|l| l.contains(&format!("FA performs poorly with both initialisations (judged with feedback U(±{scale}))")))
+            .find(|l| l.starts_with('|') && l.contains(&format!("FA performs poorly with both initialisations (judged with feedback U(±{scale}))")))
             .unwrap_or_else(|| panic!("no row for U(±{scale}) in\n{md}"))
             .split("**")
             .nth(1)
