@@ -10,7 +10,6 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{canonical_json, pretty_json};
-use crate::graph::StageSpec;
 use crate::hash::{sha256_file, FieldHasher};
 
 /// Version of the cache key derivation and manifest format. Bumping it invalidates every
@@ -28,17 +27,7 @@ const STALE_AGE: Duration = Duration::from_secs(24 * 3600);
 
 /// The cache key of a stage whose seed is `seed` and whose inputs have `input_keys` (in
 /// listed order): hex SHA-256 over the length-prefixed fields described in the crate docs.
-pub(crate) fn stage_key(spec: &StageSpec, seed: u64, input_keys: &[&str]) -> String {
-    key_of(
-        &spec.kind,
-        spec.kind_version,
-        &spec.params,
-        seed,
-        input_keys,
-    )
-}
-
-fn key_of(
+pub(crate) fn stage_key(
     kind: &str,
     kind_version: u32,
     params: &serde_json::Value,
@@ -146,7 +135,7 @@ fn verify(dir: &Path, kind: &str, key: &str) -> Result<Manifest, String> {
     }
     // The key is a function of the manifest's own fields, so an edited manifest shows.
     let input_keys: Vec<&str> = manifest.inputs.iter().map(|i| i.key.as_str()).collect();
-    let recomputed = key_of(
+    let recomputed = stage_key(
         &manifest.kind,
         manifest.kind_version,
         &manifest.params,

@@ -14,7 +14,6 @@ use serde::Serialize;
 use crate::cache;
 use crate::config::pretty_json;
 use crate::error::StageError;
-use crate::graph::StageSpec;
 use crate::progress::{Progress, Reporter};
 use crate::seed::{derive_seed, rng_from_seed};
 use crate::table::{write_atomic, Table};
@@ -146,10 +145,20 @@ impl Warnings<'_> {
     }
 }
 
+/// What a running stage knows of its own specification (the executor fills it in from
+/// the stage's `StageSpec`).
+pub(crate) struct StageInfo<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) kind: &'a str,
+    pub(crate) params: &'a serde_json::Value,
+    pub(crate) inputs: &'a [String],
+    pub(crate) master_seed: u64,
+}
+
 /// Everything a runner may use: the stage's id, parameters and seed, its inputs' outputs,
 /// a staging directory for its own outputs, a progress counter and checkpoints.
 pub struct StageContext<'a> {
-    spec: &'a StageSpec,
+    spec: StageInfo<'a>,
     seed: u64,
     staging: PathBuf,
     inputs: Vec<StageOutputs>,
@@ -164,7 +173,7 @@ pub struct StageContext<'a> {
 
 impl<'a> StageContext<'a> {
     pub(crate) fn new(
-        spec: &'a StageSpec,
+        spec: StageInfo<'a>,
         staging: PathBuf,
         inputs: Vec<StageOutputs>,
         progress: Progress,
@@ -172,8 +181,8 @@ impl<'a> StageContext<'a> {
         warnings: Warnings<'a>,
     ) -> Self {
         Self {
+            seed: derive_seed(spec.master_seed, spec.id),
             spec,
-            seed: derive_seed(spec.master_seed, &spec.id),
             staging,
             inputs,
             progress,

@@ -740,7 +740,13 @@ impl Executor {
             resume: !self.force,
         };
         let mut ctx = StageContext::new(
-            spec,
+            crate::context::StageInfo {
+                id: &spec.id,
+                kind: &spec.kind,
+                params: &spec.params,
+                inputs: &spec.inputs,
+                master_seed: spec.master_seed,
+            },
             staging.to_path_buf(),
             inputs,
             progress.clone(),
@@ -836,7 +842,13 @@ fn stage_keys(graph: &Graph, order: &[usize]) -> Vec<String> {
             .iter()
             .map(|id| keys[position[id.as_str()]].as_str())
             .collect();
-        let key = cache::stage_key(s, derive_seed(s.master_seed, &s.id), &input_keys);
+        let key = cache::stage_key(
+            &s.kind,
+            s.kind_version,
+            &s.params,
+            derive_seed(s.master_seed, &s.id),
+            &input_keys,
+        );
         keys[i] = key;
     }
     keys
