@@ -10,8 +10,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::RGBAColor;
 
+use crate::geometry::PxRect;
 use crate::geometry::{Pt, Rect};
-use crate::legend::PxRect;
 use crate::model::Scale;
 use crate::scale::to_axis;
 use crate::stroke::Px;

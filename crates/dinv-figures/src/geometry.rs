@@ -6,6 +6,9 @@
 
 pub(crate) type Pt = (f64, f64);
 
+/// A pixel rectangle `(left, top, right, bottom)`, right/bottom exclusive.
+pub(crate) type PxRect = (i32, i32, i32, i32);
+
 /// An axis-aligned rectangle `[x0, x1] x [y0, y1]`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Rect {

@@ -95,8 +95,7 @@ pub(crate) struct Legend {
     columns: usize,
 }
 
-/// A pixel rectangle `(left, top, right, bottom)`, right/bottom exclusive.
-pub(crate) type PxRect = (i32, i32, i32, i32);
+use crate::geometry::PxRect;
 
 impl Legend {
     /// Measures the entries' text on `area`; `None` when there is nothing to list.

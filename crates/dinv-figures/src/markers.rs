@@ -7,7 +7,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::RGBAColor;
 
-use crate::legend::PxRect;
+use crate::geometry::PxRect;
 use crate::model::{LineStyle, Marker};
 use crate::stroke::{self, Px, Target};
 use crate::style::DrawError;

@@ -16,7 +16,7 @@ use plotters::element::PathElement;
 use plotters::prelude::*;
 use plotters::style::RGBAColor;
 
-use crate::legend::PxRect;
+use crate::geometry::PxRect;
 use crate::model::LineStyle;
 use crate::style::{self, DrawError};
 

@@ -7,7 +7,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{FontTransform, TextStyle};
 
-use crate::legend::PxRect;
+use crate::geometry::PxRect;
 use crate::markup::Rich;
 use crate::model::{Axis, LinePanel, LineStyle, RangeNote, Scale};
 use crate::scale::Ticks;

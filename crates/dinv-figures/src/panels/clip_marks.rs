@@ -6,8 +6,8 @@ use plotters::prelude::*;
 
 use super::{events, points, Ctx, DataRef, PanelId};
 use crate::clip::{self, Edge, Place};
+use crate::geometry::PxRect;
 use crate::geometry::{Pt, Rect};
-use crate::legend::PxRect;
 use crate::model::{LinePanel, Rgb};
 use crate::stroke::Px;
 use crate::style::{self, DrawError};

@@ -6,8 +6,9 @@ use plotters::prelude::*;
 
 use super::{Ctx, DataRef, PanelId};
 use crate::clip::{self, Place};
+use crate::geometry::PxRect;
 use crate::geometry::{Pt, Rect};
-use crate::legend::{Entry, PxRect, Swatch};
+use crate::legend::{Entry, Swatch};
 use crate::markers;
 use crate::markup::Rich;
 use crate::model::{EventMark, LinePanel, LineStyle};

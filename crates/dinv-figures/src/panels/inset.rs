@@ -6,7 +6,7 @@ use plotters::prelude::*;
 
 use super::lines::{self, PanelLook};
 use super::{Ctx, PanelId};
-use crate::legend::PxRect;
+use crate::geometry::PxRect;
 use crate::model::{Corner, Inset, InsetPlace};
 use crate::style::{self, DrawError};
 

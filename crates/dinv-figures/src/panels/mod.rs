@@ -16,7 +16,8 @@ use std::cell::RefCell;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::legend::{Entry, Legend, Look, PxRect};
+use crate::geometry::PxRect;
+use crate::legend::{Entry, Legend, Look};
 use crate::model::{Figure, Panel, Scale, SharedLegend};
 use crate::stroke::Target;
 use crate::style::{self, DrawError};
