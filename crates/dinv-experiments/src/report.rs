@@ -235,7 +235,8 @@ pub fn render(summary: &Value, scale: Scale) -> String {
                         verdicts.join("; ")
                     )
                 };
-                let _ = writeln!(md, "- **{f}**: {}{verdicts}", c.unwrap_or(""));
+                let text = format!("{}{verdicts}", c.unwrap_or(""));
+                let _ = writeln!(md, "- **{f}**: {}", text.trim_start());
             }
             if any {
                 let _ = writeln!(md);
@@ -315,21 +316,47 @@ fn panel_keys(figure: &str) -> Vec<String> {
     }
 }
 
-/// For each figure panel, the verdicts of the findings about it (each finding on the
-/// first panel of its figure), so that captions and tables come from the same numbers.
+/// For each figure panel, the verdicts of the findings about it, so that captions and
+/// tables come from the same numbers. A finding goes to the first panel of its figure;
+/// one marked `*` (beyond the paper) to the first of that figure's extra panels
+/// (`fig4a_di` for `4a*`) when there is one. Findings of one claim (one per model) share
+/// a line: the claim once, then each row's verdict in table order.
 fn panel_verdicts(figures: &[&str], found: &[Finding]) -> Vec<Vec<String>> {
     let keys: Vec<Vec<String>> = figures.iter().map(|f| panel_keys(f)).collect();
-    let mut out = vec![Vec::new(); figures.len()];
+    let extra = |i: usize| figures[i].trim_start_matches("fig").contains('_');
+    let mut grouped: Vec<Vec<(String, Vec<&'static str>)>> = vec![Vec::new(); figures.len()];
     for f in found {
         let wanted = panel_keys(f.figure);
-        if let Some(i) = keys
-            .iter()
-            .position(|k| k.iter().any(|x| wanted.contains(x)))
-        {
-            out[i].push(format!("“{}” **{}**", f.claim, f.verdict.text()));
+        let matches = |i: &usize| keys[*i].iter().any(|x| wanted.contains(x));
+        let mut candidates = (0..figures.len()).filter(matches);
+        let first = candidates.clone().next();
+        let chosen = if f.figure.contains('*') {
+            candidates.find(|&i| extra(i)).or(first)
+        } else {
+            first
+        };
+        if let Some(i) = chosen {
+            let claim = f.claim.to_string();
+            match grouped[i].iter_mut().find(|(c, _)| *c == claim) {
+                Some((_, v)) => v.push(f.verdict.text()),
+                None => grouped[i].push((claim, vec![f.verdict.text()])),
+            }
         }
     }
-    out
+    grouped
+        .into_iter()
+        .map(|g| {
+            g.into_iter()
+                .map(|(claim, v)| {
+                    let v: Vec<String> = v.iter().map(|t| format!("**{t}**")).collect();
+                    match v.len() {
+                        1 => format!("“{claim}” {}", v[0]),
+                        n => format!("“{claim}” {} (its {n} rows in the table)", v.join(", ")),
+                    }
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// What the lines, bands and table numbers of a pipeline are: the figures show the
@@ -384,8 +411,22 @@ mod caption_tests {
             finding("GN (S7)", Verdict::Holds),
         ];
         let v = panel_verdicts(&["fig4a", "fig4a_di", "fig4b", "fig4d"], &found);
-        assert_eq!(v[0], ["“c” **holds**", "“c” **partly**"]);
-        assert!(v[1].is_empty() && v[2].is_empty());
+        assert_eq!(v[0], ["“c” **holds**"]);
+        assert_eq!(v[1], ["“c” **partly**"]);
+        assert!(v[2].is_empty());
         assert_eq!(v[3], ["“c” **does not hold**"]);
+        // One claim judged per model: one line, each row's verdict in order.
+        let twice = [
+            finding("4a", Verdict::DoesNotHold),
+            finding("4a", Verdict::Holds),
+        ];
+        let v = panel_verdicts(&["fig4a"], &twice);
+        assert_eq!(
+            v[0],
+            ["“c” **does not hold**, **holds** (its 2 rows in the table)"]
+        );
+        // Without an extra panel a starred finding stays on the main one.
+        let v = panel_verdicts(&["fig4a"], &[finding("4a*", Verdict::Holds)]);
+        assert_eq!(v[0], ["“c” **holds**"]);
     }
 }
