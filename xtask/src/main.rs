@@ -400,13 +400,20 @@ fn paper_archive(root: &Path) -> PathBuf {
 
 fn print_archive(what: &str, r: &dinv_pipeline::ArchiveReport) {
     println!(
-        "{what}: {} entries copied, {} already there, {} rejected",
+        "{what}: {} entries copied, {} already there, {} rejected{}",
         r.copied.len(),
         r.present,
-        r.rejected.len()
+        r.rejected.len(),
+        match r.not_cached.len() {
+            0 => String::new(),
+            n => format!(", {n} stages not cached yet (skipped)"),
+        }
     );
     for why in &r.rejected {
         println!("  rejected {why}");
+    }
+    for id in &r.not_cached {
+        println!("  not cached yet: {id}");
     }
 }
 

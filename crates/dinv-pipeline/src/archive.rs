@@ -19,34 +19,34 @@ pub struct ArchiveReport {
     pub present: usize,
     /// Entries that could not be used, with the reason (never copied).
     pub rejected: Vec<String>,
+    /// Stages (by id) with no entry to export: not computed yet.
+    pub not_cached: Vec<String>,
 }
 
 /// Copies the verified entry `src/<kind>/<key>` to `dest_root/<kind>/<key>` through a
 /// staging directory and a rename, unless a valid entry is already there.
+/// Returns `false` when `src` holds no entry at all.
 fn copy_entry(
     src: &Path,
     dest_root: &Path,
     kind: &str,
     key: &str,
     report: &mut ArchiveReport,
-) -> io::Result<()> {
+) -> io::Result<bool> {
     let kind_dir = dest_root.join(kind);
     let final_dir = kind_dir.join(key);
     if let Lookup::Valid(_) = cache::lookup(&final_dir, kind, key) {
         report.present += 1;
-        return Ok(());
+        return Ok(true);
     }
     let manifest = match cache::lookup(src, kind, key) {
         Lookup::Valid(m) => m,
-        Lookup::Missing => {
-            report.rejected.push(format!("{kind}/{key}: not found"));
-            return Ok(());
-        }
+        Lookup::Missing => return Ok(false),
         Lookup::Corrupt(reason) => {
             report
                 .rejected
                 .push(format!("{kind}/{key}: {reason} (not copied)"));
-            return Ok(());
+            return Ok(true);
         }
     };
     // Under the key's lock, as a computation of the stage would be.
@@ -81,24 +81,26 @@ fn copy_entry(
                 .push(format!("{kind}/{key}: {reason} after copying"));
         }
     }
-    Ok(())
+    Ok(true)
 }
 
-/// Copies the entries `(kind, key)` of the cache at `cache_root` into `dest`.
+/// Copies the entries `(stage id, kind, key)` of the cache at `cache_root` into `dest`.
 pub(crate) fn export(
     cache_root: &Path,
-    entries: &[(String, String)],
+    entries: &[(String, String, String)],
     dest: &Path,
 ) -> io::Result<ArchiveReport> {
     let mut report = ArchiveReport::default();
-    for (kind, key) in entries {
-        copy_entry(
+    for (id, kind, key) in entries {
+        if !copy_entry(
             &cache_root.join(kind).join(key),
             dest,
             kind,
             key,
             &mut report,
-        )?;
+        )? {
+            report.not_cached.push(id.clone());
+        }
     }
     Ok(report)
 }

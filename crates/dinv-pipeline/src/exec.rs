@@ -377,8 +377,8 @@ impl Executor {
 
     /// Copies the verified cache entries of the stages of `graph` whose kind is one of
     /// `kinds` (every kind when empty) into the archive folder `dest` (created if
-    /// needed; entries already there are kept). Stages not cached are reported as
-    /// rejected.
+    /// needed; entries already there are kept). Stages not cached yet are listed in
+    /// [`crate::ArchiveReport::not_cached`].
     pub fn export_archive(
         &self,
         graph: &Graph,
@@ -386,11 +386,11 @@ impl Executor {
         dest: &Path,
     ) -> Result<crate::ArchiveReport, String> {
         let keys = self.keys(graph).map_err(|e| e.to_string())?;
-        let entries: Vec<(String, String)> = graph
+        let entries: Vec<(String, String, String)> = graph
             .stages()
             .iter()
             .filter(|s| kinds.is_empty() || kinds.contains(&s.kind))
-            .map(|s| (s.kind.clone(), keys[&s.id].clone()))
+            .map(|s| (s.id.clone(), s.kind.clone(), keys[&s.id].clone()))
             .collect();
         crate::archive::export(&self.cache_root, &entries, dest)
             .map_err(|e| format!("exporting to {}: {e}", dest.display()))

@@ -793,6 +793,15 @@ fn archived_entries_are_reused_elsewhere_and_damaged_ones_rejected() {
         .unwrap();
     assert_eq!(out.copied.len(), 3);
     assert!(out.copied.iter().all(|(kind, _)| kind == "train"));
+    assert!(out.not_cached.is_empty() && out.rejected.is_empty());
+    // From an empty cache nothing is copied, and every stage is named as not cached.
+    let empty = tempfile::tempdir().unwrap();
+    let none = executor(empty.path())
+        .export_archive(&g, &[], &empty.path().join("archive"))
+        .unwrap();
+    assert!(none.copied.is_empty() && none.rejected.is_empty());
+    assert_eq!(none.not_cached.len(), 5);
+    assert!(none.not_cached.contains(&"report".to_string()));
 
     // Damage one archived entry: the import rejects it and leaves the others.
     let damaged = archive.path().join("train").join(&out.copied[0].1);
