@@ -51,7 +51,8 @@ pub fn compare(root: &Path, tmp: &Path) -> Result<()> {
         let path = root
             .join("pipelines")
             .join(format!("{}.toml", case.pipeline));
-        let base: RegressionConfig = dinv_pipeline::load_toml(&path).map_err(|e| anyhow!("{e}"))?;
+        let base: RegressionConfig =
+            dinv_pipeline::load_pipeline_toml(&path).map_err(|e| anyhow!("{e}"))?;
         for &solver in case.solvers {
             let mut cfg = base.clone();
             cfg.models
@@ -120,7 +121,7 @@ pub fn mnist_throughput(root: &Path, tmp: &Path) -> Result<()> {
         .join("pipelines")
         .join("fig4_mnist_classification.toml");
     let mut cfg: ClassificationConfig =
-        dinv_pipeline::load_toml(&path).map_err(|e| anyhow!("{e}"))?;
+        dinv_pipeline::load_pipeline_toml(&path).map_err(|e| anyhow!("{e}"))?;
     cfg.training.epochs = dinv_experiments::spec::Scaled::Same(1);
     cfg.training.evaluations_per_epoch = 1;
     cfg.training.euler_check_every = dinv_experiments::spec::Scaled::Same(0);
@@ -151,7 +152,8 @@ pub fn autoencoder_throughput(root: &Path, tmp: &Path) -> Result<()> {
     use dinv_experiments::autoencoder::{build_from as build_autoencoder, AutoencoderConfig};
     use dinv_experiments::spec::Scaled;
     let path = root.join("pipelines").join("fig4_mnist_autoencoder.toml");
-    let mut cfg: AutoencoderConfig = dinv_pipeline::load_toml(&path).map_err(|e| anyhow!("{e}"))?;
+    let mut cfg: AutoencoderConfig =
+        dinv_pipeline::load_pipeline_toml(&path).map_err(|e| anyhow!("{e}"))?;
     // Two epochs: the first shares its time with four extra error evaluations, so the
     // second is the steady-state epoch a paper-scale run spends 24 of its 25 in.
     cfg.training.epochs = Scaled::Same(2);

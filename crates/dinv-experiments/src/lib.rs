@@ -58,7 +58,7 @@ pub const EXPERIMENTS: &[&str] = &["regression", "mnist_classification", "mnist_
 /// Reads a pipeline file and builds its stages for `scale`. Errors name the file and
 /// the offending key.
 pub fn load_pipeline(path: &Path, scale: Scale) -> Result<Pipeline, String> {
-    let probe: Probe = dinv_pipeline::load_toml(path).map_err(|e| e.to_string())?;
+    let probe: Probe = dinv_pipeline::load_pipeline_toml(path).map_err(|e| e.to_string())?;
     match probe.pipeline.experiment.as_str() {
         "regression" => regression::build(path, scale),
         "mnist_classification" => classification::build(path, scale),

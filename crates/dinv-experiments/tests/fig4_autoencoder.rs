@@ -186,7 +186,7 @@ fn seeds_are_aggregated() {
     use dinv_experiments::autoencoder::{build_from, AutoencoderConfig};
     use dinv_experiments::spec::Scaled;
     let path = workspace().join(format!("pipelines/{NAME}.toml"));
-    let mut cfg: AutoencoderConfig = dinv_pipeline::load_toml(&path).unwrap();
+    let mut cfg: AutoencoderConfig = dinv_pipeline::load_pipeline_toml(&path).unwrap();
     cfg.pipeline.seeds = Scaled::Same(vec![3, 4]);
     cfg.models.retain(|m| cfg.detail.models.contains(&m.name));
     cfg.validate().unwrap();
@@ -595,7 +595,8 @@ fn missing_mnist_child() {
     use dinv_experiments::mnist_data::Source;
     use dinv_experiments::spec::Scaled;
     let mut cfg: AutoencoderConfig =
-        dinv_pipeline::load_toml(&workspace().join(format!("pipelines/{NAME}.toml"))).unwrap();
+        dinv_pipeline::load_pipeline_toml(&workspace().join(format!("pipelines/{NAME}.toml")))
+            .unwrap();
     cfg.data.source = Scaled::Same(Source::Full);
     let p = build_from(cfg, Scale::Smoke).unwrap();
     let tmp = tempfile::tempdir().unwrap();

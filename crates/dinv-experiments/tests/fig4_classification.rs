@@ -91,9 +91,10 @@ fn fashion_smoke_summary_properties_and_snapshot() {
 fn paper_scale_compares_di_with_ndi_at_di_budget() {
     use dinv_experiments::classification::{build_from, ClassificationConfig};
     use dinv_experiments::spec::Scaled;
-    let mut cfg: ClassificationConfig =
-        dinv_pipeline::load_toml(&workspace().join("pipelines/fig4_mnist_classification.toml"))
-            .unwrap();
+    let mut cfg: ClassificationConfig = dinv_pipeline::load_pipeline_toml(
+        &workspace().join("pipelines/fig4_mnist_classification.toml"),
+    )
+    .unwrap();
     let analysis_params = |cfg: &ClassificationConfig, scale: Scale| {
         let p = build_from(cfg.clone(), scale).unwrap();
         p.graph

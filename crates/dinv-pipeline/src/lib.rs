@@ -110,6 +110,7 @@ mod id;
 pub mod progress;
 pub mod seed;
 mod status;
+pub mod sweep;
 pub mod table;
 
 mod cache;
@@ -130,6 +131,7 @@ pub use id::StageId;
 pub use progress::Progress;
 pub use seed::{derive_seed, rng_from_seed, stage_rng};
 pub use status::{CacheState, StageState};
+pub use sweep::{load_pipeline_toml, parse_pipeline_toml};
 pub use table::{Column, Table, TableError};
 
 /// The random-number generator every stage uses, re-exported so that experiment crates

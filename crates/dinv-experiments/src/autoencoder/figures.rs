@@ -301,7 +301,8 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/../../pipelines/fig4_mnist_autoencoder.toml"
         );
-        let cfg: AutoencoderConfig = dinv_pipeline::load_toml(std::path::Path::new(path)).unwrap();
+        let cfg: AutoencoderConfig =
+            dinv_pipeline::load_pipeline_toml(std::path::Path::new(path)).unwrap();
         FiguresParams {
             pipeline: cfg.pipeline.name.clone(),
             title: cfg.pipeline.title.clone(),

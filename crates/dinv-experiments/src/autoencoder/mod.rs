@@ -66,7 +66,8 @@ const FIGURES_VERSION: u32 = 3;
 
 /// Reads an autoencoder pipeline file and builds its stages for `scale`.
 pub fn build(path: &Path, scale: Scale) -> Result<Pipeline, String> {
-    let cfg: AutoencoderConfig = dinv_pipeline::load_toml(path).map_err(|e| e.to_string())?;
+    let cfg: AutoencoderConfig =
+        dinv_pipeline::load_pipeline_toml(path).map_err(|e| e.to_string())?;
     cfg.validate()
         .map_err(|e| format!("{}: {e}", path.display()))?;
     build_from(cfg, scale).map_err(|e| format!("{}: {e}", path.display()))

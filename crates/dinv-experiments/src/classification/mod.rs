@@ -34,7 +34,8 @@ pub use config::ClassificationConfig;
 pub const RUN: &str = "online";
 
 pub fn build(path: &Path, scale: Scale) -> Result<Pipeline, String> {
-    let cfg: ClassificationConfig = dinv_pipeline::load_toml(path).map_err(|e| e.to_string())?;
+    let cfg: ClassificationConfig =
+        dinv_pipeline::load_pipeline_toml(path).map_err(|e| e.to_string())?;
     cfg.validate()
         .map_err(|e| format!("{}: {e}", path.display()))?;
     build_from(cfg, scale).map_err(|e| format!("{}: {e}", path.display()))

@@ -301,13 +301,14 @@ fn median_iqr(mut v: Vec<f64>) -> (f64, f64, f64) {
     (q(0.5), q(0.25), q(0.75))
 }
 
-/// A summary number of every seed (`seeds[k]` is seed k's analysis summary) against
-/// the leak α: one line per family of models that differ only in α (same method,
-/// feedback and solver), through the median over seeds at each α, with the
-/// interquartile range as whiskers; models without α (BP, FA, PBP, α = 0) as flat
-/// references across the range.
-pub(crate) fn versus_alpha(
+/// A summary number of every seed (`seeds[k]` is seed k's analysis summary) against a
+/// model field (`against`, e.g. the leak α): one line per family of models that differ
+/// only in that field (same method, feedback, solver, ...), through the median over
+/// seeds at each value, with the interquartile range as whiskers; models without a
+/// positive value (for α: BP, FA, PBP, α = 0) as flat references across the range.
+pub(crate) fn versus(
     spec: &FigureSpec,
+    against: &Against,
     models: &[ModelSpec],
     seeds: &[serde_json::Value],
 ) -> LinePanel {
@@ -328,15 +329,18 @@ pub(crate) fn versus_alpha(
         .iter()
         .filter(|m| spec.methods.is_empty() || spec.methods.contains(&m.method))
         .collect();
+    let x_of = |m: &ModelSpec| against.value(m).filter(|v| *v > 0.0);
     let (swept, refs): (Vec<&ModelSpec>, Vec<&ModelSpec>) =
-        shown.iter().partition(|m| m.alpha > 0.0);
+        shown.iter().partition(|m| x_of(m).is_some());
+    // Everything but the name, the label and the swept field.
     let family = |m: &ModelSpec| {
-        (
-            m.method,
-            serde_json::to_string(&m.feedback).unwrap_or_default(),
-            serde_json::to_string(&m.di).unwrap_or_default(),
-            m.init_scale.map(f64::to_bits),
-        )
+        let mut json = serde_json::to_value(m).unwrap_or_default();
+        if let Some(obj) = json.as_object_mut() {
+            obj.remove("name");
+            obj.remove("label");
+        }
+        remove_path(&mut json, &against.0);
+        dinv_pipeline::canonical_json(&json)
     };
     let mut families: Vec<(_, Vec<&ModelSpec>)> = Vec::new();
     for m in swept {
@@ -346,7 +350,7 @@ pub(crate) fn versus_alpha(
             None => families.push((key, vec![m])),
         }
     }
-    let alphas: Vec<f64> = shown.iter().map(|m| m.alpha).filter(|a| *a > 0.0).collect();
+    let alphas: Vec<f64> = shown.iter().filter_map(|m| x_of(m)).collect();
     let (lo_a, hi_a) = alphas
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), a| {
@@ -355,16 +359,16 @@ pub(crate) fn versus_alpha(
     let mut series = Vec::new();
     let mut points = Vec::new();
     for (_, mut ms) in families {
-        ms.sort_by(|a, b| a.alpha.total_cmp(&b.alpha));
+        ms.sort_by(|a, b| x_of(a).unwrap_or(0.0).total_cmp(&x_of(b).unwrap_or(0.0)));
         let style = ModelStyle {
             color: family_colour(ms[0]),
             ..model_style(ms[0])
         };
-        let x: Vec<f64> = ms.iter().map(|m| m.alpha).collect();
+        let x: Vec<f64> = ms.iter().filter_map(|m| x_of(m)).collect();
         let stats: Vec<(f64, f64, f64)> = ms.iter().map(|m| stat(m)).collect();
         let med: Vec<f64> = stats.iter().map(|s| s.0).collect();
-        // The family's label: the first member's, without its α.
-        let label = family_label(&ms[0].label);
+        // The family's label: the first member's, without its value.
+        let label = family_label(&ms[0].label, against.symbol());
         // A family of one is a point: its legend entry goes with the whiskered point,
         // which would otherwise cover the unjoined line's only marker.
         let (line_label, point_label) = if ms.len() > 1 || seeds.len() < 2 {
@@ -411,7 +415,7 @@ pub(crate) fn versus_alpha(
     }
     LinePanel {
         title: spec.title.clone(),
-        x: Axis::log10(spec.x_label.as_deref().unwrap_or("leak α")),
+        x: Axis::log10(&spec.x_label.clone().unwrap_or_else(|| against.axis_label())),
         y,
         series,
         points,
@@ -435,9 +439,26 @@ fn family_colour(m: &ModelSpec) -> Rgb {
     }
 }
 
-/// A model's label without its α: `DI (Tr, α=0.001)` → `DI (Tr)`.
-fn family_label(label: &str) -> String {
-    let Some(i) = label.find("α=") else {
+/// Removes the field at dotted `path` from a JSON object.
+fn remove_path(json: &mut serde_json::Value, path: &str) {
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let Some(last) = parts.pop() else { return };
+    let mut v = json;
+    for p in parts {
+        match v.get_mut(p) {
+            Some(inner) => v = inner,
+            None => return,
+        }
+    }
+    if let Some(obj) = v.as_object_mut() {
+        obj.remove(last);
+    }
+}
+
+/// A model's label without the value of the swept field `symbol`:
+/// `DI (Tr, α=0.001)` → `DI (Tr)` for `α`.
+fn family_label(label: &str, symbol: &str) -> String {
+    let Some(i) = label.find(&format!("{symbol}=")) else {
         return label.to_string();
     };
     let end = label[i..].find([',', ')']).map_or(label.len(), |k| i + k);
@@ -703,9 +724,10 @@ pub(crate) fn figures_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError
                     spec.id, spec.source, spec.run
                 ))
             })?;
-        let fig_panels: Vec<Panel> = match spec.against {
-            Some(Against::Alpha) => vec![versus_alpha(
+        let fig_panels: Vec<Panel> = match &spec.against {
+            Some(against) => vec![versus(
                 spec,
+                against,
                 &p.models,
                 summaries.get(&spec.run).map_or(&[][..], Vec::as_slice),
             )],
@@ -989,11 +1011,11 @@ mod tests {
             })
             .collect();
         let spec = FigureSpec {
-            against: Some(Against::Alpha),
+            against: Some(Against::alpha()),
             log_y: true,
             ..spec("final_nmse")
         };
-        let p = versus_alpha(&spec, &models, &seeds);
+        let p = versus(&spec, &Against::alpha(), &models, &seeds);
         let labels: Vec<&str> = p.series.iter().map(|s| s.label.as_str()).collect();
         assert_eq!(labels, ["DI (Tr)", "NDI (Tr)", "BP"]);
         // A family of one (another solver) is a labelled point, visible beside the
@@ -1015,7 +1037,7 @@ mod tests {
                 s
             })
             .collect();
-        let q = versus_alpha(&spec, &more, &seeds_more);
+        let q = versus(&spec, &Against::alpha(), &more, &seeds_more);
         assert!(q.points.iter().any(|p| p.label == "DI (Tr, Euler)"));
         check(vec![q]);
         // Sorted by α; median of {1,2,3}·b is 2b, quartiles 1.5b and 2.5b.
@@ -1026,9 +1048,57 @@ mod tests {
         assert_eq!(p.series[2].x, [0.001, 0.01]);
         assert_eq!(p.series[2].y, [2.0, 2.0]);
         check(vec![p]);
-        assert_eq!(family_label("SDI (R, α=0.01)"), "SDI (R)");
-        assert_eq!(family_label("DI (α=0.1)"), "DI");
-        assert_eq!(family_label("DI, α=0.1, Euler"), "DI, Euler");
+        assert_eq!(family_label("SDI (R, α=0.01)", "α"), "SDI (R)");
+        assert_eq!(family_label("DI (α=0.1)", "α"), "DI");
+        assert_eq!(family_label("DI, α=0.1, Euler", "α"), "DI, Euler");
+        assert_eq!(family_label("FA (scale=0.5)", "scale"), "FA");
+    }
+
+    /// Against another field (here the initial scale, as a `[sweep]` over
+    /// `model.X.init_scale` makes): the models with a scale form the family, sorted by
+    /// it, and the model without one is the flat reference.
+    #[test]
+    fn versus_any_numeric_field() {
+        let scaled = |name: &str, s: f64| ModelSpec {
+            label: format!("BP (init_scale={s})"),
+            init_scale: Some(s),
+            ..model(name, Method::Bp, 0.0)
+        };
+        let models = [
+            scaled("BP-10", 10.0),
+            ModelSpec {
+                label: "BP (default init)".into(),
+                ..model("BP", Method::Bp, 0.0)
+            },
+            scaled("BP-2", 2.0),
+        ];
+        let seeds: Vec<serde_json::Value> = (0..3)
+            .map(|k| {
+                serde_json::json!({ "models": {
+                    "BP-10": { "final_nmse": 10.0 + k as f64 },
+                    "BP": { "final_nmse": 1.0 + k as f64 },
+                    "BP-2": { "final_nmse": 2.0 + k as f64 },
+                }})
+            })
+            .collect();
+        let against = Against("init_scale".into());
+        assert_eq!(against.value(&models[0]), Some(10.0));
+        assert_eq!(against.value(&models[1]), None);
+        let p = versus(&spec("final_nmse"), &against, &models, &seeds);
+        let lines: Vec<(&str, &[f64], &[f64])> = p
+            .series
+            .iter()
+            .map(|s| (s.label.as_str(), s.x.as_slice(), s.y.as_slice()))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                ("BP", &[2.0, 10.0][..], &[3.0, 11.0][..]),
+                ("BP (default init)", &[2.0, 10.0][..], &[2.0, 2.0][..])
+            ]
+        );
+        assert_eq!(p.x.label, "init_scale");
+        check(vec![p]);
     }
 
     /// The stage's check finds a curve drawn exactly under another in the same style

@@ -93,12 +93,43 @@ pub struct FigureSpec {
     pub caption: Option<String>,
 }
 
-/// A model parameter a figure can plot a summary number against.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Against {
-    /// The leak α of the inversion dynamics (a log axis: models with α > 0).
-    Alpha,
+/// A numeric model field a figure plots a summary number against, by its path in the
+/// model entry: `alpha` (the leak α of the inversion dynamics), `init_scale`,
+/// `feedback.scale`, ... (typically the field a `[sweep]` varies). The axis is
+/// logarithmic: models with a positive value are swept, the others are references.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Against(pub String);
+
+impl Against {
+    /// The leak α.
+    pub fn alpha() -> Self {
+        Against("alpha".into())
+    }
+
+    /// Model `m`'s value of this field, when it has one and it is a number.
+    pub fn value(&self, m: &ModelSpec) -> Option<f64> {
+        let json = serde_json::to_value(m).ok()?;
+        json.pointer(&format!("/{}", self.0.replace('.', "/")))?
+            .as_f64()
+    }
+
+    /// The field's symbol in labels and on the axis: `α` for the leak, else the last
+    /// segment of its path.
+    pub fn symbol(&self) -> &str {
+        match self.0.as_str() {
+            "alpha" => "α",
+            path => path.rsplit('.').next().unwrap_or(path),
+        }
+    }
+
+    /// The default x-axis label.
+    pub fn axis_label(&self) -> String {
+        match self.0.as_str() {
+            "alpha" => "leak α".into(),
+            path => path.into(),
+        }
+    }
 }
 
 /// The captions of `figures`, by figure id, for the summary (and so the report).
@@ -162,13 +193,15 @@ impl FigureSpec {
         if let Some(x) = self.x_max {
             check_positive(&format!("figure `{id}`: x_max"), x)?;
         }
-        if self.against == Some(Against::Alpha) {
+        if let Some(against) = &self.against {
             let swept = models.iter().filter(|m| {
-                m.alpha > 0.0 && (self.methods.is_empty() || self.methods.contains(&m.method))
+                against.value(m).is_some_and(|v| v > 0.0)
+                    && (self.methods.is_empty() || self.methods.contains(&m.method))
             });
             if swept.count() < 2 {
                 return Err(format!(
-                    "figure `{id}`: against = \"alpha\" needs at least two of its models with α > 0"
+                    "figure `{id}`: against = \"{}\" needs at least two of its models with a positive number at `{}` (the axis is logarithmic)",
+                    against.0, against.0
                 ));
             }
         }

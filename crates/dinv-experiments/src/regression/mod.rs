@@ -23,7 +23,8 @@ pub use config::RegressionConfig;
 
 /// Builds the stage graph of a regression pipeline file.
 pub fn build(path: &Path, scale: Scale) -> Result<Pipeline, String> {
-    let cfg: RegressionConfig = dinv_pipeline::load_toml(path).map_err(|e| e.to_string())?;
+    let cfg: RegressionConfig =
+        dinv_pipeline::load_pipeline_toml(path).map_err(|e| e.to_string())?;
     cfg.validate()
         .map_err(|e| format!("{}: {e}", path.display()))?;
     build_from(cfg, scale).map_err(|e| format!("{}: {e}", path.display()))
