@@ -201,6 +201,9 @@ enum StageCommand {
         /// Results folder instead of `results/<scale>/` (its stage cache is `cache/` in it).
         #[arg(long)]
         results: Option<PathBuf>,
+        /// Threads for the stage's own parallel parts (its outputs do not depend on it).
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
     },
 }
 
@@ -341,8 +344,9 @@ fn run(cli: Cli) -> Result<()> {
                     scale,
                     pipelines,
                     results,
+                    threads,
                 },
-        } => stage_run(&root, &id, scale, pipelines, results),
+        } => stage_run(&root, &id, scale, pipelines, results, threads),
         Command::Data { command } => data::run(command),
         Command::Clean { scale } => {
             for path in publish::clean(&root, scale)? {
@@ -502,6 +506,7 @@ fn stage_run(
     scale: Scale,
     pipelines: Option<PathBuf>,
     results: Option<PathBuf>,
+    threads: usize,
 ) -> Result<()> {
     let dir = pipelines.unwrap_or_else(|| root.join("pipelines"));
     let only = [id.to_string()];
@@ -514,7 +519,7 @@ fn stage_run(
             id.split('/').next().unwrap_or(id)
         );
     }
-    let exec = Executor::new(cache_dir(root, scale, results)).threads(1);
+    let exec = Executor::new(cache_dir(root, scale, results)).threads(threads.max(1));
     let waiting: Vec<String> = exec
         .status(&graph)
         .map_err(|e| anyhow::anyhow!("{e}"))?

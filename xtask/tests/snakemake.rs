@@ -139,3 +139,46 @@ fn exported_workflow_matches_reproduce_byte_for_byte() {
     let after = text(&xtask(&["status"], &pipes, &by_snakemake));
     assert!(after.lines().all(|l| !l.starts_with("stale")), "{after}");
 }
+
+/// Each rule asks for the threads its stage can use: two for the autoencoder's training
+/// (its mini-batch products run as two halves), one for every other stage, and the job
+/// passes Snakemake's grant on to `stage run --threads`. Needs no snakemake.
+#[test]
+fn rules_ask_for_the_threads_their_stage_uses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let results = tmp.path().join("R");
+    xtask(
+        &["export", "snakemake", "--only", "fig4_mnist_autoencoder"],
+        &root.join("pipelines"),
+        &results,
+    );
+    let snakefile = fs::read_to_string(results.join("Snakefile")).unwrap();
+    let mut seen = (0, 0);
+    for rule in snakefile.split("\nrule ").skip(1) {
+        if rule.starts_with("all:") || rule.starts_with("publish:") {
+            continue;
+        }
+        let threads = rule
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("threads: "))
+            .expect("every rule states its threads");
+        let id = rule
+            .split("stage run '")
+            .nth(1)
+            .and_then(|r| r.split('\'').next())
+            .expect("a stage's rule runs it");
+        let train = id.contains("/train/");
+        assert_eq!(threads, if train { "2" } else { "1" }, "{rule}");
+        assert!(
+            rule.contains("--threads {threads} && touch {output}"),
+            "{rule}"
+        );
+        if train {
+            seen.0 += 1;
+        } else {
+            seen.1 += 1;
+        }
+    }
+    assert!(seen.0 >= 10 && seen.1 >= 5, "{seen:?}");
+}

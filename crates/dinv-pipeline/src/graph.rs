@@ -55,6 +55,10 @@ pub struct StageSpec {
     pub master_seed: u64,
     /// The code that computes the stage.
     pub runner: Arc<dyn StageRunner>,
+    /// How many threads the stage can keep busy by itself (default 1): a hint for a
+    /// scheduler that runs one stage per job, such as the exported Snakemake workflow.
+    /// Not part of the key: a stage's outputs never depend on its thread count.
+    pub threads: usize,
 }
 
 impl StageSpec {
@@ -74,6 +78,7 @@ impl StageSpec {
             inputs: Vec::new(),
             master_seed: 0,
             runner,
+            threads: 1,
         }
     }
 
@@ -104,6 +109,12 @@ impl StageSpec {
     /// Sets the master seed.
     pub fn with_master_seed(mut self, master_seed: u64) -> Self {
         self.master_seed = master_seed;
+        self
+    }
+
+    /// Sets the number of threads the stage can use by itself (at least 1).
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
         self
     }
 }

@@ -238,19 +238,20 @@ impl Grid {
             .iter()
             .position(|e| name_of(e).as_deref() == Some(name.as_str()))
             .unwrap_or(0);
-        let list =
-            match values {
-                Value::Array(list) if !list.is_empty() => list.clone(),
-                Value::Array(_) => return Err(format!(
+        let list = match values {
+            Value::Array(list) if !list.is_empty() => list.clone(),
+            Value::Array(_) => {
+                return Err(format!(
                     "sweep key `{key}`: the list of values is empty; expected at least one value"
-                )),
-                other => {
-                    return Err(format!(
-                        "sweep key `{key}`: expected a list of values, found {}",
-                        other.type_str()
-                    ))
-                }
-            };
+                ))
+            }
+            other => {
+                return Err(format!(
+                    "sweep key `{key}`: expected a list of values, found {}",
+                    other.type_str()
+                ))
+            }
+        };
         if let Some(bad) = list.iter().find(|v| {
             !matches!(
                 v,

@@ -198,7 +198,9 @@ pub(crate) fn add_stages(
                 )
                 .with_params(json!(params))
                 .with_inputs([&data_id])
-                .with_master_seed(seed),
+                .with_master_seed(seed)
+                // Each mini-batch's products run as two halves (dinv_core::split).
+                .with_threads(2),
             )?;
             if detail {
                 let tsne_id = data_id.sibling("tsne").of(&model.name);
