@@ -20,7 +20,7 @@ use crate::activation::Activation;
 use crate::dynamics::{affine_power, Dynamics, EulerOrder, Integration, LayerSystem, Solver};
 use crate::error::{CoreError, Result};
 use crate::inverse::check_feedback_shape;
-use crate::newton::{self, Failure};
+use crate::newton;
 use crate::vecops::{matvec, mul, norm};
 
 /// Revision of the whole-network solvers' numbers (repeat layer, single loop): part of
@@ -512,19 +512,9 @@ impl SingleLoop<'_> {
                 x.extend_from_slice(&s.x);
                 Ok((x, s.iters, Solver::SteadyState))
             }
-            Err(Failure::Stalled(r)) => Err(CoreError::NoSteadyState {
-                layer: 1,
-                reason: format!("single-loop Newton stalled at relative residual {r:.3e}"),
-            }),
-            Err(Failure::NoDescent(r)) => Err(CoreError::NoSteadyState {
-                layer: 0,
-                reason: format!(
-                    "no descent at relative residual {r:.3e}: the dynamics may have no fixed point"
-                ),
-            }),
-            Err(Failure::NonFinite) => Err(CoreError::NonFinite {
-                what: "Newton iterate of the single loop's steady state".into(),
-            }),
+            Err(f) => Err(f.into_error("the single loop's steady state", |r| {
+                format!("single-loop Newton stalled at relative residual {r:.3e}")
+            })),
         }
     }
 

@@ -40,7 +40,7 @@ use serde::{Deserialize, Serialize};
 use crate::activation::Activation;
 use crate::error::{CoreError, Result};
 use crate::inverse::{check_feedback_shape, ndi_control};
-use crate::newton::{self, Failure};
+use crate::newton;
 use crate::vecops::{matvec, mul, norm};
 
 /// Revision of the DI solvers' numbers: part of the cache key of every stage that
@@ -750,21 +750,9 @@ impl LayerSystem<'_> {
         let max_iter = 100;
         match newton::solve(u, scale, tol, max_iter, residual, jacobian)? {
             Ok(s) => Ok((s.x, s.iters)),
-            Err(Failure::Stalled(r)) => Err(CoreError::NoSteadyState {
-                layer: 0,
-                reason: format!(
-                    "Newton stalled at relative residual {r:.3e} after {max_iter} iterations"
-                ),
-            }),
-            Err(Failure::NoDescent(r)) => Err(CoreError::NoSteadyState {
-                layer: 0,
-                reason: format!(
-                    "no descent at relative residual {r:.3e}: the dynamics may have no fixed point"
-                ),
-            }),
-            Err(Failure::NonFinite) => Err(CoreError::NonFinite {
-                what: "Newton iterate of the DI steady state".into(),
-            }),
+            Err(f) => Err(f.into_error("the DI steady state", |r| {
+                format!("Newton stalled at relative residual {r:.3e} after {max_iter} iterations")
+            })),
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::activation::Activation;
 use crate::dynamics::{Dynamics, EulerOrder, Integration, Inversion, Solver};
 use crate::error::{CoreError, Result};
 use crate::inverse::{check_feedback_shape, ndi_inverse};
-use crate::newton::{self, Failure};
+use crate::newton;
 use crate::vecops::{matvec, mul, norm};
 
 /// Revision of this controller's solver numbers: part of the cache key of the stages
@@ -324,24 +324,10 @@ impl ExpandingSystem<'_> {
         )?;
         let (delta, iters) = match solved {
             Ok(s) => (s.x, s.iters),
-            Err(Failure::Stalled(r)) => {
-                return Err(CoreError::NoSteadyState {
-                    layer: 0,
-                    reason: format!("Newton stalled at relative residual {r:.3e}"),
-                })
-            }
-            Err(Failure::NoDescent(r)) => {
-                return Err(CoreError::NoSteadyState {
-                    layer: 0,
-                    reason: format!(
-                    "no descent at relative residual {r:.3e}: the dynamics may have no fixed point"
-                ),
-                })
-            }
-            Err(Failure::NonFinite) => {
-                return Err(CoreError::NonFinite {
-                    what: "Newton iterate of the S1–S2 controller's steady state".into(),
-                })
+            Err(f) => {
+                return Err(f.into_error("the S1–S2 controller's steady state", |r| {
+                    format!("Newton stalled at relative residual {r:.3e}")
+                }))
             }
         };
         let readout = readout_of(&delta);

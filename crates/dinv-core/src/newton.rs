@@ -7,7 +7,7 @@ use faer::Mat;
 
 use crate::inverse::{min_norm_lstsq, solve_square};
 use crate::vecops::norm;
-use crate::Result;
+use crate::{CoreError, Result};
 
 /// Why Newton stopped without reaching the tolerance.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,6 +18,30 @@ pub(crate) enum Failure {
     NoDescent(f64),
     /// The residual norm is not finite.
     NonFinite,
+}
+
+impl Failure {
+    /// The error a caller returns: a stall worded by `stalled` (given the relative
+    /// residual), the same words for every missing descent, and `what` (the steady state
+    /// sought, e.g. "the DI steady state") for a non-finite iterate. The layer is left 0
+    /// for the caller's `at_layer`.
+    pub(crate) fn into_error(self, what: &str, stalled: impl FnOnce(f64) -> String) -> CoreError {
+        match self {
+            Failure::Stalled(r) => CoreError::NoSteadyState {
+                layer: 0,
+                reason: stalled(r),
+            },
+            Failure::NoDescent(r) => CoreError::NoSteadyState {
+                layer: 0,
+                reason: format!(
+                    "no descent at relative residual {r:.3e}: the dynamics may have no fixed point"
+                ),
+            },
+            Failure::NonFinite => CoreError::NonFinite {
+                what: format!("Newton iterate of {what}"),
+            },
+        }
+    }
 }
 
 /// A solution: the iterate, the state its residual was computed with, the iterations.
