@@ -10,6 +10,7 @@
 
 pub mod autoencoder;
 mod checkpoint;
+pub mod claim;
 pub mod classification;
 pub mod curves;
 pub mod mnist_data;

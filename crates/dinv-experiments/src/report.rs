@@ -37,6 +37,14 @@ fn findings(name: &str, s: &PipelineSummary<'_>) -> Vec<Finding> {
     }
 }
 
+/// Every claim of a pipeline: those its experiment judges in code (by pipeline name),
+/// then those declared as data in its pipeline file (`[[claim]]`, see [`crate::claim`]).
+fn all_findings(name: &str, s: &PipelineSummary<'_>) -> Vec<Finding> {
+    let mut found = findings(name, s);
+    found.extend(crate::claim::judge_declared(s));
+    found
+}
+
 /// Where and why our protocol differs from the paper's text or the authors' public
 /// code (github.com/wpodlaski/dynamic-inversion). Configuration, not results, so it is
 /// written here rather than read from the summary. "Code A" is the mid-2020 version of
@@ -219,7 +227,7 @@ pub fn render(summary: &Value, scale: Scale) -> String {
             let _ = writeln!(md, "{}\n", statistics_note(s.seeds()));
             let captions = v.get("captions").and_then(Value::as_object);
             let ids: Vec<&str> = figs.iter().filter_map(Value::as_str).collect();
-            let judged = panel_verdicts(&ids, &findings(name, &s));
+            let judged = panel_verdicts(&ids, &all_findings(name, &s));
             let mut any = false;
             for (f, verdicts) in ids.iter().zip(&judged) {
                 let c = captions.and_then(|c| c.get(*f)).and_then(Value::as_str);
@@ -242,11 +250,11 @@ pub fn render(summary: &Value, scale: Scale) -> String {
                 let _ = writeln!(md);
             }
         }
-        let found = findings(name, &s);
+        let found = all_findings(name, &s);
         // The same claims judged on each seed alone.
         let n_seeds = s.seeds() as usize;
         let per_seed: Vec<Vec<Finding>> = (0..n_seeds)
-            .map(|k| findings(name, &s.for_seed(k)))
+            .map(|k| all_findings(name, &s.for_seed(k)))
             .collect();
         if !found.is_empty() {
             let _ = writeln!(
@@ -326,8 +334,10 @@ fn panel_verdicts(figures: &[&str], found: &[Finding]) -> Vec<Vec<String>> {
     let extra = |i: usize| figures[i].trim_start_matches("fig").contains('_');
     let mut grouped: Vec<Vec<(String, Vec<&'static str>)>> = vec![Vec::new(); figures.len()];
     for f in found {
-        let wanted = panel_keys(f.figure);
-        let matches = |i: &usize| keys[*i].iter().any(|x| wanted.contains(x));
+        let wanted = panel_keys(&f.figure);
+        // A claim declared in a pipeline file may name its figure by id.
+        let matches =
+            |i: &usize| figures[*i] == f.figure || keys[*i].iter().any(|x| wanted.contains(x));
         let mut candidates = (0..figures.len()).filter(matches);
         let first = candidates.clone().next();
         let chosen = if f.figure.contains('*') {
@@ -398,7 +408,7 @@ mod caption_tests {
         assert_eq!(panel_keys("4c–d"), ["4c", "4d"]);
         assert!(panel_keys("GN (S7)").is_empty());
         let finding = |figure: &'static str, verdict| Finding {
-            figure,
+            figure: figure.into(),
             claim: "c".into(),
             ours: "1.0".into(),
             verdict,

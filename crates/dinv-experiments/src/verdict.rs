@@ -52,7 +52,7 @@ impl Verdict {
 
 /// One claim checked against our numbers.
 pub struct Finding {
-    pub figure: &'static str,
+    pub figure: std::borrow::Cow<'static, str>,
     pub claim: std::borrow::Cow<'static, str>,
     pub ours: String,
     pub verdict: Verdict,

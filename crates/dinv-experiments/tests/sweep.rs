@@ -176,6 +176,21 @@ fn malformed_grids_are_errors_that_name_the_key() {
             Ok(_) => panic!("{replacement}: accepted"),
         }
     }
+    // An error outside the sweep points at the file's own line, as without a sweep.
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("restabilise = true"))
+        .unwrap()
+        + 1;
+    let bad = text.replace("restabilise = true", "restabilise = 3");
+    let e = load_pipeline(&write(dir.path(), &bad), Scale::Smoke)
+        .err()
+        .expect("a wrong type is an error");
+    assert!(
+        e.contains(&format!("ext_nonlinear_alpha.toml:{line}:"))
+            && e.contains("training.restabilise"),
+        "{e}"
+    );
     // A copy may not take the name of another entry.
     let clash = text.replace("name = \"DI-Tr-0.001-euler\"", "name = \"DI-Tr-0.1\"");
     let e = load_pipeline(&write(dir.path(), &clash), Scale::Smoke)

@@ -125,6 +125,19 @@ fn lookup<'a, 'de>(table: &'a DeTable<'de>, key: &str) -> Option<&'a DeValue<'de
         .map(|(_, v)| v.get_ref())
 }
 
+/// Where the entry at dotted `key` (as [`InvalidConfig::key`] renders it, e.g.
+/// `claim[0].relation`) is written in `text`: its 1-based line and column and the
+/// snippet under it. `None` if the text has no such entry.
+pub(crate) fn locate(text: &str, key: &str) -> Option<(usize, usize, String)> {
+    let (doc, _errors) = DeTable::parse_recoverable(text);
+    let mut entries = Vec::new();
+    flatten_table(doc.get_ref(), &mut Vec::new(), &mut entries);
+    let e = entries.iter().find(|e| render_path(&e.path) == key)?;
+    let (line, column) = line_column(text, e.value.start);
+    let len = e.value.end.saturating_sub(e.value.start);
+    Some((line, column, snippet(text, line, column, len)))
+}
+
 /// 1-based (line, column in characters) of byte offset `pos`.
 fn line_column(text: &str, pos: usize) -> (usize, usize) {
     let pos = floor_char_boundary(text, pos.min(text.len()));

@@ -37,7 +37,7 @@ use serde::de::DeserializeOwned;
 use toml::de::{DeTable, DeValue};
 use toml::{Table, Value};
 
-use crate::config::{parse_toml, ConfigError, InvalidConfig};
+use crate::config::{locate, parse_toml, ConfigError, InvalidConfig};
 
 /// The arrays of tables a sweep can expand, as written in the pipeline file.
 const SWEEPABLE: &[&str] = &["model", "run"];
@@ -64,8 +64,18 @@ pub fn parse_pipeline_toml<T: DeserializeOwned>(
             snippet: None,
         }))
     };
-    // The base document, without the sweep, must itself be valid.
-    from_table::<T>(&doc, source, "the pipeline without its [sweep] table")?;
+    // The base document, without the sweep, must itself be valid; its entries are where
+    // the file has them, so an error points at the file's line.
+    from_table::<T>(&doc, source, "").map_err(|e| match e {
+        ConfigError::Invalid(mut inv) => {
+            if let Some((line, column, snippet)) = inv.key.as_deref().and_then(|k| locate(text, k))
+            {
+                (inv.line, inv.column, inv.snippet) = (Some(line), Some(column), Some(snippet));
+            }
+            ConfigError::Invalid(inv)
+        }
+        other => other,
+    })?;
     let Value::Table(sweep) = sweep else {
         return Err(err(
             None,

@@ -155,7 +155,7 @@ pub fn claims(s: &PipelineSummary<'_>) -> Vec<Finding> {
         )
     });
     out.push(Finding {
-        figure: "4b",
+        figure: "4b".into(),
         claim: "BP learns successfully only with orthogonal weight initialisation.".into(),
         ours: format!(
             "final training error per pixel: {}{bp_note}",
@@ -208,7 +208,7 @@ pub fn claims(s: &PipelineSummary<'_>) -> Vec<Finding> {
         ));
     }
     out.push(Finding {
-        figure: "4b",
+        figure: "4b".into(),
         claim: "PBP and NDI learn more slowly with orthogonal initialisation.".into(),
         ours: format!("training error per pixel after epoch 1: {}", parts.join("; ")),
         verdict: Verdict::from_counts(ok, total),
@@ -253,7 +253,7 @@ pub fn claims(s: &PipelineSummary<'_>) -> Vec<Finding> {
             _ => "FA performs poorly with both initialisations.".to_string(),
         };
         out.push(Finding {
-            figure: "4b",
+            figure: "4b".into(),
             claim: claim.into(),
             ours: format!(
                 "final training error per pixel: {} (worst of BP-orthogonal, PBP and NDI: {})",
@@ -299,7 +299,7 @@ pub fn claims(s: &PipelineSummary<'_>) -> Vec<Finding> {
         .filter(|m| value(s, m, "tsne_kl_divergence").is_some())
         .collect();
     out.push(Finding {
-        figure: "4c–d",
+        figure: "4c–d".into(),
         claim: "BP with orthogonal and NDI with random initialisation reach similar performance.".into(),
         ours: format!(
             "final training error per pixel: {}; KL divergence of the t-SNE map of the codes: {}{}",
@@ -359,7 +359,7 @@ fn decent_finding(
         }
     }
     Finding {
-        figure: "4b",
+        figure: "4b".into(),
         claim: "PBP and NDI perform decently with either initialisation.".into(),
         ours: format!(
             "final training error per pixel: {} (best of all models: {}; reference errors: \
@@ -398,7 +398,7 @@ fn decent_finding_without_baselines(
         .filter(|v| **v <= DECENT_FACTOR * best)
         .count();
     Finding {
-        figure: "4b",
+        figure: "4b".into(),
         claim: "PBP and NDI perform decently with either initialisation.".into(),
         ours: format!(
             "final training error per pixel: {} (best of all models: {})",

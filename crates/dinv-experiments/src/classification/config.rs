@@ -25,6 +25,9 @@ pub struct ClassificationConfig {
     pub models: Vec<ModelSpec>,
     #[serde(rename = "figure", default)]
     pub figures: Vec<FigureSpec>,
+    /// Claims judged from the summary (see [`crate::claim`]).
+    #[serde(rename = "claim", default, skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<crate::claim::ClaimSpec>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -213,6 +216,7 @@ impl ClassificationConfig {
         if self.models.is_empty() {
             return Err("at least one [[model]] is needed".into());
         }
+        crate::claim::validate_claims(&self.claims, &[super::RUN], &self.models, &self.figures)?;
         let mut ids = std::collections::BTreeSet::new();
         for f in &self.figures {
             f.validate(&self.pipeline.name, &[super::RUN], &self.models, Some(2))?;

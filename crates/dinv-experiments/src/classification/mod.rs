@@ -47,6 +47,15 @@ pub fn build_from(cfg: ClassificationConfig, scale: Scale) -> Result<Pipeline, S
     let analyses = stages::add_stages(&cfg, scale, &mut graph)?;
     let name = cfg.pipeline.name.clone();
     let input_runs: Vec<String> = analyses.iter().map(|_| RUN.to_string()).collect();
+    let mut summary_params = json!({
+        "title": cfg.pipeline.title,
+        "figures": cfg.figures.iter().map(|f| f.id.clone()).collect::<Vec<_>>(),
+        "captions": crate::curves::spec::captions(&cfg.figures),
+        "models": model_meta(&cfg.models),
+        "model_order": cfg.models.iter().map(|m| m.name.clone()).collect::<Vec<_>>(),
+        "input_runs": input_runs,
+    });
+    crate::claim::insert_claims(&mut summary_params, &cfg.claims);
     let summary_id = StageId::new(&name, "summary");
     graph
         .add(
@@ -56,14 +65,7 @@ pub fn build_from(cfg: ClassificationConfig, scale: Scale) -> Result<Pipeline, S
                 summary::VERSION,
                 Arc::new(summary::summary_stage),
             )
-            .with_params(json!({
-                "title": cfg.pipeline.title,
-                "figures": cfg.figures.iter().map(|f| f.id.clone()).collect::<Vec<_>>(),
-                "captions": crate::curves::spec::captions(&cfg.figures),
-                "models": model_meta(&cfg.models),
-                "model_order": cfg.models.iter().map(|m| m.name.clone()).collect::<Vec<_>>(),
-                "input_runs": input_runs,
-            }))
+            .with_params(summary_params)
             .with_inputs(analyses.clone()),
         )
         .map_err(|e| e.to_string())?;
@@ -212,7 +214,7 @@ fn levels_up_to_common_offset(s: &PipelineSummary<'_>) -> Finding {
     );
     if rows.is_empty() {
         return Finding {
-            figure: "4a",
+            figure: "4a".into(),
             claim: claim.into(),
             ours: String::new(),
             verdict: Verdict::NotRun,
@@ -233,7 +235,7 @@ fn levels_up_to_common_offset(s: &PipelineSummary<'_>) -> Finding {
         .map(|o| (o - common).abs())
         .fold(0.0, f64::max);
     Finding {
-        figure: "4a",
+        figure: "4a".into(),
         claim: claim.into(),
         ours: format!(
             "{}: a systematic offset of {} points common to all models (per-model offsets spread {} around it, largest deviation {largest:.2}); with it removed: {}",
@@ -268,7 +270,7 @@ pub fn offset_candidate_claims(s: &PipelineSummary<'_>) -> Vec<Finding> {
         .count();
     let offsets: Vec<f64> = rows.iter().map(|(_, o, p)| o - p).collect();
     vec![Finding {
-        figure: "4a (offset)",
+        figure: "4a (offset)".into(),
         claim: format!(
             "{}: the change removes Fig. 4a's common offset, so each model's final test error is the paper's.",
             s.v.get("title").and_then(serde_json::Value::as_str).unwrap_or(s.name)
@@ -303,7 +305,7 @@ fn lillicrap_reference(s: &PipelineSummary<'_>) -> Finding {
         .collect();
     let ok = rows.iter().filter(|(_, o, t)| (o - t).abs() <= 0.5).count();
     Finding {
-        figure: "4a (ref.)",
+        figure: "4a (ref.)".into(),
         claim: "(Second reference, not the paper) Lillicrap et al. 2016 (Nat. Commun., \"Random synaptic feedback weights support error backpropagation for deep learning\"), the same 784-1000-10 network on MNIST: BP 2.4 %, FA 2.1 % test error.".into(),
         ours: rows
             .iter()
@@ -352,7 +354,7 @@ fn inversions_behind_paired(s: &PipelineSummary<'_>) -> Finding {
         }
     }
     Finding {
-        figure: "4a",
+        figure: "4a".into(),
         claim: "All algorithms perform similarly, PBP and NDI slightly worse (possibly slower convergence).".into(),
         ours: format!(
             "paired difference of final test error within a seed (same initial weights, feedback and example order), points, mean ± sd over seeds: {}",
@@ -387,7 +389,7 @@ fn inversions_slightly_behind(
         })
         .count();
     Finding {
-        figure,
+        figure: figure.into(),
         claim: claim.into(),
         ours: format!(
             "final test error (%): {}",
@@ -478,7 +480,7 @@ pub fn claims(s: &PipelineSummary<'_>) -> Vec<Finding> {
     // gets its own verdict; one "not run" row when there is none.
     let finding = |ours: String, verdict| {
         Finding {
-        figure: "4a*",
+        figure: "4a*".into(),
         claim: "(Beyond the paper) True DI (tanh dynamics, steady state) on MNIST performs like its NDI proxy.".into(),
         ours,
         verdict,

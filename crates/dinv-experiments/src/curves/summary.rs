@@ -8,7 +8,8 @@
 //!   "model_order": ["BP", …],
 //!   "runs": { "<run>": { "<model>": { "<metric>": mean over seeds,
 //!                                     "<metric>_sd": sd (≥ 2 seeds) } } },
-//!   "seed_values": { "<run>": { "<model>": { "<metric>": [value of each seed] } } } }
+//!   "seed_values": { "<run>": { "<model>": { "<metric>": [value of each seed] } } },
+//!   "claims": [ the pipeline file's [[claim]] tables, when it has any ] }
 //! ```
 //!
 //! Metrics of every model: `final_nmse` (normalised error after the last example),
@@ -40,6 +41,9 @@ struct SummaryParams {
     models: Value,
     model_order: Vec<String>,
     input_runs: Vec<String>,
+    /// The pipeline file's `[[claim]]`s, passed on for the report (absent when none).
+    #[serde(default)]
+    claims: Option<Value>,
 }
 
 /// The summary stage's kind, shared by every experiment that uses it (one version per
@@ -115,6 +119,9 @@ pub(crate) fn summary_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError
     });
     if !p.captions.is_empty() {
         out["captions"] = json!(p.captions);
+    }
+    if let Some(claims) = p.claims {
+        out["claims"] = claims;
     }
     ctx.write_json("summary", &out)?;
     Ok(())

@@ -28,7 +28,7 @@ pub fn fig3_linear(s: &PipelineSummary<'_>) -> Vec<Finding> {
         })
         .count();
     out.push(Finding {
-        figure: "3a",
+        figure: "3a".into(),
         claim: "All algorithms solve this simple task with ease.".into(),
         ours: format!(
             "final normalised error: {}",
@@ -53,7 +53,7 @@ pub fn fig3_linear(s: &PipelineSummary<'_>) -> Vec<Finding> {
         .filter(|(n, _)| to_1e3(n) < fastest_first_order)
         .count();
     out.push(Finding {
-        figure: "3b",
+        figure: "3b".into(),
         claim: "With fixed-norm updates, DI, NDI and PBP converge faster than BP and FA.".into(),
         ours: format!(
             "examples until the error first drops below 1e-3: {}; mean log10 error over training: {}",
@@ -73,7 +73,7 @@ pub fn fig3_linear(s: &PipelineSummary<'_>) -> Vec<Finding> {
         })
         .count();
     out.push(Finding {
-        figure: "3c",
+        figure: "3c".into(),
         claim: "DI remains stable throughout training (variability only in the first ~100 examples).".into(),
         ours: format!(
             "SSA re-stabilisations (each one an example at which the dynamics had turned unstable): {}; of these after example 100: {}; last one at example: {}; largest eigenvalue before an intervention: {}; where SSA left it (mean): {}",
@@ -96,7 +96,7 @@ pub fn fig3_linear(s: &PipelineSummary<'_>) -> Vec<Finding> {
         })
         .count();
     out.push(Finding {
-        figure: "3c*",
+        figure: "3c*".into(),
         claim: "(Implied by using NDI as DI's stand-in) NDI's closed form is the steady state that DI's dynamics reach.".into(),
         ours: format!(
             "largest real eigenvalue of NDI's system (never re-stabilised) at the end: {}; largest over training: {}; fraction of examples with a positive eigenvalue: {}",
@@ -121,7 +121,7 @@ pub fn fig3_linear(s: &PipelineSummary<'_>) -> Vec<Finding> {
         })
         .count();
     out.push(Finding {
-        figure: "3d",
+        figure: "3d".into(),
         claim: "DI's updates are well aligned with NDI's.".into(),
         ours: format!(
             "angle δ_DI vs δ_NDI (degrees) where it settles (mean over the second half of training): {}; mean over the whole run: {}",
@@ -141,7 +141,7 @@ pub fn fig3_linear(s: &PipelineSummary<'_>) -> Vec<Finding> {
         })
         .count();
     out.push(Finding {
-        figure: "3e",
+        figure: "3e".into(),
         claim: "The angle between B and −Wᵀ settles around 45° for all DI and NDI models.".into(),
         ours: format!(
             "settled angle (degrees, mean over the second half of training): {}; final: {}",
@@ -160,7 +160,7 @@ pub fn fig3_linear(s: &PipelineSummary<'_>) -> Vec<Finding> {
         })
         .count();
     out.push(Finding {
-        figure: "3f",
+        figure: "3f".into(),
         claim: "DI's updates are also aligned with PBP's.".into(),
         ours: format!(
             "angle δ_DI vs δ_PBP (degrees) where it settles (second half of training): {}; mean over the whole run: {}",
@@ -200,7 +200,7 @@ pub fn fig3_nonlinear(s: &PipelineSummary<'_>) -> Vec<Finding> {
         })
         .count();
     out.push(Finding {
-        figure: "3g",
+        figure: "3g".into(),
         claim: "All inversion algorithms finish with a lower error than BP and FA.".into(),
         ours: format!(
             "final normalised error: {}",
@@ -225,7 +225,7 @@ pub fn fig3_nonlinear(s: &PipelineSummary<'_>) -> Vec<Finding> {
         })
         .count();
     out.push(Finding {
-        figure: "3g",
+        figure: "3g".into(),
         claim: "…but often with slower convergence.".into(),
         ours: format!(
             "normalised error after 1000 examples: {}",
@@ -243,7 +243,7 @@ pub fn fig3_nonlinear(s: &PipelineSummary<'_>) -> Vec<Finding> {
         })
         .count();
     out.push(Finding {
-        figure: "3h",
+        figure: "3h".into(),
         claim: "DI's dynamics remain stable throughout training.".into(),
         ours: format!(
             "largest real eigenvalue over training, before any intervention: {}; SSA re-stabilisations: {}",
@@ -266,7 +266,7 @@ pub fn fig3_nonlinear(s: &PipelineSummary<'_>) -> Vec<Finding> {
         })
         .count();
     out.push(Finding {
-        figure: "3i",
+        figure: "3i".into(),
         claim: "DI closely follows NDI's updates (except for α = 0, likely slow convergence).".into(),
         ours: format!(
             "angle δ_DI vs δ_NDI (degrees, hidden layers 1 / 2) where it settles (second half of training): {}; mean over the whole run: {}",
@@ -296,7 +296,7 @@ pub fn fig3_nonlinear(s: &PipelineSummary<'_>) -> Vec<Finding> {
     let near_zero = angles.iter().any(|v| *v < 15.0);
     let near_45 = angles.iter().any(|v| (30.0..=60.0).contains(v));
     out.push(Finding {
-        figure: "3j",
+        figure: "3j".into(),
         claim: "Alignment of B with −Wᵀ varies with layer and algorithm: some layers settle near 45°, others stay close to 0°.".into(),
         ours: format!(
             "final angle (degrees, B₂ / B₃): {}",
@@ -332,7 +332,7 @@ pub fn fig3_nonlinear(s: &PipelineSummary<'_>) -> Vec<Finding> {
         }
     }
     out.push(Finding {
-        figure: "3k",
+        figure: "3k".into(),
         claim: "SDI behaves very differently from DI: it converges to different steady states."
             .into(),
         ours: format!(

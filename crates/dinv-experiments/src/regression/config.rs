@@ -23,6 +23,9 @@ pub struct RegressionConfig {
     pub models: Vec<ModelSpec>,
     #[serde(rename = "figure", default)]
     pub figures: Vec<FigureSpec>,
+    /// Claims judged from the summary (see [`crate::claim`]).
+    #[serde(rename = "claim", default, skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<crate::claim::ClaimSpec>,
 }
 
 /// Where the targets come from.
@@ -221,6 +224,7 @@ impl RegressionConfig {
         )?;
         check_non_negative("training.gn_damping", self.training.gn_damping)?;
         let runs: Vec<&str> = self.runs.iter().map(|r| r.name.as_str()).collect();
+        crate::claim::validate_claims(&self.claims, &runs, &self.models, &self.figures)?;
         let mut ids = std::collections::BTreeSet::new();
         for f in &self.figures {
             f.validate(

@@ -448,7 +448,7 @@ pub fn gn_findings(_name: &str, s: &PipelineSummary<'_>) -> Vec<Finding> {
         );
     }
     out.push(Finding {
-        figure: "GN (§4.3)",
+        figure: "GN (§4.3)".into(),
         claim: "Dynamic inversion approximates (block-diagonal) Gauss–Newton optimisation: the \
                 inversion methods' hidden-layer updates point closer to the GN step than BP's and FA's.".into(),
         ours,
@@ -472,7 +472,7 @@ pub fn gn_findings(_name: &str, s: &PipelineSummary<'_>) -> Vec<Finding> {
         })
         .count();
     out.push(Finding {
-        figure: "GN (§4.3)",
+        figure: "GN (§4.3)".into(),
         claim: "DI's weight updates approximate GN steps.".into(),
         ours: format!(
             "DI's mean angle to the block GN step (degrees) — {}; to the GN step under the paper's \
@@ -496,7 +496,7 @@ pub fn gn_findings(_name: &str, s: &PipelineSummary<'_>) -> Vec<Finding> {
         })
         .count();
     out.push(Finding {
-        figure: "GN (S7)",
+        figure: "GN (S7)".into(),
         claim: "DI's error signal for the penultimate layer resembles GN's, (W_L D_{L−1})⁺e \
                 (Eqs. 17, S7–S8), for small errors."
             .into(),

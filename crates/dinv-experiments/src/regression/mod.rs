@@ -53,6 +53,15 @@ pub fn build_from(cfg: RegressionConfig, scale: Scale) -> Result<Pipeline, Strin
         .cloned()
         .chain(added.gauss_newton.iter().map(|g| g.1.clone()))
         .collect();
+    let mut summary_params = json!({
+        "title": cfg.pipeline.title,
+        "figures": cfg.figures.iter().map(|f| f.id.clone()).collect::<Vec<_>>(),
+        "captions": crate::curves::spec::captions(&cfg.figures),
+        "models": model_meta(&cfg.models),
+        "model_order": cfg.models.iter().map(|m| m.name.clone()).collect::<Vec<_>>(),
+        "input_runs": input_runs.iter().chain(&gn_runs).collect::<Vec<_>>(),
+    });
+    crate::claim::insert_claims(&mut summary_params, &cfg.claims);
     let summary_id = StageId::new(&name, "summary");
     graph
         .add(
@@ -62,14 +71,7 @@ pub fn build_from(cfg: RegressionConfig, scale: Scale) -> Result<Pipeline, Strin
                 summary::VERSION,
                 Arc::new(summary::summary_stage),
             )
-            .with_params(json!({
-                "title": cfg.pipeline.title,
-                "figures": cfg.figures.iter().map(|f| f.id.clone()).collect::<Vec<_>>(),
-                "captions": crate::curves::spec::captions(&cfg.figures),
-                "models": model_meta(&cfg.models),
-                "model_order": cfg.models.iter().map(|m| m.name.clone()).collect::<Vec<_>>(),
-                "input_runs": input_runs.iter().chain(&gn_runs).collect::<Vec<_>>(),
-            }))
+            .with_params(summary_params)
             .with_inputs(inputs.clone()),
         )
         .map_err(|e| e.to_string())?;
