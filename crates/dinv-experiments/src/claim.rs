@@ -200,19 +200,18 @@ impl ClaimSpec {
     }
 }
 
-/// Checks every claim of a pipeline (see [`ClaimSpec::validate`]).
+/// Checks every claim of a pipeline (see [`ClaimSpec::validate`]) against its runs,
+/// model names and figure ids.
 pub fn validate_claims(
     claims: &[ClaimSpec],
     runs: &[&str],
-    models: &[crate::spec::ModelSpec],
-    figures: &[crate::curves::spec::FigureSpec],
+    models: &[&str],
+    figures: &[&str],
 ) -> Result<(), String> {
-    let models: Vec<&str> = models.iter().map(|m| m.name.as_str()).collect();
-    let figures: Vec<&str> = figures.iter().map(|f| f.id.as_str()).collect();
     claims
         .iter()
         .enumerate()
-        .try_for_each(|(i, c)| c.validate(i, runs, &models, &figures))
+        .try_for_each(|(i, c)| c.validate(i, runs, models, figures))
 }
 
 /// The claims as the summary stage's parameter: absent when there are none, so that

@@ -13,6 +13,7 @@ mod checkpoint;
 pub mod claim;
 pub mod classification;
 pub mod curves;
+pub mod experiment;
 pub mod mnist_data;
 pub mod regression;
 pub mod report;
@@ -24,24 +25,10 @@ pub mod verdict;
 
 use std::path::{Path, PathBuf};
 
-use dinv_pipeline::Graph;
 use serde::Deserialize;
 
+pub use experiment::{Experiment, Pipeline};
 pub use spec::Scale;
-
-/// One pipeline file turned into stages.
-pub struct Pipeline {
-    pub name: String,
-    pub title: String,
-    pub graph: Graph,
-    /// Stage whose `summary.json` holds the pipeline's key numbers.
-    pub summary_stage: String,
-    /// Stage whose outputs are the pipeline's figures (PNG + SVG).
-    pub figures_stage: String,
-    /// Datasets the pipeline reads in full at this scale (none when it reads only the
-    /// shipped subsets or synthetic data): `cargo xtask reproduce` fetches them first.
-    pub full_data: Vec<&'static dinv_data::mnist::DatasetSpec>,
-}
 
 #[derive(Deserialize)]
 struct Probe {
@@ -53,21 +40,28 @@ struct ProbeHeader {
     experiment: String,
 }
 
-/// The experiments this crate knows, by the name used in `[pipeline] experiment`.
-pub const EXPERIMENTS: &[&str] = &["regression", "mnist_classification", "mnist_autoencoder"];
+/// Every experiment kind this crate knows, registered once.
+pub const EXPERIMENTS: &[&dyn Experiment] = &[
+    &regression::Regression,
+    &classification::Classification,
+    &autoencoder::Autoencoder,
+];
 
 /// Reads a pipeline file and builds its stages for `scale`. Errors name the file and
 /// the offending key.
 pub fn load_pipeline(path: &Path, scale: Scale) -> Result<Pipeline, String> {
     let probe: Probe = dinv_pipeline::load_pipeline_toml(path).map_err(|e| e.to_string())?;
-    match probe.pipeline.experiment.as_str() {
-        "regression" => regression::build(path, scale),
-        "mnist_classification" => classification::build(path, scale),
-        "mnist_autoencoder" => autoencoder::build(path, scale),
-        other => Err(format!(
-            "{}: unknown experiment `{other}` in [pipeline] experiment; expected one of: {}",
+    let kind = probe.pipeline.experiment.as_str();
+    match EXPERIMENTS.iter().find(|e| e.name() == kind) {
+        Some(e) => e.build(path, scale),
+        None => Err(format!(
+            "{}: unknown experiment `{kind}` in [pipeline] experiment; expected one of: {}",
             path.display(),
-            EXPERIMENTS.join(", ")
+            EXPERIMENTS
+                .iter()
+                .map(|e| e.name())
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
     }
 }

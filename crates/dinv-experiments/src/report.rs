@@ -14,33 +14,13 @@ use crate::verdict::{sig, Finding, PipelineSummary, Verdict};
 /// after the paper's figures.
 pub const EXTENSION_PREFIX: &str = "ext_";
 
-/// The claims of each pipeline, by pipeline name.
-fn findings(name: &str, s: &PipelineSummary<'_>) -> Vec<Finding> {
-    match name {
-        "fig3_linear" => {
-            let mut f = crate::regression::claims::fig3_linear(s);
-            f.extend(crate::regression::gauss_newton::gn_findings(name, s));
-            f
-        }
-        "fig3_nonlinear" => {
-            let mut f = crate::regression::claims::fig3_nonlinear(s);
-            f.extend(crate::regression::gauss_newton::gn_findings(name, s));
-            f
-        }
-        "fig4_mnist_classification" => crate::classification::claims(s),
-        "ext_fashion_mnist_classification" => crate::classification::fashion_claims(s),
-        "ext_mnist_offset_global_norm" | "ext_mnist_offset_l2_decay" => {
-            crate::classification::offset_candidate_claims(s)
-        }
-        "fig4_mnist_autoencoder" => crate::autoencoder::claims(s),
-        _ => Vec::new(),
-    }
-}
-
-/// Every claim of a pipeline: those its experiment judges in code (by pipeline name),
-/// then those declared as data in its pipeline file (`[[claim]]`, see [`crate::claim`]).
+/// Every claim of a pipeline: those its experiment judges in code, then those declared
+/// as data in its pipeline file (`[[claim]]`, see [`crate::claim`]).
 fn all_findings(name: &str, s: &PipelineSummary<'_>) -> Vec<Finding> {
-    let mut found = findings(name, s);
+    let mut found: Vec<Finding> = crate::EXPERIMENTS
+        .iter()
+        .flat_map(|e| e.findings(name, s))
+        .collect();
     found.extend(crate::claim::judge_declared(s));
     found
 }
@@ -385,15 +365,12 @@ fn statistics_note(seeds: u64) -> String {
 }
 
 /// Findings in prose under a pipeline's table: what the numbers mean beyond the
-/// verdicts. Each is generated from the summary, like the table.
+/// verdicts, from its experiment. Each is generated from the summary, like the table.
 fn notes(name: &str, s: &PipelineSummary<'_>) -> Vec<String> {
-    match name {
-        "fig3_nonlinear" => crate::regression::claims::nonlinear_notes(s),
-        "ext_nonlinear_alpha" => crate::regression::claims::alpha_sweep_notes(s),
-        "ext_nonlinear_bp_control" => crate::regression::claims::bp_control_notes(s),
-        "fig4_mnist_classification" => crate::classification::notes(s),
-        _ => Vec::new(),
-    }
+    crate::EXPERIMENTS
+        .iter()
+        .flat_map(|e| e.notes(name, s))
+        .collect()
 }
 
 #[cfg(test)]

@@ -24,6 +24,9 @@ pub struct AutoencoderConfig {
     #[serde(rename = "model")]
     pub models: Vec<AeModelSpec>,
     pub detail: DetailSpec,
+    /// Claims judged from the summary (see [`crate::claim`]).
+    #[serde(rename = "claim", default, skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<crate::claim::ClaimSpec>,
 }
 
 /// Which images are used.
@@ -175,6 +178,16 @@ impl AutoencoderConfig {
     pub fn validate(&self) -> Result<(), String> {
         self.pipeline.validate()?;
         self.network.validate("network")?;
+        crate::claim::validate_claims(
+            &self.claims,
+            &[super::RUN],
+            &self
+                .models
+                .iter()
+                .map(|m| m.name.as_str())
+                .collect::<Vec<_>>(),
+            &super::figures::FIGURES,
+        )?;
         let dims = &self.network.dims;
         if dims.first() != dims.last() {
             return Err(format!(

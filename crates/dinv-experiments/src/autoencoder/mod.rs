@@ -53,9 +53,9 @@ use std::sync::Arc;
 use dinv_pipeline::{Graph, StageId, StageSpec};
 use serde_json::{json, Map, Value};
 
+use crate::experiment::{Experiment, Pipeline};
 use crate::spec::Scale;
 use crate::verdict::{Finding, PipelineSummary};
-use crate::Pipeline;
 pub use config::AutoencoderConfig;
 
 /// The single training protocol's name in `summary.json`.
@@ -63,6 +63,26 @@ pub const RUN: &str = "train";
 
 const BASELINE_SUMMARY_VERSION: u32 = 1;
 const FIGURES_VERSION: u32 = 3;
+
+/// The MNIST autoencoder (Fig. 4b–d).
+pub struct Autoencoder;
+
+impl Experiment for Autoencoder {
+    fn name(&self) -> &'static str {
+        "mnist_autoencoder"
+    }
+
+    fn build(&self, path: &Path, scale: Scale) -> Result<Pipeline, String> {
+        build(path, scale)
+    }
+
+    fn findings(&self, pipeline: &str, s: &PipelineSummary<'_>) -> Vec<Finding> {
+        match pipeline {
+            "fig4_mnist_autoencoder" => claims::claims(s),
+            _ => Vec::new(),
+        }
+    }
+}
 
 /// Reads an autoencoder pipeline file and builds its stages for `scale`.
 pub fn build(path: &Path, scale: Scale) -> Result<Pipeline, String> {
@@ -81,6 +101,14 @@ pub fn build_from(cfg: AutoencoderConfig, scale: Scale) -> Result<Pipeline, Stri
     } = stages::add_stages(&cfg, scale, &mut graph)?;
     let name = cfg.pipeline.name.clone();
     let runs_id = StageId::new(&name, "runs");
+    let mut runs_params = json!({
+        "title": cfg.pipeline.title,
+        "figures": figures::FIGURES,
+        "models": model_meta(&cfg),
+        "model_order": cfg.models.iter().map(|m| m.name.clone()).collect::<Vec<_>>(),
+        "input_runs": analyses.iter().map(|_| RUN).collect::<Vec<_>>(),
+    });
+    crate::claim::insert_claims(&mut runs_params, &cfg.claims);
     let summary_id = StageId::new(&name, "summary");
     graph
         .add(
@@ -90,13 +118,7 @@ pub fn build_from(cfg: AutoencoderConfig, scale: Scale) -> Result<Pipeline, Stri
                 crate::curves::summary::VERSION,
                 Arc::new(crate::curves::summary::summary_stage),
             )
-            .with_params(json!({
-                "title": cfg.pipeline.title,
-                "figures": figures::FIGURES,
-                "models": model_meta(&cfg),
-                "model_order": cfg.models.iter().map(|m| m.name.clone()).collect::<Vec<_>>(),
-                "input_runs": analyses.iter().map(|_| RUN).collect::<Vec<_>>(),
-            }))
+            .with_params(runs_params)
             .with_inputs(analyses.clone()),
         )
         .map_err(|e| e.to_string())?;

@@ -216,7 +216,20 @@ impl ClassificationConfig {
         if self.models.is_empty() {
             return Err("at least one [[model]] is needed".into());
         }
-        crate::claim::validate_claims(&self.claims, &[super::RUN], &self.models, &self.figures)?;
+        crate::claim::validate_claims(
+            &self.claims,
+            &[super::RUN],
+            &self
+                .models
+                .iter()
+                .map(|m| m.name.as_str())
+                .collect::<Vec<_>>(),
+            &self
+                .figures
+                .iter()
+                .map(|f| f.id.as_str())
+                .collect::<Vec<_>>(),
+        )?;
         let mut ids = std::collections::BTreeSet::new();
         for f in &self.figures {
             f.validate(&self.pipeline.name, &[super::RUN], &self.models, Some(2))?;

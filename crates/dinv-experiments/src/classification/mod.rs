@@ -25,13 +25,45 @@ use dinv_pipeline::{Graph, StageId, StageSpec};
 use serde_json::json;
 
 use crate::curves::{figures, model_meta, summary};
+use crate::experiment::{Experiment, Pipeline};
 use crate::spec::Scale;
 use crate::verdict::{num, sig, Finding, PipelineSummary, Verdict};
-use crate::Pipeline;
 pub use config::ClassificationConfig;
 
 /// The single training protocol's name in `summary.json`.
 pub const RUN: &str = "online";
+
+/// MNIST classification (Fig. 4a), its Fashion-MNIST extension and the offset
+/// candidates.
+pub struct Classification;
+
+impl Experiment for Classification {
+    fn name(&self) -> &'static str {
+        "mnist_classification"
+    }
+
+    fn build(&self, path: &Path, scale: Scale) -> Result<Pipeline, String> {
+        build(path, scale)
+    }
+
+    fn findings(&self, pipeline: &str, s: &PipelineSummary<'_>) -> Vec<Finding> {
+        match pipeline {
+            "fig4_mnist_classification" => claims(s),
+            "ext_fashion_mnist_classification" => fashion_claims(s),
+            "ext_mnist_offset_global_norm" | "ext_mnist_offset_l2_decay" => {
+                offset_candidate_claims(s)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn notes(&self, pipeline: &str, s: &PipelineSummary<'_>) -> Vec<String> {
+        match pipeline {
+            "fig4_mnist_classification" => notes(s),
+            _ => Vec::new(),
+        }
+    }
+}
 
 pub fn build(path: &Path, scale: Scale) -> Result<Pipeline, String> {
     let cfg: ClassificationConfig =

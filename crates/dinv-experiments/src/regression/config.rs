@@ -224,7 +224,20 @@ impl RegressionConfig {
         )?;
         check_non_negative("training.gn_damping", self.training.gn_damping)?;
         let runs: Vec<&str> = self.runs.iter().map(|r| r.name.as_str()).collect();
-        crate::claim::validate_claims(&self.claims, &runs, &self.models, &self.figures)?;
+        crate::claim::validate_claims(
+            &self.claims,
+            &runs,
+            &self
+                .models
+                .iter()
+                .map(|m| m.name.as_str())
+                .collect::<Vec<_>>(),
+            &self
+                .figures
+                .iter()
+                .map(|f| f.id.as_str())
+                .collect::<Vec<_>>(),
+        )?;
         let mut ids = std::collections::BTreeSet::new();
         for f in &self.figures {
             f.validate(

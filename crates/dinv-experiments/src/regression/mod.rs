@@ -17,9 +17,42 @@ use dinv_pipeline::{Graph, StageId, StageSpec};
 use serde_json::json;
 
 use crate::curves::{figures, model_meta, summary};
+use crate::experiment::{Experiment, Pipeline};
 use crate::spec::Scale;
-use crate::Pipeline;
+use crate::verdict::{Finding, PipelineSummary};
 pub use config::RegressionConfig;
+
+/// The regression experiment (Fig. 3 and its extensions).
+pub struct Regression;
+
+impl Experiment for Regression {
+    fn name(&self) -> &'static str {
+        "regression"
+    }
+
+    fn build(&self, path: &Path, scale: Scale) -> Result<Pipeline, String> {
+        build(path, scale)
+    }
+
+    fn findings(&self, pipeline: &str, s: &PipelineSummary<'_>) -> Vec<Finding> {
+        let mut f = match pipeline {
+            "fig3_linear" => claims::fig3_linear(s),
+            "fig3_nonlinear" => claims::fig3_nonlinear(s),
+            _ => return Vec::new(),
+        };
+        f.extend(gauss_newton::gn_findings(pipeline, s));
+        f
+    }
+
+    fn notes(&self, pipeline: &str, s: &PipelineSummary<'_>) -> Vec<String> {
+        match pipeline {
+            "fig3_nonlinear" => claims::nonlinear_notes(s),
+            "ext_nonlinear_alpha" => claims::alpha_sweep_notes(s),
+            "ext_nonlinear_bp_control" => claims::bp_control_notes(s),
+            _ => Vec::new(),
+        }
+    }
+}
 
 /// Builds the stage graph of a regression pipeline file.
 pub fn build(path: &Path, scale: Scale) -> Result<Pipeline, String> {
