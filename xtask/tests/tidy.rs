@@ -108,7 +108,8 @@ fn only_dinv_pipeline_knows_the_cache_layout() {
     );
 }
 
-const EXPERIMENTS: [&str; 3] = ["regression", "classification", "autoencoder"];
+// Experiment kinds, as folders (or, for a one-file plug-in, a file `<name>.rs`).
+const EXPERIMENTS: [&str; 4] = ["regression", "classification", "autoencoder", "convergence"];
 
 /// Imports of other experiments or of the report from the files of `dir`, which belong
 /// to experiment `own` (or to none, for the shared modules).
@@ -135,7 +136,13 @@ fn experiments_import_neither_each_other_nor_the_report() {
     );
     let mut hits = Vec::new();
     for e in EXPERIMENTS {
-        hits.extend(foreign_imports(&rust_files(&src.join(e)), Some(e)));
+        let (dir, file) = (src.join(e), src.join(format!("{e}.rs")));
+        let files = if dir.is_dir() {
+            rust_files(&dir)
+        } else {
+            vec![file]
+        };
+        hits.extend(foreign_imports(&files, Some(e)));
     }
     // The shared modules (curves, verdict, checkpoint, tables, spec, ...) and the
     // report serve every experiment, so they import none; only lib.rs (the registry,
@@ -150,7 +157,10 @@ fn experiments_import_neither_each_other_nor_the_report() {
                 .unwrap()
                 .as_os_str()
                 .to_string_lossy();
-            !EXPERIMENTS.iter().any(|e| top == *e) && top != "lib.rs"
+            !EXPERIMENTS
+                .iter()
+                .any(|e| top == *e || top == format!("{e}.rs"))
+                && top != "lib.rs"
         })
         .collect();
     assert!(shared.iter().any(|p| p.ends_with("verdict.rs")));

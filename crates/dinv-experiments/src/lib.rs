@@ -12,6 +12,7 @@ pub mod autoencoder;
 mod checkpoint;
 pub mod claim;
 pub mod classification;
+pub mod convergence;
 pub mod curves;
 pub mod experiment;
 pub mod mnist_data;
@@ -45,6 +46,7 @@ pub const EXPERIMENTS: &[&dyn Experiment] = &[
     &regression::Regression,
     &classification::Classification,
     &autoencoder::Autoencoder,
+    &convergence::Convergence,
 ];
 
 /// Reads a pipeline file and builds its stages for `scale`. Errors name the file and

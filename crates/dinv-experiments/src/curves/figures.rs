@@ -283,7 +283,7 @@ pub(crate) fn readability_problems(fig: &Figure) -> Result<Vec<String>, dinv_fig
 }
 
 /// Median and quartiles of finite values (NaN when there are none).
-fn median_iqr(mut v: Vec<f64>) -> (f64, f64, f64) {
+pub(crate) fn median_iqr(mut v: Vec<f64>) -> (f64, f64, f64) {
     v.retain(|x| x.is_finite());
     if v.is_empty() {
         return (f64::NAN, f64::NAN, f64::NAN);
