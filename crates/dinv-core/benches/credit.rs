@@ -3,7 +3,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use dinv_core::dynamics::{Dynamics, EulerOrder, Integration, LayerSystem, Solver};
-use dinv_core::split::{matmul_halves, Halve};
+use dinv_core::kernels::split::{matmul_halves, Halve};
 use dinv_core::Activation;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
@@ -18,7 +18,7 @@ fn random(seed: u64, r: usize, c: usize, half: f64) -> Mat<f64> {
 /// True DI on the MNIST read-out (10 × 1000, tanh dynamics, Tr-Init): 1000 Euler steps
 /// of dt = 0.1, a tenth of the paper's 10000.
 fn euler_tanh(c: &mut Criterion) {
-    dinv_core::fp::flush_subnormals();
+    dinv_core::kernels::fp::flush_subnormals();
     let w = random(1, 10, 1000, 0.05);
     let b = dinv_core::feedback::neg_transpose(w.as_ref(), 1.0);
     let gp = vec![1.0; 1000];
@@ -51,7 +51,7 @@ fn euler_tanh(c: &mut Criterion) {
 /// The autoencoder's largest product per batch (500 × 784 by 784 × 100), whole and in
 /// two halves on two threads.
 fn batch_product(c: &mut Criterion) {
-    dinv_core::fp::flush_subnormals();
+    dinv_core::kernels::fp::flush_subnormals();
     let w = random(2, 500, 784, 0.05);
     let x = random(3, 784, 100, 1.0);
     let mut out = Mat::<f64>::zeros(500, 100);
@@ -84,7 +84,7 @@ fn batch_product(c: &mut Criterion) {
 /// NDI's closed form for one MNIST example (10 × 1000 read-out, α = 0.01): what online
 /// NDI pays per example on top of BP.
 fn ndi_one_example(c: &mut Criterion) {
-    dinv_core::fp::flush_subnormals();
+    dinv_core::kernels::fp::flush_subnormals();
     let w = random(4, 10, 1000, 0.05);
     let b = dinv_core::feedback::neg_transpose(w.as_ref(), 1.0);
     let y = random(5, 10, 1, 1.0);

@@ -14,7 +14,7 @@ impl Activation {
     pub fn apply(self, a: f64) -> f64 {
         match self {
             Activation::Linear => a,
-            Activation::Tanh => crate::tanh::tanh(a),
+            Activation::Tanh => crate::kernels::tanh::tanh(a),
         }
     }
 
@@ -24,7 +24,7 @@ impl Activation {
         match self {
             Activation::Linear => 1.0,
             Activation::Tanh => {
-                let t = crate::tanh::tanh(a);
+                let t = crate::kernels::tanh::tanh(a);
                 1.0 - t * t
             }
         }
@@ -42,7 +42,7 @@ impl Activation {
     /// `g` of every element, in place (vectorises for `tanh`).
     pub fn apply_in_place(self, xs: &mut [f64]) {
         if self == Activation::Tanh {
-            crate::tanh::tanh_in_place(xs);
+            crate::kernels::tanh::tanh_in_place(xs);
         }
     }
 

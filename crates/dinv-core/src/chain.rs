@@ -20,8 +20,8 @@ use crate::activation::Activation;
 use crate::dynamics::{affine_power, Dynamics, EulerOrder, Integration, LayerSystem, Solver};
 use crate::error::{CoreError, Result};
 use crate::inverse::check_feedback_shape;
+use crate::kernels::vecops::{matvec, mul, norm};
 use crate::newton;
-use crate::vecops::{matvec, mul, norm};
 
 /// Revision of the whole-network solvers' numbers (repeat layer, single loop): part of
 /// the cache key of the stages that run them, beside
@@ -615,7 +615,7 @@ impl SingleLoop<'_> {
             }
             p = mul(l.w, p.as_ref());
         }
-        if !crate::vecops::all_finite(p.as_ref()) {
+        if !crate::kernels::vecops::all_finite(p.as_ref()) {
             return Err(CoreError::NonFinite {
                 what: "single-loop product W_L ⋯ W_2 B".into(),
             });

@@ -22,9 +22,9 @@ use crate::dynamics::{
 use crate::error::{CoreError, Result};
 use crate::expanding::ExpandingSystem;
 use crate::inverse::{check_feedback_shape, min_norm_lstsq, ndi_inverse};
+use crate::kernels::vecops::{matvec, matvec_t};
 use crate::net::{Network, Trace};
 use crate::stability::{expanding_abscissa, spectral_abscissa, SsaConfig};
-use crate::vecops::{matvec, matvec_t};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -484,7 +484,7 @@ impl Credit {
             if slope.iter().all(|&s| s == 1.0) {
                 expanding_abscissa(sys.w, sys.b, sys.alpha)
             } else {
-                let wd = crate::vecops::scale_columns(sys.w, slope);
+                let wd = crate::kernels::vecops::scale_columns(sys.w, slope);
                 expanding_abscissa(wd.as_ref(), sys.b, sys.alpha)
             }
         };

@@ -40,8 +40,8 @@ use serde::{Deserialize, Serialize};
 use crate::activation::Activation;
 use crate::error::{CoreError, Result};
 use crate::inverse::{check_feedback_shape, ndi_control};
+use crate::kernels::vecops::{matvec, mul, norm};
 use crate::newton;
-use crate::vecops::{matvec, mul, norm};
 
 /// Revision of the DI solvers' numbers: part of the cache key of every stage that
 /// runs DI, so that a change here recomputes those stages and nothing else. Bump it
@@ -298,7 +298,7 @@ impl LayerSystem<'_> {
     /// [`Self::stable_at`]).
     pub fn abscissa_at(&self, delta: &[f64]) -> Result<f64> {
         let slope = self.readout_slopes(delta);
-        let wd = crate::vecops::scale_columns(self.w, &slope);
+        let wd = crate::kernels::vecops::scale_columns(self.w, &slope);
         crate::stability::spectral_abscissa(wd.as_ref(), self.b, self.alpha)
     }
 
@@ -317,7 +317,7 @@ impl LayerSystem<'_> {
             Dynamics::Linearised => Some(self.gprime.to_vec()),
         }
         .filter(|slope| slope.iter().any(|&s| s != 1.0))
-        .map(|slope| crate::vecops::scale_columns(self.w, &slope));
+        .map(|slope| crate::kernels::vecops::scale_columns(self.w, &slope));
         match &scaled {
             Some(wd) => crate::stability::system_eigenvalues(wd.as_ref(), self.b, self.alpha),
             None => crate::stability::system_eigenvalues(self.w, self.b, self.alpha),
@@ -432,10 +432,10 @@ impl LayerSystem<'_> {
         Ok(out)
     }
 
-    /// Algorithm 1, step by step (the fused kernel in `simulate.rs`).
+    /// Algorithm 1, step by step (the fused kernel in `kernels/simulate.rs`).
     pub fn euler(&self, target: &[f64], int: &Integration) -> Inversion {
         let scale = norm(target).max(f64::MIN_POSITIVE);
-        let (delta, u, steps) = crate::simulate::simulate(self, target, int);
+        let (delta, u, steps) = crate::kernels::simulate::simulate(self, target, int);
         let residual = self.derivative_norm(&delta, &u, target) / scale;
         Inversion {
             delta,

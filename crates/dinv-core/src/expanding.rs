@@ -18,8 +18,8 @@ use crate::activation::Activation;
 use crate::dynamics::{Dynamics, EulerOrder, Integration, Inversion, Solver};
 use crate::error::{CoreError, Result};
 use crate::inverse::{check_feedback_shape, ndi_inverse};
+use crate::kernels::vecops::{matvec, mul, norm};
 use crate::newton;
-use crate::vecops::{matvec, mul, norm};
 
 /// Revision of this controller's solver numbers: part of the cache key of the stages
 /// that use it, beside [`crate::dynamics::SOLVER_REVISION`]. (1: `SteadyStateOrEuler`
@@ -260,7 +260,7 @@ impl ExpandingSystem<'_> {
     pub fn stable_at(&self, delta: &[f64]) -> Result<bool> {
         let mut slope = vec![0.0; delta.len()];
         self.phi_slope(delta, &mut slope);
-        let wd = crate::vecops::scale_columns(self.w, &slope);
+        let wd = crate::kernels::vecops::scale_columns(self.w, &slope);
         Ok(crate::stability::expanding_abscissa(wd.as_ref(), self.b, self.alpha)? < 0.0)
     }
 

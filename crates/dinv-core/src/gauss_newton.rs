@@ -18,8 +18,8 @@ use faer::{Accum, Mat, MatRef, Par};
 
 use crate::error::{CoreError, Result};
 use crate::inverse::{min_norm_lstsq, pinv_apply};
+use crate::kernels::vecops::mul;
 use crate::net::{Network, Trace};
-use crate::vecops::mul;
 
 /// Largest block (`d_l · d_{l−1}` weights) whose exact GN matrix is formed and solved:
 /// 2500 weights make a 2500 × 2500 system (50 MB, a second or so to factorise).

@@ -4,7 +4,7 @@
 use faer::{Mat, MatRef};
 
 use crate::error::{CoreError, Result};
-use crate::vecops::{matvec, matvec_t, mul};
+use crate::kernels::vecops::{matvec, matvec_t, mul};
 
 /// Minimum-norm least-squares solution of `A x = b` via the SVD, treating singular
 /// values below `eps · max(m, n) · σ_max` as zero (the LAPACK/numpy default).

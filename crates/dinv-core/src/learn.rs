@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CoreError, Result};
+use crate::kernels::vecops::norm;
 use crate::net::{Network, Trace};
-use crate::vecops::norm;
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -138,7 +138,7 @@ impl UpdateRule {
         d: faer::MatRef<'_, f64>,
     ) {
         let decay = self.decay_factor();
-        crate::split::decay_and_add_rows(
+        crate::kernels::split::decay_and_add_rows(
             layer.w.as_mut(),
             decay,
             d,

@@ -19,19 +19,15 @@ pub mod dynamics;
 pub mod error;
 pub mod expanding;
 pub mod feedback;
-pub mod fp;
 pub mod gauss_newton;
 pub mod init;
 pub mod inverse;
+pub mod kernels;
 pub mod learn;
 pub mod metrics;
 pub mod net;
 mod newton;
-mod simulate;
-pub mod split;
 pub mod stability;
-pub mod tanh;
-pub mod vecops;
 
 pub use activation::Activation;
 pub use credit::{

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
 use crate::error::{CoreError, Result};
-use crate::vecops::{matvec, rank1_update};
+use crate::kernels::vecops::{matvec, rank1_update};
 
 #[derive(Clone, Debug)]
 pub struct Layer {
@@ -144,7 +144,7 @@ impl Network {
     pub fn predict_batch(&self, x: faer::MatRef<'_, f64>) -> Mat<f64> {
         let mut h = x.to_owned();
         for layer in &self.layers {
-            let mut a = crate::vecops::mul(layer.w.as_ref(), h.as_ref());
+            let mut a = crate::kernels::vecops::mul(layer.w.as_ref(), h.as_ref());
             for j in 0..a.ncols() {
                 let col = a.col_as_slice_mut(j);
                 if let Some(b) = &layer.b {

@@ -6,7 +6,7 @@
 use faer::Mat;
 
 use crate::inverse::{min_norm_lstsq, solve_square};
-use crate::vecops::norm;
+use crate::kernels::vecops::norm;
 use crate::{CoreError, Result};
 
 /// Why Newton stopped without reaching the tolerance.

@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{CoreError, Result};
 use crate::inverse::check_feedback_shape;
+use crate::kernels::vecops::mul;
 use crate::linalg::solve_continuous_lyapunov;
-use crate::vecops::mul;
 
 /// The block system matrix of Eq. (S9).
 pub fn system_matrix(w: MatRef<'_, f64>, b: MatRef<'_, f64>, alpha: f64) -> Result<Mat<f64>> {
@@ -55,7 +55,7 @@ pub fn spectral_abscissa_dense(m: MatRef<'_, f64>) -> Result<f64> {
             format!("{}x{}", m.nrows(), m.ncols()),
         ));
     }
-    if !crate::vecops::all_finite(m) {
+    if !crate::kernels::vecops::all_finite(m) {
         return Err(CoreError::NonFinite {
             what: "matrix passed to the eigensolver".into(),
         });
@@ -134,7 +134,7 @@ fn reduced_eigenvalues(
     } else {
         (mul(b, w), n2 - n1, at_control)
     };
-    if !crate::vecops::all_finite(product.as_ref()) {
+    if !crate::kernels::vecops::all_finite(product.as_ref()) {
         return Err(CoreError::NonFinite {
             what: "feedback/forward product in the stability analysis".into(),
         });
@@ -259,7 +259,7 @@ fn negative_identity(n: usize) -> Mat<f64> {
 }
 
 fn frob(a: MatRef<'_, f64>) -> f64 {
-    crate::vecops::frobenius_dot(a, a).sqrt()
+    crate::kernels::vecops::frobenius_dot(a, a).sqrt()
 }
 
 /// Settings of SSA stabilisation. Defaults follow the authors' linear-regression code

@@ -322,7 +322,7 @@ fn batched_inversions_match_per_example() {
     // Rank 3 matrix 8x6: the Gram matrix is singular, so the SVD path runs.
     let u = random(180, 8, 3, 1.0);
     let v = random(181, 3, 6, 1.0);
-    let a = dinv_core::vecops::mul(u.as_ref(), v.as_ref());
+    let a = dinv_core::kernels::vecops::mul(u.as_ref(), v.as_ref());
     let y = random(182, 8, 2, 1.0);
     let p = pinv_apply(a.as_ref(), y.as_ref()).unwrap();
     for j in 0..2 {

@@ -14,7 +14,7 @@
 //!
 //! Variances are population variances (divided by the number of values, not one less).
 
-use dinv_core::split::{for_halves, Halve};
+use dinv_core::kernels::split::{for_halves, Halve};
 use faer::{Mat, MatMut};
 
 use crate::error::DataError;

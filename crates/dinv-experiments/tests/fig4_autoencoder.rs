@@ -635,7 +635,7 @@ fn time_paper_scale_batches() {
     use dinv_data::preprocess::Normaliser;
     use dinv_experiments::autoencoder::train::{epoch_order, Images, Learner};
     use std::time::Instant;
-    dinv_core::fp::flush_subnormals();
+    dinv_core::kernels::fp::flush_subnormals();
     let split = dinv_experiments::mnist_data::Dataset::Mnist
         .load(dinv_experiments::mnist_data::Source::Full, SplitName::Train)
         .unwrap();

@@ -174,7 +174,7 @@ pub(crate) struct BaselineParams {
 /// images. Writes `baselines.json`:
 /// `{ "pca_components", "train": { "zeros", "mean_image", "pca" }, "test": {…} }`.
 pub(crate) fn baselines_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
-    dinv_core::fp::flush_subnormals();
+    dinv_core::kernels::fp::flush_subnormals();
     let p: BaselineParams = ctx.params_as()?;
     let train = p.dataset.load(p.source, SplitName::Train)?;
     let test = p.dataset.load(p.source, SplitName::Test)?;

@@ -4,7 +4,7 @@
 //! replaces one per example; the result equals the per-example
 //! [`dinv_core::Credit::backward`] column by column (tested).
 
-use dinv_core::split::{for_halves, for_halves_pair, mul_halves, Halve};
+use dinv_core::kernels::split::{for_halves, for_halves_pair, mul_halves, Halve};
 use dinv_core::{CoreError, Credit, Feedback, Method, Network};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
@@ -190,7 +190,7 @@ pub fn backward(
                 *v *= g;
             }
         }
-        if !dinv_core::vecops::all_finite(d.as_ref()) {
+        if !dinv_core::kernels::vecops::all_finite(d.as_ref()) {
             return Err(CoreError::NonFinite {
                 what: format!(
                     "{} error signal δ_{i} (layer {i}) of the mini-batch",

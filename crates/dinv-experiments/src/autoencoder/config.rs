@@ -14,6 +14,10 @@ use crate::spec::{
 };
 use crate::tsne::TsneConfig;
 
+/// The figures (file stems) the pipeline draws besides the composite (named after the
+/// pipeline): fixed, so a `[[claim]]` can name them.
+pub(crate) const FIGURES: [&str; 3] = ["fig4b", "fig4c", "fig4d"];
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AutoencoderConfig {
@@ -186,7 +190,7 @@ impl AutoencoderConfig {
                 .iter()
                 .map(|m| m.name.as_str())
                 .collect::<Vec<_>>(),
-            &super::figures::FIGURES,
+            &FIGURES,
         )?;
         let dims = &self.network.dims;
         if dims.first() != dims.last() {

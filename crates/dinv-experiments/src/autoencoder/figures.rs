@@ -26,8 +26,7 @@ pub(crate) struct FiguresParams {
     pub image_side: usize,
 }
 
-/// The file stems this stage writes besides the composite (named after the pipeline).
-pub(crate) const FIGURES: [&str; 3] = ["fig4b", "fig4c", "fig4d"];
+pub(crate) use super::config::FIGURES;
 
 /// A model's look: [`model_style`] of its method and variant (the same colour, dash and
 /// marker as in every other figure), with a dotted line for random initial weights.

@@ -17,10 +17,10 @@ use dinv_core::inverse::{
     check_feedback_shape, gram_factor_is_accurate, ndi_apply, pinv_apply, symmetric_lower_norm1,
     LayerShape,
 };
-use dinv_core::split::{
+use dinv_core::kernels::split::{
     decay_and_add_rows, for_halves, matmul_halves, mul_halves, try_for_each_task, Halve,
 };
-use dinv_core::vecops::mul;
+use dinv_core::kernels::vecops::mul;
 use dinv_core::{CoreError, Credit, Feedback, Method, Network, UpdateRule};
 use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, Mat, MatMut, MatRef, Par};
@@ -130,7 +130,7 @@ impl Inverter {
             k.factorise(net.layers[i].w.as_ref(), fb, i, alpha)
                 .map(|_| ())
         };
-        let (first, others) = dinv_core::split::join(
+        let (first, others) = dinv_core::kernels::split::join(
             || factorise(i, largest),
             || kept.into_iter().try_for_each(|(i, k)| factorise(i, k)),
         );
@@ -472,7 +472,7 @@ fn lower_rank2k_update(p: MatMut<'_, f64>, y: MatRef<'_, f64>, x: MatRef<'_, f64
             );
         }
     };
-    dinv_core::split::join(
+    dinv_core::kernels::split::join(
         || {
             triangle(top_left, 0..j0);
             triangle(bottom_right, j0..n);

@@ -199,7 +199,7 @@ pub(crate) fn add_stages(
                 .with_params(json!(params))
                 .with_inputs([&data_id])
                 .with_master_seed(seed)
-                // Each mini-batch's products run as two halves (dinv_core::split).
+                // Each mini-batch's products run as two halves (dinv_core::kernels::split).
                 .with_threads(2),
             )?;
             if detail {
@@ -260,7 +260,7 @@ pub(crate) fn add_stages(
 /// all models of one initialisation start from identical copies) and the random
 /// feedback draws.
 fn data_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
-    dinv_core::fp::flush_subnormals();
+    dinv_core::kernels::fp::flush_subnormals();
     let p: DataParams = ctx.params_as()?;
     let dims = &p.network.dims;
     for &init in &p.inits {
@@ -349,7 +349,7 @@ pub(crate) fn code_layer(dims: &[usize]) -> usize {
 }
 
 fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
-    dinv_core::fp::flush_subnormals();
+    dinv_core::kernels::fp::flush_subnormals();
     let p: TrainParams = ctx.params_as()?;
     let train_split = p.dataset.load(p.source, SplitName::Train)?;
     let test_split = p.dataset.load(p.source, SplitName::Test)?;
@@ -625,7 +625,7 @@ fn resume(
 
 /// Fig. 4d: a 2-D t-SNE map of a model's codes, seeded from this stage's stream.
 fn tsne_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
-    dinv_core::fp::flush_subnormals();
+    dinv_core::kernels::fp::flush_subnormals();
     let p: TsneParams = ctx.params_as()?;
     let input = &ctx.inputs()[0];
     let Codes {

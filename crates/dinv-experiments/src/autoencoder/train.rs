@@ -156,7 +156,7 @@ impl Learner {
         // the forward pass (two tasks; each computes what it would alone).
         let (net, fb, alpha) = (&self.net, &self.feedback, self.credit.alpha);
         let (trace, inverter) = (&mut self.trace, &mut self.inverter);
-        let ((), prepared) = dinv_core::split::join(
+        let ((), prepared) = dinv_core::kernels::split::join(
             || batch::forward(net, x.as_ref(), trace),
             || inverter.prepare(net, fb, alpha),
         );

@@ -204,7 +204,7 @@ fn data_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
 }
 
 fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
-    dinv_core::fp::flush_subnormals();
+    dinv_core::kernels::fp::flush_subnormals();
     let p: TrainParams = ctx.params_as()?;
     let mut train_split = p.dataset.load(p.source, SplitName::Train)?;
     let mut test_split = p.dataset.load(p.source, SplitName::Test)?;

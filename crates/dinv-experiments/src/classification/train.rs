@@ -18,10 +18,10 @@
 //! against the example-by-example update).
 
 use dinv_core::dynamics::{Integration, LayerSystem, Solver};
+use dinv_core::kernels::vecops::{matvec, matvec_t};
 use dinv_core::metrics::{angle_deg, feedback_alignment_deg};
 use dinv_core::net::softmax_into;
 use dinv_core::stability::{spectral_abscissa, ssa_stabilise_reduced, SsaConfig, SsaOutcome};
-use dinv_core::vecops::{matvec, matvec_t};
 use dinv_core::{Activation, Credit, Method, UpdateRule};
 use dinv_data::mnist::Split;
 use dinv_data::preprocess::Normaliser;

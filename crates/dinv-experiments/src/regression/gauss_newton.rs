@@ -22,8 +22,8 @@
 use std::collections::BTreeMap;
 
 use dinv_core::gauss_newton::{block_gauss_newton, simplified_penultimate_delta, Damping};
+use dinv_core::kernels::vecops::rank1_update;
 use dinv_core::metrics::{angle_deg, matrix_angle_deg};
-use dinv_core::vecops::rank1_update;
 use dinv_core::{
     CoreError, Credit, DiSettings, Feedback, FeedbackInit, Layer, Loss, Method, Network, Trace,
     UpdateRule,
@@ -242,7 +242,7 @@ fn load_checkpoints(
 }
 
 pub(crate) fn gauss_newton_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
-    dinv_core::fp::flush_subnormals();
+    dinv_core::kernels::fp::flush_subnormals();
     let p: GnParams = ctx.params_as()?;
     if ctx.inputs().len() != p.models.len() + 1 {
         return Err(StageError::msg(format!(

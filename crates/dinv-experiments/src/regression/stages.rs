@@ -236,7 +236,7 @@ fn add(graph: &mut Graph, spec: StageSpec) -> Result<(), String> {
 /// Teacher, inputs, student initialisation, random feedback draws and the example
 /// order, each from its own labelled stream of the stage's seed.
 fn data_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
-    dinv_core::fp::flush_subnormals();
+    dinv_core::kernels::fp::flush_subnormals();
     let p: DataParams = ctx.params_as()?;
     let net = &p.network;
     let (teacher, linear) = match p.teacher {
@@ -324,7 +324,7 @@ fn data_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
 }
 
 fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
-    dinv_core::fp::flush_subnormals();
+    dinv_core::kernels::fp::flush_subnormals();
     let p: TrainParams = ctx.params_as()?;
     let source = ctx.inputs()[0].id().to_string();
     let (data, order, init) = load_data(ctx, &p.network)?;
@@ -440,7 +440,7 @@ fn loop_feedback(fb: &Feedback, depth: usize) -> Mat<f64> {
         .clone()
         .expect("feedback built for every layer above the first");
     for i in 2..depth {
-        p = dinv_core::vecops::mul(
+        p = dinv_core::kernels::vecops::mul(
             p.as_ref(),
             fb.b[i].as_ref().expect("feedback built").as_ref(),
         );

@@ -2,8 +2,8 @@
 //! measurements of Fig. 3 (no I/O: the stage wrapper in `stages.rs` does that).
 
 use dinv_core::chain::loop_neg_transpose;
+use dinv_core::kernels::vecops::mul;
 use dinv_core::metrics::{angle_deg, feedback_alignment_deg, matrix_angle_deg};
-use dinv_core::vecops::mul;
 use dinv_core::{Credit, Feedback, Loss, Method, Network, SsaConfig, Trace, UpdateRule};
 use dinv_data::synthetic::RegressionData;
 use faer::Mat;
@@ -81,7 +81,7 @@ impl<'a> ErrorEval<'a> {
                 }
                 let e = &p - teacher;
                 let eg = mul(e.as_ref(), gram.as_ref());
-                dinv_core::vecops::frobenius_dot(eg.as_ref(), e.as_ref())
+                dinv_core::kernels::vecops::frobenius_dot(eg.as_ref(), e.as_ref())
             }
         }
     }

@@ -112,7 +112,7 @@ impl Layout {
                 let (ps, _) = phi.as_chunks_mut::<LANES>();
                 let (ds, _) = delta.as_chunks::<LANES>();
                 for (p, d) in ps.iter_mut().zip(ds) {
-                    *p = crate::tanh::tanh_lanes(*d);
+                    *p = crate::kernels::tanh::tanh_lanes(*d);
                 }
             }
             Readout::Scaled => {
@@ -275,7 +275,7 @@ fn simulate_body<V: Lanes>(
     let mut wphi = vec![0.0; n2];
     let mut phi = vec![0.0; lay.n1p];
     let measure = int.tol.is_some();
-    let scale = crate::vecops::norm(target).max(f64::MIN_POSITIVE);
+    let scale = crate::kernels::vecops::norm(target).max(f64::MIN_POSITIVE);
     if int.order == EulerOrder::ControlFirst {
         // The control update reads W φ(δ) of the current state.
         lay.state_pass::<V>(&u, 0.0, false, &mut delta, &mut phi, &mut wphi);

@@ -6,7 +6,7 @@
 //! is how one mini-batch uses both cores and stays bitwise reproducible: faer's own
 //! parallel products may change the last bits with the thread count.
 //!
-//! Every task flushes subnormals on its thread first ([`crate::fp`]): a worker thread
+//! Every task flushes subnormals on its thread first ([`crate::kernels::fp`]): a worker thread
 //! that steals a half must compute as the stage thread would, and as fast.
 
 use faer::linalg::matmul::matmul;
@@ -22,11 +22,11 @@ pub fn join<A: Send, B: Send>(
 ) -> (A, B) {
     rayon::join(
         || {
-            crate::fp::flush_subnormals();
+            crate::kernels::fp::flush_subnormals();
             a()
         },
         || {
-            crate::fp::flush_subnormals();
+            crate::kernels::fp::flush_subnormals();
             b()
         },
     )
