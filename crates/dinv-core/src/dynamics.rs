@@ -435,7 +435,24 @@ impl LayerSystem<'_> {
     /// Algorithm 1, step by step (the fused kernel in `kernels/simulate.rs`).
     pub fn euler(&self, target: &[f64], int: &Integration) -> Inversion {
         let scale = norm(target).max(f64::MIN_POSITIVE);
-        let (delta, u, steps) = crate::kernels::simulate::simulate(self, target, int);
+        use crate::kernels::simulate::{simulate, Plant, Readout, Steps};
+        let plant = Plant {
+            w: self.w,
+            b: self.b,
+            alpha: self.alpha,
+            readout: match self.dynamics {
+                Dynamics::Linear => Readout::Identity,
+                Dynamics::Nonlinear => Readout::Act(self.act),
+                Dynamics::Linearised => Readout::Scaled(self.gprime),
+            },
+        };
+        let steps = Steps {
+            dt: int.dt,
+            steps: int.steps,
+            control_first: int.order == EulerOrder::ControlFirst,
+            tol: int.tol,
+        };
+        let (delta, u, steps) = simulate(&plant, target, &steps);
         let residual = self.derivative_norm(&delta, &u, target) / scale;
         Inversion {
             delta,
