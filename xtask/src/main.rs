@@ -37,25 +37,47 @@ struct Cli {
     command: Command,
 }
 
+/// Which stages a command works on and where their results live: the options every
+/// command that runs or inspects the stage graph shares.
+#[derive(clap::Args)]
+struct Selection {
+    /// `smoke` (a few hundred examples, for CI) or `paper` (the paper's protocol).
+    #[arg(long, default_value = "paper", value_parser = parse_scale)]
+    scale: Scale,
+    /// Only these pipelines or stage-id prefixes (and what they depend on).
+    #[arg(long)]
+    only: Vec<String>,
+    /// Folder of pipeline files instead of `pipelines/` (their results are published
+    /// to the results folder, never to `paper/`).
+    #[arg(long)]
+    pipelines: Option<PathBuf>,
+    /// Results folder (published files and the stage cache, `cache/` in it) instead of
+    /// `results/<scale>/`; nothing is then published into `paper/`.
+    #[arg(long)]
+    results: Option<PathBuf>,
+}
+
+impl Selection {
+    /// The pipeline folder: `--pipelines`, or the project's own.
+    fn dir(&self, root: &Path) -> PathBuf {
+        self.pipelines
+            .clone()
+            .unwrap_or_else(|| root.join("pipelines"))
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the pipelines (cached), then publish figures, summary and report.
     Reproduce {
-        #[arg(long, default_value = "paper", value_parser = parse_scale)]
-        scale: Scale,
-        /// Only these pipelines or stage-id prefixes (and what they depend on).
-        #[arg(long)]
-        only: Vec<String>,
+        #[command(flatten)]
+        sel: Selection,
         /// Recompute the selected stages even if cached.
         #[arg(long)]
         force: bool,
         /// Worker threads for independent stages (default: all cores).
         #[arg(long, default_value_t = 0)]
         threads: usize,
-        /// Folder of pipeline files instead of `pipelines/` (their results are
-        /// published to `results/<scale>/`, never to `paper/`).
-        #[arg(long)]
-        pipelines: Option<PathBuf>,
         /// Print only errors and the final summary line.
         #[arg(long)]
         quiet: bool,
@@ -68,10 +90,6 @@ enum Command {
         /// fingerprints shows whether a change altered any output.
         #[arg(long)]
         fingerprint: Option<PathBuf>,
-        /// Results folder (published files and the stage cache) instead of
-        /// `results/<scale>/`; nothing is then published into `paper/`.
-        #[arg(long)]
-        results: Option<PathBuf>,
     },
     /// Time the pipelines from scratch (no cache) and compare with the authors' code.
     Bench {
@@ -94,17 +112,8 @@ enum Command {
     },
     /// Which stages are cached, missing or stale (and why), without running anything.
     Status {
-        #[arg(long, default_value = "paper", value_parser = parse_scale)]
-        scale: Scale,
-        /// Only these pipelines or stage-id prefixes (and what they depend on).
-        #[arg(long)]
-        only: Vec<String>,
-        /// Folder of pipeline files instead of `pipelines/`.
-        #[arg(long)]
-        pipelines: Option<PathBuf>,
-        /// Results folder instead of `results/<scale>/` (its stage cache is `cache/` in it).
-        #[arg(long)]
-        results: Option<PathBuf>,
+        #[command(flatten)]
+        sel: Selection,
         /// Also list the cached stages (by default only the others are listed).
         #[arg(long)]
         all: bool,
@@ -167,17 +176,8 @@ enum ExportCommand {
     /// Write a Snakefile: one job per stage (`stage run`), a marker per stage named by
     /// its cache key, and a last job that publishes figures, summary and report.
     Snakemake {
-        #[arg(long, default_value = "paper", value_parser = parse_scale)]
-        scale: Scale,
-        /// Only these pipelines or stage-id prefixes (and what they depend on).
-        #[arg(long)]
-        only: Vec<String>,
-        /// Folder of pipeline files instead of `pipelines/`.
-        #[arg(long)]
-        pipelines: Option<PathBuf>,
-        /// Results folder instead of `results/<scale>/`; the workflow's jobs share it.
-        #[arg(long)]
-        results: Option<PathBuf>,
+        #[command(flatten)]
+        sel: Selection,
         /// Where to write the Snakefile (default: `Snakefile` in the results folder).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -229,19 +229,22 @@ fn run(cli: Cli) -> Result<()> {
     let root = workspace_root();
     match cli.command {
         Command::Reproduce {
-            scale,
-            only,
+            sel,
             force,
             threads,
-            pipelines,
             quiet,
             fail_fast,
             fingerprint,
-            results,
         } => {
             // Only the project's own pipelines publish into paper/.
-            let official = pipelines.is_none();
-            let dir = pipelines.unwrap_or_else(|| root.join("pipelines"));
+            let official = sel.pipelines.is_none();
+            let dir = sel.dir(&root);
+            let Selection {
+                scale,
+                only,
+                results,
+                ..
+            } = sel;
             let selection = load_selected(&dir, scale, &only).map_err(anyhow::Error::msg)?;
             for w in &selection.warnings {
                 eprintln!("warning: {w}");
@@ -319,24 +322,11 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Status {
-            scale,
-            only,
-            pipelines,
-            results,
-            all,
-        } => status(&root, scale, &only, pipelines, results, all),
+        Command::Status { sel, all } => status(&root, &sel, all),
         Command::Cache { command } => cache_command(&root, command),
         Command::Export {
-            command:
-                ExportCommand::Snakemake {
-                    scale,
-                    only,
-                    pipelines,
-                    results,
-                    out,
-                },
-        } => export_snakemake(&root, scale, &only, pipelines, results, out),
+            command: ExportCommand::Snakemake { sel, out },
+        } => export_snakemake(&root, &sel, out),
         Command::Stage {
             command:
                 StageCommand::Run {
@@ -363,15 +353,9 @@ fn cache_dir(root: &Path, scale: Scale, results: Option<PathBuf>) -> PathBuf {
         .cache_dir()
 }
 
-fn status(
-    root: &Path,
-    scale: Scale,
-    only: &[String],
-    pipelines: Option<PathBuf>,
-    results: Option<PathBuf>,
-    all: bool,
-) -> Result<()> {
-    let dir = pipelines.unwrap_or_else(|| root.join("pipelines"));
+fn status(root: &Path, sel: &Selection, all: bool) -> Result<()> {
+    let (scale, only, results) = (sel.scale, &sel.only, sel.results.clone());
+    let dir = sel.dir(root);
     let selection = load_selected(&dir, scale, only).map_err(anyhow::Error::msg)?;
     for w in &selection.warnings {
         eprintln!("warning: {w}");
@@ -458,15 +442,9 @@ fn cache_command(root: &Path, command: CacheCommand) -> Result<()> {
     }
 }
 
-fn export_snakemake(
-    root: &Path,
-    scale: Scale,
-    only: &[String],
-    pipelines: Option<PathBuf>,
-    results: Option<PathBuf>,
-    out: Option<PathBuf>,
-) -> Result<()> {
-    let dir = pipelines.unwrap_or_else(|| root.join("pipelines"));
+fn export_snakemake(root: &Path, sel: &Selection, out: Option<PathBuf>) -> Result<()> {
+    let (scale, only, results) = (sel.scale, &sel.only, sel.results.clone());
+    let dir = sel.dir(root);
     let selection = load_selected(&dir, scale, only).map_err(anyhow::Error::msg)?;
     for w in &selection.warnings {
         eprintln!("warning: {w}");
