@@ -1,14 +1,9 @@
-//! Insets: a small line panel on a white, framed box inside a line panel's plot area,
-//! with its own axes and ticks in small type.
+//! Where an inset sits: a small line panel on a white, framed box inside a line
+//! panel's plot area, with its own axes and ticks in small type. `lines.rs` draws it
+//! (a line panel drawing a line panel), here is only its geometry.
 
-use plotters::coord::Shift;
-use plotters::prelude::*;
-
-use super::lines::{self, PanelLook};
-use super::{Ctx, PanelId};
 use crate::geometry::PxRect;
-use crate::model::{Corner, Inset, InsetPlace};
-use crate::style::{self, DrawError};
+use crate::model::{Corner, InsetPlace};
 
 /// Gap between a corner inset and the plot frame, in pixels.
 const GAP: i32 = 6;
@@ -51,23 +46,6 @@ pub(crate) fn rect(place: &InsetPlace, plot: PxRect) -> PxRect {
             )
         }
     }
-}
-
-/// Draws `inset` into the box `at` of `area`, over whatever the main panel drew there.
-pub(crate) fn draw<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    inset: &Inset,
-    at: PxRect,
-    ctx: &Ctx,
-    index: usize,
-    legend_on: bool,
-) -> Result<(), DrawError> {
-    let (l, t, r, b) = at;
-    area.draw(&Rectangle::new([(l, t), (r, b)], WHITE.filled()))?;
-    area.draw(&Rectangle::new([(l, t), (r, b)], style::FRAME))?;
-    let inner = area.clone().shrink((l + 1, t + 1), (r - l - 2, b - t - 2));
-    let id = PanelId { index, inset: true };
-    lines::draw(&inner, &inset.panel, ctx, id, &PanelLook::INSET, legend_on)
 }
 
 #[cfg(test)]

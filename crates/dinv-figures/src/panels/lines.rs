@@ -21,7 +21,7 @@ use crate::geometry::{clip_polygon, clip_polyline, split_runs, Pt, Rect};
 use crate::legend::{self, Entry, Legend, Look, Swatch};
 use crate::markers;
 use crate::markup::Rich;
-use crate::model::{Band, LegendPos, LinePanel, LineStyle, Marker, Rgb, Series};
+use crate::model::{Band, Inset, LegendPos, LinePanel, LineStyle, Marker, Rgb, Series};
 use crate::scale::{self, to_axis};
 use crate::stroke::{self, Px};
 use crate::style::{self, DrawError};
@@ -418,7 +418,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
     }
 
     if let (Some(inset), Some(at)) = (&p.inset, inset_rect) {
-        inset::draw(area, inset, at, ctx, id.index, legend_on)?;
+        draw_inset(area, inset, at, ctx, id.index, legend_on)?;
     }
     let mut legend_rect = None;
     if let Some((legend, placement)) = placed {
@@ -538,4 +538,21 @@ pub(crate) fn legend_entries(p: &LinePanel) -> Vec<Entry> {
         .chain(points::legend_entries(p))
         .chain(events::legend_entries(p))
         .collect()
+}
+
+/// Draws `inset` into the box `at` of `area`, over whatever the main panel drew there.
+fn draw_inset<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    inset: &Inset,
+    at: PxRect,
+    ctx: &Ctx,
+    index: usize,
+    legend_on: bool,
+) -> Result<(), DrawError> {
+    let (l, t, r, b) = at;
+    area.draw(&Rectangle::new([(l, t), (r, b)], WHITE.filled()))?;
+    area.draw(&Rectangle::new([(l, t), (r, b)], style::FRAME))?;
+    let inner = area.clone().shrink((l + 1, t + 1), (r - l - 2, b - t - 2));
+    let id = PanelId { index, inset: true };
+    draw(&inner, &inset.panel, ctx, id, &PanelLook::INSET, legend_on)
 }
