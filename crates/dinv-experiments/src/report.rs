@@ -194,6 +194,8 @@ pub fn render(summary: &Value, scale: Scale) -> String {
         .partition(|(name, _)| !name.starts_with(EXTENSION_PREFIX));
     for (name, v) in paper.into_iter().chain(beyond) {
         let s = PipelineSummary::new(name, v);
+        let (found, holds) = judged_with_seeds(name, &s);
+        let n_seeds = s.seeds() as usize;
         let title = v.get("title").and_then(Value::as_str).unwrap_or(name);
         let _ = writeln!(md, "## {title}\n");
         let _ = writeln!(md, "![{name}](figures/{name}.png)\n");
@@ -207,7 +209,7 @@ pub fn render(summary: &Value, scale: Scale) -> String {
             let _ = writeln!(md, "{}\n", statistics_note(s.seeds()));
             let captions = v.get("captions").and_then(Value::as_object);
             let ids: Vec<&str> = figs.iter().filter_map(Value::as_str).collect();
-            let judged = panel_verdicts(&ids, &all_findings(name, &s));
+            let judged = panel_verdicts(&ids, &found);
             let mut any = false;
             for (f, verdicts) in ids.iter().zip(&judged) {
                 let c = captions.and_then(|c| c.get(*f)).and_then(Value::as_str);
@@ -230,12 +232,6 @@ pub fn render(summary: &Value, scale: Scale) -> String {
                 let _ = writeln!(md);
             }
         }
-        let found = all_findings(name, &s);
-        // The same claims judged on each seed alone.
-        let n_seeds = s.seeds() as usize;
-        let per_seed: Vec<Vec<Finding>> = (0..n_seeds)
-            .map(|k| all_findings(name, &s.for_seed(k)))
-            .collect();
         if !found.is_empty() {
             // The paper's figures (`fig*` pipelines) quote its claims; other pipelines
             // state their own.
@@ -249,18 +245,8 @@ pub fn render(summary: &Value, scale: Scale) -> String {
                 "| Fig. | {whose} | Our numbers (mean ± sd over seeds) | Verdict | Holds in seeds | Criterion |"
             );
             let _ = writeln!(md, "|---|---|---|---|---|---|");
-            for (i, f) in found.iter().enumerate() {
-                let holds = per_seed
-                    .iter()
-                    .filter(|fs| fs.get(i).is_some_and(|g| g.verdict == Verdict::Holds))
-                    .count();
-                // A claim met by the seed means but by fewer than half of the seeds alone
-                // is not robust: say partly.
-                let verdict = if f.verdict == Verdict::Holds && n_seeds > 1 && 2 * holds < n_seeds {
-                    Verdict::Partly
-                } else {
-                    f.verdict
-                };
+            for (f, holds) in found.iter().zip(&holds) {
+                let verdict = f.verdict;
                 let _ = writeln!(
                     md,
                     "| {} | {} | {} | **{}** | {}/{} | {} |",
@@ -369,6 +355,31 @@ fn statistics_note(seeds: u64) -> String {
     } else {
         "One seed: lines are its values, and the tables give no sd.".to_string()
     }
+}
+
+/// A pipeline's findings with the number of seeds in which each holds when judged on
+/// that seed alone. A claim met by the seed means but by fewer than half of the seeds
+/// alone is not robust: its verdict becomes partly, in the table and in the captions.
+fn judged_with_seeds(name: &str, s: &PipelineSummary<'_>) -> (Vec<Finding>, Vec<usize>) {
+    let mut found = all_findings(name, s);
+    let n_seeds = s.seeds() as usize;
+    let per_seed: Vec<Vec<Finding>> = (0..n_seeds)
+        .map(|k| all_findings(name, &s.for_seed(k)))
+        .collect();
+    let holds: Vec<usize> = (0..found.len())
+        .map(|i| {
+            per_seed
+                .iter()
+                .filter(|fs| fs.get(i).is_some_and(|g| g.verdict == Verdict::Holds))
+                .count()
+        })
+        .collect();
+    for (f, &h) in found.iter_mut().zip(&holds) {
+        if f.verdict == Verdict::Holds && n_seeds > 1 && 2 * h < n_seeds {
+            f.verdict = Verdict::Partly;
+        }
+    }
+    (found, holds)
 }
 
 /// Findings in prose under a pipeline's table: what the numbers mean beyond the

@@ -103,18 +103,28 @@ fn claims_held_by_a_minority_of_seeds_are_partly() {
     let with_seeds = |a: [f64; 3]| {
         let mut s = linear_summary(2.0);
         s["fig3_linear"]["seeds"] = json!(3);
+        s["fig3_linear"]["figures"] = json!(["fig3d"]);
         s["fig3_linear"]["seed_values"] = json!({ "fixed_lr": {
             "DI-a": { "settled_angle_di_ndi_deg": a },
             "DI-b": { "settled_angle_di_ndi_deg": [1.0, 1.0, 1.0] },
         } });
         render(&s, Scale::Paper)
     };
+    // The caption under the panel states the same verdict as the table.
+    let caption = |md: &str| {
+        md.lines()
+            .find(|l| l.starts_with("- **fig3d**:"))
+            .unwrap_or_else(|| panic!("no caption for fig3d:\n{md}"))
+            .to_string()
+    };
     let md = with_seeds([1.0, 30.0, 30.0]);
     assert_eq!(verdict_of(&md, "3d"), "partly");
+    assert!(caption(&md).ends_with("**partly**."), "{}", caption(&md));
     let line = md.lines().find(|l| l.starts_with("| 3d |")).unwrap();
     assert!(line.contains("| 1/3 |"), "{line}");
     let md = with_seeds([1.0, 1.0, 30.0]);
     assert_eq!(verdict_of(&md, "3d"), "holds");
+    assert!(caption(&md).ends_with("**holds**."), "{}", caption(&md));
 }
 
 /// The Fashion-MNIST extension judges "PBP and NDI slightly worse than BP and FA" with
