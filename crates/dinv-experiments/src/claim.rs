@@ -202,12 +202,15 @@ impl ClaimSpec {
 
 /// Checks every claim of a pipeline (see [`ClaimSpec::validate`]) against its runs,
 /// model names and figure ids.
-pub fn validate_claims(
+pub fn validate_claims<'a>(
     claims: &[ClaimSpec],
     runs: &[&str],
-    models: &[&str],
-    figures: &[&str],
+    models: impl IntoIterator<Item = &'a str>,
+    figures: impl IntoIterator<Item = &'a str>,
 ) -> Result<(), String> {
+    let models: Vec<&str> = models.into_iter().collect();
+    let figures: Vec<&str> = figures.into_iter().collect();
+    let (models, figures) = (models.as_slice(), figures.as_slice());
     claims
         .iter()
         .enumerate()

@@ -141,8 +141,8 @@ impl ConvergenceConfig {
             }
         }
         let names: Vec<String> = models(&self.layer).into_iter().map(|m| m.0).collect();
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        crate::claim::validate_claims(&self.claims, &[RUN], &names, &[FIGURE])
+        let names = names.iter().map(String::as_str);
+        crate::claim::validate_claims(&self.claims, &[RUN], names, [FIGURE])
     }
 }
 

@@ -182,16 +182,8 @@ impl AutoencoderConfig {
     pub fn validate(&self) -> Result<(), String> {
         self.pipeline.validate()?;
         self.network.validate("network")?;
-        crate::claim::validate_claims(
-            &self.claims,
-            &[super::RUN],
-            &self
-                .models
-                .iter()
-                .map(|m| m.name.as_str())
-                .collect::<Vec<_>>(),
-            &FIGURES,
-        )?;
+        let names = self.models.iter().map(|m| m.name.as_str());
+        crate::claim::validate_claims(&self.claims, &[super::RUN], names, FIGURES)?;
         let dims = &self.network.dims;
         if dims.first() != dims.last() {
             return Err(format!(

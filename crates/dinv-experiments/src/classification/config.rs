@@ -216,19 +216,12 @@ impl ClassificationConfig {
         if self.models.is_empty() {
             return Err("at least one [[model]] is needed".into());
         }
+        let names = self.models.iter().map(|m| m.name.as_str());
         crate::claim::validate_claims(
             &self.claims,
             &[super::RUN],
-            &self
-                .models
-                .iter()
-                .map(|m| m.name.as_str())
-                .collect::<Vec<_>>(),
-            &self
-                .figures
-                .iter()
-                .map(|f| f.id.as_str())
-                .collect::<Vec<_>>(),
+            names,
+            self.figures.iter().map(|f| f.id.as_str()),
         )?;
         let mut ids = std::collections::BTreeSet::new();
         for f in &self.figures {

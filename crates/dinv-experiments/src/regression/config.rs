@@ -224,19 +224,12 @@ impl RegressionConfig {
         )?;
         check_non_negative("training.gn_damping", self.training.gn_damping)?;
         let runs: Vec<&str> = self.runs.iter().map(|r| r.name.as_str()).collect();
+        let names = self.models.iter().map(|m| m.name.as_str());
         crate::claim::validate_claims(
             &self.claims,
             &runs,
-            &self
-                .models
-                .iter()
-                .map(|m| m.name.as_str())
-                .collect::<Vec<_>>(),
-            &self
-                .figures
-                .iter()
-                .map(|f| f.id.as_str())
-                .collect::<Vec<_>>(),
+            names,
+            self.figures.iter().map(|f| f.id.as_str()),
         )?;
         let mut ids = std::collections::BTreeSet::new();
         for f in &self.figures {
