@@ -13,6 +13,7 @@
 pub mod linalg;
 
 pub mod activation;
+pub mod batch;
 pub mod chain;
 pub mod credit;
 pub mod dynamics;

@@ -123,8 +123,9 @@ fn classification_resumes_exactly_from_every_block_boundary() {
 
 #[test]
 fn autoencoder_resumes_exactly_from_every_batch_boundary() {
-    use dinv_experiments::autoencoder::inverse::REFRESH;
-    use dinv_experiments::autoencoder::train::{train_from, Images, Learner, TrainSetup};
+    use dinv_core::batch::kept::REFRESH;
+    use dinv_core::batch::Learner;
+    use dinv_experiments::autoencoder::train::{train_from, Images, TrainSetup};
     let train_set = split(20, 7);
     let test_set = split(6, 8);
     let norm = Normaliser::unit_interval(16);

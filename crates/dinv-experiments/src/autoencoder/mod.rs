@@ -36,12 +36,10 @@
 
 pub mod analysis;
 pub mod baselines;
-pub mod batch;
 mod claims;
 mod codes;
 pub mod config;
 pub mod figures;
-pub mod inverse;
 pub mod stages;
 mod summary;
 pub mod train;

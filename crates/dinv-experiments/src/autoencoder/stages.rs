@@ -22,13 +22,14 @@ use super::analysis::{AnalysisParams, ModelRef};
 use super::baselines::BaselineParams;
 use super::codes::{read_codes, Codes};
 use super::config::{AeModelSpec, AutoencoderConfig, WeightInit};
-use super::train::{activities, train_from, Images, Learner, MetricLog, Position, TrainSetup};
+use super::train::{activities, train_from, Images, MetricLog, Position, TrainSetup};
 use super::weights;
 use crate::checkpoint::{mat_values, static_name, take_mat};
 use crate::mnist_data::{Dataset, Source};
 use crate::spec::{NetworkSpec, Scale};
 use crate::tables::{build_feedback, feedback_draw_name, take};
 use crate::tsne::{tsne, TsneConfig};
+use dinv_core::batch::Learner;
 
 /// Bumped whenever a stage's code changes what it computes.
 const DATA_VERSION: u32 = 1;
@@ -71,7 +72,7 @@ struct TrainParams {
     /// Seed of the per-epoch example orders, shared by every model of a replicate.
     order_seed: u64,
     detail: Option<DetailParams>,
-    /// [`super::inverse::PBP_REVISION`], for PBP models only (a change to PBP's
+    /// [`dinv_core::batch::kept::PBP_REVISION`], for PBP models only (a change to PBP's
     /// arithmetic must not touch the other models' cache entries).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pbp_revision: Option<u32>,
@@ -184,7 +185,7 @@ pub(crate) fn add_stages(
                     codes: cfg.detail.codes.at(scale),
                 }),
                 pbp_revision: (model.method == dinv_core::Method::Pbp)
-                    .then_some(super::inverse::PBP_REVISION),
+                    .then_some(dinv_core::batch::kept::PBP_REVISION),
                 keep_weights: cfg.training.keep_weights,
             };
             let id = data_id.sibling("train").of(&model.name);

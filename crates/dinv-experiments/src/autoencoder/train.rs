@@ -6,7 +6,7 @@
 //! signals). The training-set error is measured before training, after each quarter of
 //! the first epoch and after every epoch.
 
-use dinv_core::{Credit, Feedback, Network, UpdateRule};
+use dinv_core::Network;
 use dinv_data::mnist::Split;
 use dinv_data::preprocess::Normaliser;
 use dinv_pipeline::seed::{derive_seed, rng_from_seed};
@@ -14,8 +14,7 @@ use faer::Mat;
 use rand::seq::SliceRandom;
 use std::time::Instant;
 
-use super::batch::{self, BatchTrace};
-use super::inverse::Inverter;
+use dinv_core::batch::{self, Learner};
 
 /// Metric rows in long format: `(step = examples seen, metric, value)`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -124,114 +123,6 @@ pub fn epoch_order(order_seed: u64, epoch: usize, n: usize) -> Vec<usize> {
     order
 }
 
-/// One model's credit assignment, weights and update rule: the mini-batch step. The
-/// weights change only through [`Learner::step`], which keeps the inversions' stored
-/// products in step with them.
-pub struct Learner {
-    net: Network,
-    feedback: Feedback,
-    credit: Credit,
-    update: UpdateRule,
-    trace: BatchTrace,
-    inverter: Inverter,
-}
-
-impl Learner {
-    pub fn new(net: Network, feedback: Feedback, credit: Credit, update: UpdateRule) -> Self {
-        let inverter = Inverter::new(&credit, &net);
-        Learner {
-            net,
-            feedback,
-            credit,
-            update,
-            trace: BatchTrace::default(),
-            inverter,
-        }
-    }
-
-    /// Forward and backward pass of the batch `x` (its own target): every layer's error
-    /// signals, `deltas[i] = Δ_{i+1}`.
-    pub fn backward(&mut self, x: &Mat<f64>) -> Result<Vec<Mat<f64>>, dinv_core::CoreError> {
-        // PBP's and NDI's factorisations do not depend on the batch: they run beside
-        // the forward pass (two tasks; each computes what it would alone).
-        let (net, fb, alpha) = (&self.net, &self.feedback, self.credit.alpha);
-        let (trace, inverter) = (&mut self.trace, &mut self.inverter);
-        let ((), prepared) = dinv_core::kernels::split::join(
-            || batch::forward(net, x.as_ref(), trace),
-            || inverter.prepare(net, fb, alpha),
-        );
-        prepared?;
-        let delta_out = batch::output_delta(&self.trace, x);
-        batch::backward(
-            &self.credit,
-            &self.net,
-            &self.trace,
-            &self.feedback,
-            &mut self.inverter,
-            delta_out,
-        )
-    }
-
-    /// One update from the batch `x`: the summed-gradient step of Eq. (2) with weight
-    /// decay, after [`Learner::backward`].
-    pub fn step(&mut self, x: &Mat<f64>) -> Result<(), dinv_core::CoreError> {
-        let deltas = self.backward(x)?;
-        let inputs = &self.trace.h[..self.net.depth()];
-        self.inverter.update_and_follow(
-            &mut self.net,
-            &self.feedback,
-            &self.update,
-            inputs,
-            &deltas,
-        )
-    }
-
-    pub fn net(&self) -> &Network {
-        &self.net
-    }
-
-    pub fn feedback(&self) -> &Feedback {
-        &self.feedback
-    }
-
-    pub fn into_net(self) -> Network {
-        self.net
-    }
-
-    /// The inversions' kept products (see [`Inverter::kept_products`]), for checkpoints.
-    pub fn kept_products(&self) -> (Vec<Option<&Mat<f64>>>, usize) {
-        self.inverter.kept_products()
-    }
-
-    /// Puts back the weights and kept products of a checkpoint (see
-    /// [`Inverter::restore`]); the feedback matrices never change during training.
-    pub fn restore(
-        &mut self,
-        net: Network,
-        products: Vec<Option<Mat<f64>>>,
-        updates: usize,
-    ) -> Result<(), String> {
-        if net.depth() != self.net.depth()
-            || net.layers.iter().zip(&self.net.layers).any(|(a, b)| {
-                a.w.nrows() != b.w.nrows()
-                    || a.w.ncols() != b.w.ncols()
-                    || a.b.as_ref().map(Vec::len) != b.b.as_ref().map(Vec::len)
-            })
-        {
-            return Err("its network has other dimensions".to_string());
-        }
-        self.inverter.restore(&net, products, updates)?;
-        self.net = net;
-        Ok(())
-    }
-
-    /// Largest relative drift of the inversions' kept products from their direct
-    /// computation (see [`Inverter`]).
-    pub fn drift(&self) -> Result<f64, dinv_core::CoreError> {
-        self.inverter.drift(&self.net, &self.feedback)
-    }
-}
-
 /// Everything one model's training needs.
 pub struct TrainSetup<'a> {
     pub name: &'a str,
@@ -276,7 +167,7 @@ pub struct TrainOutput {
 /// sum of Hinton & Salakhutdinov 2006) and the test-set error per pixel; a non-finite
 /// error is an error naming the model and the epoch.
 fn record(s: &TrainSetup<'_>, step: usize, log: &mut MetricLog) -> Result<(), String> {
-    let net = &s.learner.net;
+    let net = &s.learner.net();
     let pixels = s.train.normaliser.pixels() as f64;
     let sse = reconstruction_sse(net, s.train);
     if !sse.is_finite() {
@@ -313,9 +204,9 @@ pub fn train_from(
     mut at_batch_end: impl FnMut(&Position, &Learner),
 ) -> Result<TrainOutput, String> {
     s.learner
-        .update
+        .update()
         .validate()
-        .and_then(|()| s.learner.feedback.check(&s.learner.net))
+        .and_then(|()| s.learner.feedback().check(s.learner.net()))
         .map_err(|e| format!("model `{}`: {e}", s.name))?;
     let timed_record = |s: &TrainSetup<'_>, at: &mut Position| {
         let t = Instant::now();
@@ -345,7 +236,7 @@ pub fn train_from(
         for (b, idx) in order.chunks(s.batch_size).enumerate().skip(at.batch) {
             let t = Instant::now();
             s.train.batch_into(idx, &mut x);
-            let stepped = s.learner.step(&x);
+            let stepped = s.learner.step(&x, &x);
             at.batch_seconds += t.elapsed().as_secs_f64();
             stepped.map_err(|e| {
                 format!(

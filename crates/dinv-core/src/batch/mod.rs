@@ -2,14 +2,21 @@
 //! `Δ_{l-1} = M_l Δ_l ∘ g'(A_{l-1})`, applied to all examples of a batch at once, with
 //! the examples as columns. One product or one factorisation per layer and batch
 //! replaces one per example; the result equals the per-example
-//! [`dinv_core::Credit::backward`] column by column (tested).
+//! [`Credit::backward`] column by column (tested). PBP and NDI solve through an
+//! [`Inverter`], which keeps the square product each one factorises up to date through
+//! the rank-k weight updates ([`kept`]); [`Learner`] ties the two to the update rule.
 
-use dinv_core::kernels::split::{for_halves, for_halves_pair, mul_halves, Halve};
-use dinv_core::{CoreError, Credit, Feedback, Method, Network};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 
-use super::inverse::Inverter;
+use crate::kernels::split::{for_halves, for_halves_pair, mul_halves, Halve};
+use crate::{CoreError, Credit, Feedback, Method, Network};
+
+pub mod kept;
+mod learner;
+
+pub use kept::Inverter;
+pub use learner::Learner;
 
 /// Activities of a batch: `h[0] = X`, `h[l] = g(A_l)`, and `gprime[l-1] = g'(A_l)`.
 #[derive(Clone, Debug, Default)]
@@ -28,7 +35,7 @@ impl BatchTrace {
 /// layer's units as two tasks (bitwise the sequential computation). Halving the units
 /// rather than the batch gives each task half of `W_l` to stream and all examples as
 /// the product's width: a third faster for the 784 × 500 layer.
-pub fn layer_forward(layer: &dinv_core::Layer, input: MatRef<'_, f64>, out: &mut Mat<f64>) {
+pub fn layer_forward(layer: &crate::Layer, input: MatRef<'_, f64>, out: &mut Mat<f64>) {
     resize(out, layer.d_out(), input.ncols());
     for_halves(out.as_mut(), Halve::Rows, |half, i0| {
         layer_forward_rows(layer, input, half, i0)
@@ -38,7 +45,7 @@ pub fn layer_forward(layer: &dinv_core::Layer, input: MatRef<'_, f64>, out: &mut
 /// [`layer_forward`] that also writes `g'(A_l)` into `gprime`, in the same tasks while
 /// each half of `H_l` is still in cache.
 fn layer_forward_with_gprime(
-    layer: &dinv_core::Layer,
+    layer: &crate::Layer,
     input: MatRef<'_, f64>,
     out: &mut Mat<f64>,
     gprime: &mut Mat<f64>,
@@ -69,7 +76,7 @@ fn layer_forward_with_gprime(
 
 /// Rows `i0..` of `H_l` (as many as `half` has).
 fn layer_forward_rows(
-    layer: &dinv_core::Layer,
+    layer: &crate::Layer,
     input: MatRef<'_, f64>,
     mut half: MatMut<'_, f64>,
     i0: usize,
@@ -156,7 +163,7 @@ fn feedback_product(
         Method::Bp => Ok(mul_halves(w.transpose(), delta)),
         Method::Fa => {
             let b = fb.get(i)?;
-            dinv_core::inverse::check_feedback_shape(w, b)?;
+            crate::inverse::check_feedback_shape(w, b)?;
             Ok(mul_halves(b, delta))
         }
         Method::Pbp | Method::Ndi => inverter.apply(net, fb, credit.alpha, i, delta),
@@ -167,38 +174,42 @@ fn feedback_product(
     }
 }
 
-/// Every layer's error signals for the batch, from the output errors `delta_out`:
-/// `deltas[i]` is `Δ_{i+1}` (one column per example), the last entry `delta_out`.
-/// PBP and NDI solve through `inverter` (made by [`Inverter::new`] for this credit
-/// rule and network).
-pub fn backward(
-    credit: &Credit,
-    net: &Network,
-    trace: &BatchTrace,
-    fb: &Feedback,
-    inverter: &mut Inverter,
-    delta_out: Mat<f64>,
-) -> Result<Vec<Mat<f64>>, CoreError> {
-    let depth = net.depth();
-    let mut deltas = vec![Mat::new(); depth];
-    deltas[depth - 1] = delta_out;
-    for i in (1..depth).rev() {
-        let mut d = feedback_product(credit, net, fb, inverter, i, deltas[i].as_ref())?;
-        let gp = &trace.gprime[i - 1];
-        for j in 0..d.ncols() {
-            for (v, g) in d.col_as_slice_mut(j).iter_mut().zip(gp.col_as_slice(j)) {
-                *v *= g;
+impl Credit {
+    /// The batch form of [`Credit::backward`] (Eq. 3 for every example at once): every
+    /// layer's error signals from the output errors `delta_out`, `deltas[i]` being
+    /// `Δ_{i+1}` (one column per example) and the last entry `delta_out`. PBP and NDI
+    /// solve through `inverter` (made by [`Inverter::new`] for this rule and network);
+    /// DI and SDI have no batch form (NDI is their steady state).
+    pub fn backward_batch(
+        &self,
+        net: &Network,
+        trace: &BatchTrace,
+        fb: &Feedback,
+        inverter: &mut Inverter,
+        delta_out: Mat<f64>,
+    ) -> Result<Vec<Mat<f64>>, CoreError> {
+        let credit = self;
+        let depth = net.depth();
+        let mut deltas = vec![Mat::new(); depth];
+        deltas[depth - 1] = delta_out;
+        for i in (1..depth).rev() {
+            let mut d = feedback_product(credit, net, fb, inverter, i, deltas[i].as_ref())?;
+            let gp = &trace.gprime[i - 1];
+            for j in 0..d.ncols() {
+                for (v, g) in d.col_as_slice_mut(j).iter_mut().zip(gp.col_as_slice(j)) {
+                    *v *= g;
+                }
             }
+            if !crate::kernels::vecops::all_finite(d.as_ref()) {
+                return Err(CoreError::NonFinite {
+                    what: format!(
+                        "{} error signal δ_{i} (layer {i}) of the mini-batch",
+                        credit.method.name()
+                    ),
+                });
+            }
+            deltas[i - 1] = d;
         }
-        if !dinv_core::kernels::vecops::all_finite(d.as_ref()) {
-            return Err(CoreError::NonFinite {
-                what: format!(
-                    "{} error signal δ_{i} (layer {i}) of the mini-batch",
-                    credit.method.name()
-                ),
-            });
-        }
-        deltas[i - 1] = d;
+        Ok(deltas)
     }
-    Ok(deltas)
 }

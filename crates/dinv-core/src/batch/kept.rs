@@ -13,17 +13,18 @@
 //! for the Gram matrices, too ill-conditioned for the normal equations) falls back to
 //! dinv-core's solvers.
 
-use dinv_core::inverse::{
+use faer::linalg::matmul::triangular::{self, BlockStructure};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
+
+use crate::inverse::{
     check_feedback_shape, gram_factor_is_accurate, ndi_apply, pinv_apply, symmetric_lower_norm1,
     LayerShape,
 };
-use dinv_core::kernels::split::{
+use crate::kernels::split::{
     decay_and_add_rows, for_halves, matmul_halves, mul_halves, try_for_each_task, Halve,
 };
-use dinv_core::kernels::vecops::mul;
-use dinv_core::{CoreError, Credit, Feedback, Method, Network, UpdateRule};
-use faer::linalg::matmul::triangular::{self, BlockStructure};
-use faer::{Accum, Mat, MatMut, MatRef, Par};
+use crate::kernels::vecops::mul;
+use crate::{CoreError, Credit, Feedback, Method, Network, UpdateRule};
 
 /// Revision of PBP's arithmetic, part of its stages' cache keys. 2: wide layers keep
 /// `W W^T` through the updates (1 recomputed it every batch), and the Gram updates run
@@ -106,7 +107,7 @@ impl Inverter {
     }
 
     /// Factorises every kept product for the next backward pass. It does not depend on
-    /// the batch, so [`super::train::Learner`] runs it beside the forward pass;
+    /// the batch, so [`super::Learner`] runs it beside the forward pass;
     /// [`Inverter::apply`] factorises any product not prepared here itself. The largest
     /// factorisation is one task and the others a second, so a core that finishes the
     /// forward pass takes over the small ones (each factorisation stays sequential:
@@ -130,7 +131,7 @@ impl Inverter {
             k.factorise(net.layers[i].w.as_ref(), fb, i, alpha)
                 .map(|_| ())
         };
-        let (first, others) = dinv_core::kernels::split::join(
+        let (first, others) = crate::kernels::split::join(
             || factorise(i, largest),
             || kept.into_iter().try_for_each(|(i, k)| factorise(i, k)),
         );
@@ -472,7 +473,7 @@ fn lower_rank2k_update(p: MatMut<'_, f64>, y: MatRef<'_, f64>, x: MatRef<'_, f64
             );
         }
     };
-    dinv_core::kernels::split::join(
+    crate::kernels::split::join(
         || {
             triangle(top_left, 0..j0);
             triangle(bottom_right, j0..n);
@@ -531,7 +532,7 @@ impl Factor {
     /// Cholesky factorisation of a symmetric positive definite `G` of which only the
     /// lower triangle is read; `false` when it fails or is not accurate enough for the
     /// normal equations (pivots collapsed, or estimated `cond₁(G)` above
-    /// [`dinv_core::inverse::MAX_GRAM_CONDITION`]), exactly as [`pinv_apply`] judges,
+    /// [`crate::inverse::MAX_GRAM_CONDITION`]), exactly as [`pinv_apply`] judges,
     /// so the caller falls back to it (and so to the SVD). The judgement costs `O(n²)`.
     fn cholesky(&mut self, g: MatRef<'_, f64>) -> bool {
         use faer::dyn_stack::{MemBuffer, MemStack};
