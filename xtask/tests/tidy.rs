@@ -319,3 +319,41 @@ fn one_newton_loop_in_core() {
         hits.join("\n")
     );
 }
+
+/// Eq. 3's method switch (`M_l` of BP, FA, PBP, NDI, DI) and the re-stabilisation
+/// policy live in dinv-core (`Credit::propagate_layer`, `Credit::backward_batch`,
+/// `Credit::restabilise_layer`): no other crate applies a transpose, a pseudoinverse,
+/// NDI's closed form by a factorisation or SSA itself. (An analysis may still call
+/// `ndi_inverse`, Eq. 10's reference, or simulate a `LayerSystem`.)
+#[test]
+fn credit_assignment_runs_through_core() {
+    let needles = [
+        "pinv_apply",
+        "ndi_apply",
+        "min_norm_lstsq",
+        "ssa_stabilise",
+        "ssa_optimise",
+        "matvec_t(",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let planted = dir.path().join("planted.rs");
+    fs::write(&planted, "fn f() { matvec_t(w, d, &mut o); }\n").unwrap();
+    assert_catches(occurrences(&[planted], &needles), "method-switch");
+    let files: Vec<PathBuf> = [
+        "dinv-experiments",
+        "dinv-data",
+        "dinv-pipeline",
+        "dinv-figures",
+    ]
+    .iter()
+    .flat_map(|c| rust_files(&root().join("crates").join(c).join("src")))
+    .chain(rust_files(&root().join("xtask/src")))
+    .collect();
+    let hits = occurrences(&files, &needles);
+    assert!(
+        hits.is_empty(),
+        "credit assignment outside dinv-core: call Credit::propagate_layer, \
+         Credit::backward_batch or Credit::restabilise_layer\n{}",
+        hits.join("\n")
+    );
+}

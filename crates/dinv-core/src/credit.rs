@@ -15,16 +15,20 @@
 use faer::{Mat, MatRef};
 use serde::{Deserialize, Serialize};
 
+use crate::activation::Activation;
 use crate::chain::{ChainInversion, ChainLayer, RepeatLayer, SingleLoop};
 use crate::dynamics::{
     unstable_at_rest, unstable_fixed_point, Dynamics, Integration, Inversion, LayerSystem, Solver,
 };
 use crate::error::{CoreError, Result};
 use crate::expanding::ExpandingSystem;
-use crate::inverse::{check_feedback_shape, min_norm_lstsq, ndi_inverse};
+use crate::inverse::{check_feedback_shape, min_norm_lstsq, ndi_apply, ndi_inverse, pinv_apply};
 use crate::kernels::vecops::{matvec, matvec_t};
 use crate::net::{Network, Trace};
-use crate::stability::{expanding_abscissa, spectral_abscissa, SsaConfig};
+use crate::stability::{
+    expanding_abscissa, spectral_abscissa, ssa_stabilise, ssa_stabilise_expanding,
+    ssa_stabilise_reduced, SsaConfig, SsaOutcome,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -413,53 +417,90 @@ impl Credit {
     }
 
     /// Runs SSA on every simulated system whose spectral abscissa is positive
-    /// (supp. 7.5.1). Only DI and SDI simulate dynamics, so only they are touched.
+    /// (supp. 7.5.1). Only DI and SDI simulate dynamics, so only they are touched. Each
+    /// layer goes through [`Credit::restabilise_layer`] with `system`; SDI's loop is
+    /// always descended on its full system.
     pub fn restabilise(
         &self,
         net: &Network,
         fb: &mut Feedback,
         cfg: &SsaConfig,
+        system: SsaSystem,
     ) -> Result<Vec<Restabilisation>> {
         let mut events = Vec::new();
-        if !self.method.is_dynamic() {
-            return Ok(events);
-        }
-        for (layer, a) in self.abscissae(net, fb)? {
-            if a <= 0.0 {
-                continue;
-            }
-            let out = if layer == 0 {
+        let event = |layer: usize, out: &SsaOutcome| Restabilisation {
+            layer,
+            abscissa_before: out.abscissa_before,
+            abscissa_after: out.abscissa_after,
+            iterations: out.iterations,
+        };
+        match self.method {
+            Method::Sdi => {
                 let trace = Trace {
                     gprime: net.layers.iter().map(|l| vec![1.0; l.d_out()]).collect(),
                     ..Trace::default()
                 };
                 let sl = self.single_loop(net, &trace, fb, &[])?;
-                let offset = sl.b_block();
-                let system = |b: MatRef<'_, f64>| Ok(sl.with_b(b).system_matrix_unchecked());
-                let abscissa = |b: MatRef<'_, f64>| sl.with_b(b).abscissa();
-                crate::stability::ssa_optimise(sl.b, &system, offset, &abscissa, cfg, 0)?
-            } else {
-                let i = layer - 1;
-                let (w, b) = (net.layers[i].w.as_ref(), fb.get(i)?);
-                if self.di.expanding_controller(w) {
-                    crate::stability::ssa_stabilise_expanding(w, b, self.alpha, cfg, layer)?
-                } else {
-                    crate::stability::ssa_stabilise(w, b, self.alpha, cfg, layer)?
+                if sl.abscissa()? > 0.0 {
+                    let offset = sl.b_block();
+                    let system = |b: MatRef<'_, f64>| Ok(sl.with_b(b).system_matrix_unchecked());
+                    let abscissa = |b: MatRef<'_, f64>| sl.with_b(b).abscissa();
+                    let out =
+                        crate::stability::ssa_optimise(sl.b, &system, offset, &abscissa, cfg, 0)?;
+                    events.push(event(0, &out));
+                    fb.loop_b = Some(out.b);
                 }
-            };
-            events.push(Restabilisation {
-                layer,
-                abscissa_before: out.abscissa_before,
-                abscissa_after: out.abscissa_after,
-                iterations: out.iterations,
-            });
-            if layer == 0 {
-                fb.loop_b = Some(out.b);
-            } else {
-                fb.b[layer - 1] = Some(out.b);
             }
+            Method::Di => {
+                for i in 1..net.depth() {
+                    let (w, b) = (net.layers[i].w.as_ref(), fb.get(i)?);
+                    let (_, out) = self.restabilise_layer(w, b, i + 1, cfg, system)?;
+                    if let Some(out) = out {
+                        events.push(event(i + 1, &out));
+                        fb.b[i] = Some(out.b);
+                    }
+                }
+            }
+            Method::Bp | Method::Fa | Method::Pbp | Method::Ndi => {}
         }
         Ok(events)
+    }
+
+    /// The spectral abscissa of the system DI simulates for one layer (at rest): Eq.
+    /// (S9), or the S1–S2 controller's when this rule uses it for `W`.
+    pub fn layer_abscissa(&self, w: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Result<f64> {
+        if self.di.expanding_controller(w) {
+            expanding_abscissa(w, b, self.alpha)
+        } else {
+            spectral_abscissa(w, b, self.alpha)
+        }
+    }
+
+    /// The re-stabilisation policy for one layer's feedback `B_l` (supp. 7.5.1): the
+    /// spectral abscissa of the system DI simulates (Eq. S9, or the S1–S2 controller's),
+    /// and, when it is positive, SSA descent on `B_l` until it is below `−margin`.
+    /// Returns the abscissa before any intervention and the SSA run if there was one
+    /// (its `b` is the new `B_l`). The S1–S2 controller is always descended on its
+    /// full system.
+    pub fn restabilise_layer(
+        &self,
+        w: MatRef<'_, f64>,
+        b: MatRef<'_, f64>,
+        layer: usize,
+        cfg: &SsaConfig,
+        system: SsaSystem,
+    ) -> Result<(f64, Option<SsaOutcome>)> {
+        let expanding = self.di.expanding_controller(w);
+        let abscissa = self.layer_abscissa(w, b)?;
+        if abscissa <= 0.0 {
+            return Ok((abscissa, None));
+        }
+        let out = match system {
+            _ if expanding => ssa_stabilise_expanding(w, b, self.alpha, cfg, layer)?,
+            SsaSystem::Full => ssa_stabilise(w, b, self.alpha, cfg, layer)?,
+            SsaSystem::Reduced => ssa_stabilise_reduced(w, b, self.alpha, cfg, layer)?,
+        };
+        Ok((abscissa, Some(out)))
     }
 
     /// Refuses the result of the S1–S2 controller when its dynamics are unstable at
@@ -600,7 +641,8 @@ impl Credit {
         Ok(())
     }
 
-    /// One step of Eq. (3): `δ_i` (error at `a_i`) from `δ_{i+1}` through `layers[i]`.
+    /// One step of Eq. (3): `δ_i` (error at `a_i`) from `δ_{i+1}` through `layers[i]`,
+    /// PBP and NDI solved by the SVD ([`ClosedForm::Svd`]).
     pub fn propagate(
         &self,
         net: &Network,
@@ -609,8 +651,36 @@ impl Credit {
         i: usize,
         delta: &[f64],
     ) -> Result<(Vec<f64>, Option<Inversion>)> {
-        let w = net.layers[i].w.as_ref();
-        let gprime = &trace.gprime[i - 1];
+        let link = LayerLink {
+            w: net.layers[i].w.as_ref(),
+            b: fb.b.get(i).and_then(Option::as_ref).map(Mat::as_ref),
+            layer: i + 1,
+            act_below: net.layers[i - 1].act,
+            gprime_below: &trace.gprime[i - 1],
+        };
+        self.propagate_layer(&link, delta, ClosedForm::Svd)
+    }
+
+    /// Eq. (3) for one layer, `δ_{l-1} = M_l δ_l ∘ g'(a_{l-1})`, with `M_l` of the
+    /// method (Eq. 4, Eq. 10, Alg. 1 and 4): the one place where the methods differ for
+    /// a single example. Returns DI's record when DI ran. `closed_form` says how PBP and
+    /// NDI solve their linear systems.
+    pub fn propagate_layer(
+        &self,
+        link: &LayerLink<'_>,
+        delta: &[f64],
+        closed_form: ClosedForm,
+    ) -> Result<(Vec<f64>, Option<Inversion>)> {
+        let (w, gprime) = (link.w, link.gprime_below);
+        let feedback = || {
+            link.b.ok_or_else(|| {
+                CoreError::Feedback(format!(
+                    "no feedback matrix B_{} for layer {}",
+                    link.layer, link.layer
+                ))
+            })
+        };
+        let column = || Mat::from_fn(delta.len(), 1, |r, _| delta[r]);
         let mut out = vec![0.0; w.ncols()];
         let mut record = None;
         let apply_gprime = match self.method {
@@ -619,17 +689,29 @@ impl Credit {
                 true
             }
             Method::Fa => {
-                let b = fb.get(i)?;
+                let b = feedback()?;
                 check_feedback_shape(w, b)?;
                 matvec(b, delta, &mut out);
                 true
             }
             Method::Pbp => {
-                out = min_norm_lstsq(w, delta)?;
+                out = match closed_form {
+                    ClosedForm::Svd => min_norm_lstsq(w, delta)?,
+                    ClosedForm::Factored => {
+                        pinv_apply(w, column().as_ref())?.col_as_slice(0).to_vec()
+                    }
+                };
                 true
             }
             Method::Ndi => {
-                out = ndi_inverse(w, fb.get(i)?, self.alpha, delta)?;
+                out = match closed_form {
+                    ClosedForm::Svd => ndi_inverse(w, feedback()?, self.alpha, delta)?,
+                    ClosedForm::Factored => {
+                        ndi_apply(w, feedback()?, self.alpha, column().as_ref())?
+                            .col_as_slice(0)
+                            .to_vec()
+                    }
+                };
                 true
             }
             Method::Sdi => {
@@ -640,14 +722,14 @@ impl Credit {
             Method::Di if self.di.expanding_controller(w) => {
                 let system = ExpandingSystem {
                     w,
-                    b: fb.get(i)?,
+                    b: feedback()?,
                     alpha: self.alpha,
                     dynamics: self.di.dynamics,
-                    act: net.layers[i - 1].act,
+                    act: link.act_below,
                     gprime,
                 };
                 let inv = system.invert(delta, self.di.solver, &self.di.integration)?;
-                self.verify_expanding(&system, &inv, i + 1)?;
+                self.verify_expanding(&system, &inv, link.layer)?;
                 out.copy_from_slice(&inv.delta);
                 record = Some(inv);
                 self.di.gates_steady_state()
@@ -655,15 +737,15 @@ impl Credit {
             Method::Di => {
                 let system = LayerSystem {
                     w,
-                    b: fb.get(i)?,
+                    b: feedback()?,
                     alpha: self.alpha,
                     dynamics: self.di.dynamics,
-                    act: net.layers[i - 1].act,
+                    act: link.act_below,
                     gprime,
                 };
                 let inv = system
                     .invert(delta, self.di.solver, &self.di.integration)
-                    .map_err(|e| e.at_layer(i + 1))?;
+                    .map_err(|e| e.at_layer(link.layer))?;
                 out.copy_from_slice(&inv.delta);
                 record = Some(inv);
                 self.di.gates_steady_state()
@@ -676,4 +758,44 @@ impl Credit {
         }
         Ok((out, record))
     }
+}
+
+/// One layer as the backward pass sees it: `W_l`, its feedback `B_l` if any, and the
+/// layer below's activation and slopes `g'(a_{l-1})`.
+#[derive(Clone, Copy, Debug)]
+pub struct LayerLink<'a> {
+    pub w: MatRef<'a, f64>,
+    pub b: Option<MatRef<'a, f64>>,
+    /// `l` of `W_l` (1-based), for error messages.
+    pub layer: usize,
+    pub act_below: Activation,
+    pub gprime_below: &'a [f64],
+}
+
+/// How PBP's pseudoinverse (Eq. 4) and NDI's closed form (Eq. 10) are solved for one
+/// example. Both give the same vector up to rounding; they differ in bits and cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClosedForm {
+    /// Least squares by the SVD of `W` or of the shifted product, as numpy's `lstsq`
+    /// in the authors' code (the regressions).
+    Svd,
+    /// Cholesky of the smaller Gram matrix (PBP) or LU of the shifted product (NDI),
+    /// with the SVD as the fallback when either is ill-conditioned
+    /// ([`pinv_apply`], [`ndi_apply`]): a 10 × 10 factorisation per example instead of
+    /// the SVD of MNIST's 10 × 1000 read-out.
+    Factored,
+}
+
+/// Which system SSA descends on when it re-stabilises a layer (supp. 7.3). Both
+/// enforce the same constraint, Eq. (S9)'s spectral abscissa below `−margin`; they
+/// smooth it differently, so they reach different `B`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SsaSystem {
+    /// The full `(d_l + d_{l-1})`-dimensional block system of Eq. (S9) (the
+    /// regressions).
+    Full,
+    /// The reduced `2·min(d_l, d_{l-1})` system of
+    /// [`ssa_stabilise_reduced`](crate::stability::ssa_stabilise_reduced), which makes
+    /// SSA affordable on MNIST's 10 × 1000 read-out.
+    Reduced,
 }

@@ -32,7 +32,8 @@ pub mod stability;
 
 pub use activation::Activation;
 pub use credit::{
-    Backward, Chain, Controller, Credit, DiSettings, Feedback, Method, Restabilisation,
+    Backward, Chain, ClosedForm, Controller, Credit, DiSettings, Feedback, LayerLink, Method,
+    Restabilisation, SsaSystem,
 };
 pub use dynamics::{Dynamics, EulerOrder, Integration, Inversion, LayerSystem, Solver};
 pub use error::{CoreError, Result};

@@ -13,7 +13,7 @@ use dinv_core::stability::{
 };
 use dinv_core::{
     Activation, Chain, Controller, CoreError, Credit, DiSettings, Dynamics, Feedback, Integration,
-    Layer, Method, Network, Solver, SsaConfig,
+    Layer, Method, Network, Solver, SsaConfig, SsaSystem,
 };
 
 fn net(dims: &[usize], act: Activation, scale: f64, seed: u64) -> Network {
@@ -329,12 +329,30 @@ fn restabilise_every_layer_and_the_loop() {
         1,
     );
     assert!(c.abscissae(&n, &fb).unwrap().iter().all(|(_, a)| *a > 0.0));
-    let events = c.restabilise(&n, &mut fb, &cfg).unwrap();
+    let unstable = fb.clone();
+    let events = c.restabilise(&n, &mut fb, &cfg, SsaSystem::Full).unwrap();
     assert_eq!(
         events.iter().map(|e| e.layer).collect::<Vec<_>>(),
         vec![2, 3]
     );
     assert!(c.abscissae(&n, &fb).unwrap().iter().all(|(_, a)| *a < 0.0));
+    // The reduced system enforces the same constraint by another smoothing: stable
+    // too, through another B.
+    let mut reduced = unstable;
+    let events = c
+        .restabilise(&n, &mut reduced, &cfg, SsaSystem::Reduced)
+        .unwrap();
+    assert_eq!(events.len(), 2);
+    assert!(c
+        .abscissae(&n, &reduced)
+        .unwrap()
+        .iter()
+        .all(|(_, a)| *a < 0.0));
+    assert!(events
+        .iter()
+        .all(|e| e.abscissa_after < -cfg.margin + 1e-12));
+    let (full_b2, reduced_b2) = (fb.b[1].as_ref().unwrap(), reduced.b[1].as_ref().unwrap());
+    assert!((full_b2 - reduced_b2).norm_l2() > 0.0);
 
     let mut fb = tr_feedback(&n);
     let lb = fb.loop_b.as_ref().unwrap() * faer::Scale(-1.0);
@@ -350,7 +368,7 @@ fn restabilise_every_layer_and_the_loop() {
     let before = s.abscissae(&n, &fb).unwrap();
     assert_eq!(before.len(), 1);
     assert!(before[0].1 > 0.0, "{before:?}");
-    let events = s.restabilise(&n, &mut fb, &cfg).unwrap();
+    let events = s.restabilise(&n, &mut fb, &cfg, SsaSystem::Full).unwrap();
     assert_eq!(events.len(), 1);
     assert!(s.abscissae(&n, &fb).unwrap()[0].1 < 0.0);
 }

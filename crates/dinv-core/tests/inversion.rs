@@ -391,3 +391,68 @@ fn unstable_fixed_points_go_to_the_simulation() {
         }
     }
 }
+
+/// One example's step of Eq. (3) through `Credit::propagate_layer`: PBP and NDI give
+/// the same vector whether solved by the SVD or by factorising the small product (up to
+/// rounding), equal to `W^+ δ` and to Eq. (10), `B (W B − αI)^{-1} δ` or
+/// `(B W − αI)^{-1} B δ`, solved by a plain LU here, each times `g'`; a missing `B`
+/// names the layer.
+#[test]
+fn closed_forms_agree_through_propagate_layer() {
+    use dinv_core::{ClosedForm, Credit, LayerLink, Method};
+    for (k, &(dl, dlm1)) in SHAPES.iter().enumerate() {
+        let w = random(40 + k as u64, dl, dlm1, 1.0);
+        let b = random(50 + k as u64, dlm1, dl, 1.0);
+        let delta = random_vec(60 + k as u64, dl);
+        let gp: Vec<f64> = (0..dlm1).map(|i| 0.5 + 0.01 * i as f64).collect();
+        let link = LayerLink {
+            w: w.as_ref(),
+            b: Some(b.as_ref()),
+            layer: 3,
+            act_below: Activation::Tanh,
+            gprime_below: &gp,
+        };
+        for (method, alpha) in [(Method::Pbp, 0.0), (Method::Ndi, 0.1), (Method::Ndi, 0.0)] {
+            let credit = Credit::new(method, alpha);
+            // Independent dense references.
+            let raw = match method {
+                Method::Pbp => {
+                    let pinv = w.as_ref().thin_svd().unwrap().pseudoinverse();
+                    (0..dlm1)
+                        .map(|i| (0..dl).map(|j| pinv[(i, j)] * delta[j]).sum::<f64>())
+                        .collect::<Vec<f64>>()
+                }
+                _ => {
+                    use faer::linalg::solvers::Solve;
+                    let d = Mat::from_fn(dl, 1, |i, _| delta[i]);
+                    let out = if dl <= dlm1 {
+                        let wb = &w * &b - Mat::<f64>::identity(dl, dl) * faer::Scale(alpha);
+                        &b * wb.partial_piv_lu().solve(d.as_ref())
+                    } else {
+                        let bw = &b * &w - Mat::<f64>::identity(dlm1, dlm1) * faer::Scale(alpha);
+                        bw.partial_piv_lu().solve((&b * &d).as_ref())
+                    };
+                    (0..dlm1).map(|i| out[(i, 0)]).collect()
+                }
+            };
+            let reference: Vec<f64> = raw.iter().zip(&gp).map(|(r, g)| r * g).collect();
+            let scale = reference.iter().fold(1e-12_f64, |m, v| m.max(v.abs()));
+            for form in [ClosedForm::Svd, ClosedForm::Factored] {
+                let (got, record) = credit.propagate_layer(&link, &delta, form).unwrap();
+                assert!(record.is_none());
+                for (g, r) in got.iter().zip(&reference) {
+                    assert!(
+                        (g - r).abs() <= 1e-8 * scale,
+                        "{method:?} α={alpha} {dl}x{dlm1} {form:?}: {g} vs {r}"
+                    );
+                }
+            }
+        }
+        let missing = LayerLink { b: None, ..link };
+        let err = Credit::new(Method::Ndi, 0.1)
+            .propagate_layer(&missing, &delta, ClosedForm::Factored)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("B_3"), "{err}");
+    }
+}

@@ -17,12 +17,12 @@
 //! mini-batch approximation: only the order of floating-point sums differs (tested
 //! against the example-by-example update).
 
-use dinv_core::dynamics::{Integration, LayerSystem, Solver};
-use dinv_core::kernels::vecops::{matvec, matvec_t};
+use dinv_core::dynamics::{Integration, Solver};
+use dinv_core::kernels::vecops::matvec;
 use dinv_core::metrics::{angle_deg, feedback_alignment_deg};
 use dinv_core::net::softmax_into;
-use dinv_core::stability::{spectral_abscissa, ssa_stabilise_reduced, SsaConfig, SsaOutcome};
-use dinv_core::{Activation, Credit, Method, UpdateRule};
+use dinv_core::stability::{spectral_abscissa, SsaConfig, SsaOutcome};
+use dinv_core::{Activation, ClosedForm, Credit, LayerLink, Method, SsaSystem, UpdateRule};
 use dinv_data::mnist::Split;
 use dinv_data::preprocess::Normaliser;
 use faer::linalg::matmul::matmul;
@@ -208,110 +208,67 @@ impl Interval {
     }
 }
 
-/// Re-stabilises `B_2` when the spectral abscissa of Eq. (S9) is positive; returns the
-/// abscissa before any intervention and the SSA run if there was one. Checking costs
-/// one `10 × 1000 × 10` product and a 10 × 10 eigenproblem, small beside DI's solve.
+/// Re-stabilises `B_2` when the spectral abscissa of Eq. (S9) is positive (core's
+/// policy, through the reduced system: a dense Lyapunov solve of size 1010 per SSA
+/// step is not affordable); returns the abscissa before any intervention and the SSA
+/// run if there was one. Checking costs one `10 × 1000 × 10` product and a 10 × 10
+/// eigenproblem, small beside DI's solve.
 fn keep_stable(
     m: &mut Classifier,
-    alpha: f64,
+    credit: &Credit,
     cfg: &SsaConfig,
 ) -> Result<(f64, Option<SsaOutcome>), String> {
     let b = m.b_fb.as_ref().ok_or("DI needs feedback weights B_2")?;
-    let a = spectral_abscissa(m.w2.as_ref(), b.as_ref(), alpha).map_err(|e| e.to_string())?;
-    if a <= 0.0 {
-        return Ok((a, None));
+    let (a, out) = credit
+        .restabilise_layer(m.w2.as_ref(), b.as_ref(), 2, cfg, SsaSystem::Reduced)
+        .map_err(|e| {
+            let before = credit
+                .layer_abscissa(m.w2.as_ref(), b.as_ref())
+                .map_or_else(|e| format!("not computed: {e}"), |a| format!("{a:+.3e}"));
+            format!(
+                "re-stabilising B_2 by SSA (spectral abscissa {before} before it): {e}. The \
+                 SSA settings are `training.restabilise` in the pipeline TOML (now \
+                 learning_rate = {}, max_iters = {}, epsilon = {}, margin = {}): raise \
+                 max_iters, or change its learning_rate or epsilon; or lower the training \
+                 learning rate, which moved W_2 this far",
+                cfg.learning_rate, cfg.max_iters, cfg.epsilon, cfg.margin
+            )
+        })?;
+    if let Some(out) = &out {
+        m.b_fb = Some(out.b.clone());
     }
-    let out = ssa_stabilise_reduced(m.w2.as_ref(), b.as_ref(), alpha, cfg, 2).map_err(|e| {
-        format!(
-            "re-stabilising B_2 by SSA (spectral abscissa {a:+.3e} before it): {e}. The SSA \
-             settings are `training.restabilise` in the pipeline TOML (now learning_rate = {}, \
-             max_iters = {}, epsilon = {}, margin = {}): raise max_iters, or change its \
-             learning_rate or epsilon; or lower the training learning rate, which moved W_2 \
-             this far",
-            cfg.learning_rate, cfg.max_iters, cfg.epsilon, cfg.margin
-        )
-    })?;
-    m.b_fb = Some(out.b.clone());
-    Ok((a, Some(out)))
+    Ok((a, out))
 }
 
 /// `δ_1`, and DI's steps and solver when DI ran.
 type HiddenError = (Vec<f64>, Option<(usize, Solver)>);
 
-/// `δ_1` for the hidden layer from the output error, before any cap (none is used on
-/// MNIST, supp. 7.5.1). Returns the DI record (steps, solver) when DI ran.
+/// `δ_1` for the hidden layer from the output error (core's Eq. 3 for one layer, PBP
+/// and NDI by factorisations of the 10 × 10 products), before any cap (none is used on
+/// MNIST, supp. 7.5.1). Returns the DI record (steps, solver) when DI ran. Unstable DI
+/// dynamics are refused (`CoreError::UnstableDynamics`, naming the abscissa), and the
+/// stage fails at this example: `keep_stable` re-stabilises `B_2` before every example,
+/// so that happens only without `training.restabilise`.
 fn hidden_error(
     m: &Classifier,
     credit: &Credit,
     delta2: &[f64],
     gprime: &[f64],
 ) -> Result<HiddenError, String> {
-    let h = m.w1.nrows();
-    let mut d1 = vec![0.0; h];
-    let need_b = || {
-        m.b_fb
-            .as_ref()
-            .map(Mat::as_ref)
-            .ok_or("this method needs feedback weights B_2")
-    };
-    let mut record = None;
-    let apply_g = match credit.method {
-        Method::Bp => {
-            matvec_t(m.w2.as_ref(), delta2, &mut d1);
-            true
-        }
-        Method::Fa => {
-            matvec(need_b()?, delta2, &mut d1);
-            true
-        }
-        Method::Pbp => {
-            d1 = dinv_core::inverse::pinv_apply(
-                m.w2.as_ref(),
-                Mat::from_fn(delta2.len(), 1, |i, _| delta2[i]).as_ref(),
-            )
-            .map(|x| x.col_as_slice(0).to_vec())
-            .map_err(|e| e.to_string())?;
-            true
-        }
-        Method::Ndi => {
-            d1 = dinv_core::inverse::ndi_apply(
-                m.w2.as_ref(),
-                need_b()?,
-                credit.alpha,
-                Mat::from_fn(delta2.len(), 1, |i, _| delta2[i]).as_ref(),
-            )
-            .map(|x| x.col_as_slice(0).to_vec())
-            .map_err(|e| e.to_string())?;
-            true
-        }
-        Method::Di => {
-            let sys = LayerSystem {
-                w: m.w2.as_ref(),
-                b: need_b()?,
-                alpha: credit.alpha,
-                dynamics: credit.di.dynamics,
-                act: m.act,
-                gprime,
-            };
-            // Unstable dynamics are refused (`CoreError::UnstableDynamics`, naming the
-            // abscissa), and the stage fails at this example: `keep_stable` re-stabilises
-            // B_2 before every example, so that happens only without
-            // `training.restabilise`.
-            let inv = sys
-                .invert(delta2, credit.di.solver, &credit.di.integration)
-                .map_err(|e| e.at_layer(2).to_string())?;
-            d1 = inv.delta;
-            record = Some((inv.steps, inv.solved_by));
-            credit.di.gates_steady_state()
-        }
-        Method::Sdi => return Err("single-loop DI needs two hidden layers".into()),
-    };
-    if apply_g {
-        for (d, g) in d1.iter_mut().zip(gprime) {
-            *d *= g;
-        }
+    if credit.method == Method::Sdi {
+        return Err("single-loop DI needs two hidden layers".into());
     }
-    Ok((d1, record))
+    let link = LayerLink {
+        w: m.w2.as_ref(),
+        b: m.b_fb.as_ref().map(Mat::as_ref),
+        layer: 2,
+        act_below: m.act,
+        gprime_below: gprime,
+    };
+    let (d1, inv) = credit
+        .propagate_layer(&link, delta2, ClosedForm::Factored)
+        .map_err(|e| e.to_string())?;
+    Ok((d1, inv.map(|inv| (inv.steps, inv.solved_by))))
 }
 
 /// Online training over all epochs.
@@ -476,8 +433,7 @@ pub fn train_from(
                 iv.wrong += 1;
             }
             if let (Some(cfg), Method::Di) = (&s.restabilise, s.credit.method) {
-                let (abscissa, ssa) =
-                    keep_stable(m, s.credit.alpha, cfg).map_err(|e| fail(step, &e))?;
+                let (abscissa, ssa) = keep_stable(m, &s.credit, cfg).map_err(|e| fail(step, &e))?;
                 iv.record_check(abscissa);
                 if let Some(out) = ssa {
                     log.push(step, "restabilised_from", 2, out.abscissa_before);

@@ -4,7 +4,7 @@
 use dinv_core::chain::loop_neg_transpose;
 use dinv_core::kernels::vecops::mul;
 use dinv_core::metrics::{angle_deg, feedback_alignment_deg, matrix_angle_deg};
-use dinv_core::{Credit, Feedback, Loss, Method, Network, SsaConfig, Trace, UpdateRule};
+use dinv_core::{Credit, Feedback, Loss, Method, Network, SsaConfig, SsaSystem, Trace, UpdateRule};
 use dinv_data::synthetic::RegressionData;
 use faer::Mat;
 
@@ -281,7 +281,7 @@ pub fn train(mut s: TrainSetup<'_>, mut progress: impl FnMut(u64)) -> Result<Tra
         if s.restabilise {
             for e in s
                 .credit
-                .restabilise(&s.net, &mut s.feedback, &s.ssa)
+                .restabilise(&s.net, &mut s.feedback, &s.ssa, SsaSystem::Full)
                 .map_err(|e| fail(step, &e))?
             {
                 events.push(StabilisationEvent {
