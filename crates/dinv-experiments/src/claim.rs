@@ -220,9 +220,15 @@ pub fn validate_claims<'a>(
 /// The claims as the summary stage's parameter: absent when there are none, so that
 /// pipelines without claims keep their cache keys.
 pub fn insert_claims(params: &mut Value, claims: &[ClaimSpec]) {
-    if !claims.is_empty() {
-        params["claims"] = serde_json::to_value(claims).unwrap_or_default();
+    if let Some(c) = claims_param(claims) {
+        params["claims"] = c;
     }
+}
+
+/// The claims as a summary stage's parameter: absent when there are none, so that no
+/// other pipeline's key changes.
+pub fn claims_param(claims: &[ClaimSpec]) -> Option<Value> {
+    (!claims.is_empty()).then(|| serde_json::to_value(claims).unwrap_or_default())
 }
 
 /// The verdicts of the claims a summary carries (its `claims`, copied from the

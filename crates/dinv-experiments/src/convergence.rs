@@ -31,14 +31,13 @@
 //! (`runs.euler.<model>.angle_at_t<T>`, `rel_error_at_t<T>`) and `[[claim]]`s judge it.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use dinv_core::init::{normal_mat, uniform_mat};
 use dinv_core::inverse::ndi_inverse;
 use dinv_core::metrics::angle_deg;
 use dinv_core::{Activation, Dynamics, Integration, LayerSystem};
 use dinv_figures::{render, Axis, Band, Figure, LegendPos, LinePanel, Panel, Rgb, Series};
-use dinv_pipeline::{Graph, StageContext, StageError, StageId, StageSpec};
+use dinv_pipeline::{Graph, Stage, StageContext, StageError, StageId, StageSpec};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -49,9 +48,6 @@ use crate::spec::{check_positive, PipelineHeader, Scale};
 
 /// The run name in `summary.json`.
 const RUN: &str = "euler";
-const SEED_VERSION: u32 = 1;
-const SUMMARY_VERSION: u32 = 1;
-const FIGURES_VERSION: u32 = 1;
 
 /// The experiment kind `di_convergence`.
 pub struct Convergence;
@@ -168,55 +164,42 @@ fn metric(what: &str, t: f64) -> String {
 fn build_from(cfg: &ConvergenceConfig, scale: Scale) -> Result<Pipeline, String> {
     let name = &cfg.pipeline.name;
     let mut graph = Graph::new();
-    let params = json!({ "layer": cfg.layer, "integration": cfg.integration });
     let mut seeds = Vec::new();
     for seed in cfg.pipeline.seeds.at(scale) {
         let id = StageId::new(name, "simulate").in_run(RUN).for_seed(seed);
+        let params = SeedParams {
+            layer: cfg.layer.clone(),
+            integration: cfg.integration.clone(),
+        };
         graph
-            .add(
-                StageSpec::at(
-                    id.clone(),
-                    "convergence_seed",
-                    SEED_VERSION,
-                    Arc::new(seed_stage),
-                )
-                .with_params(params.clone())
-                .with_master_seed(seed),
-            )
+            .add(StageSpec::of(id.clone(), params).with_master_seed(seed))
             .map_err(|e| e.to_string())?;
         seeds.push(id.to_string());
     }
-    let meta: Map<String, Value> = models(&cfg.layer)
+    let models_meta: Map<String, Value> = models(&cfg.layer)
         .into_iter()
         .map(|(n, label, _, a)| (n, json!({ "label": label, "method": "di", "alpha": a })))
         .collect();
-    let mut summary_params = json!({
-        "title": cfg.pipeline.title,
-        "models": meta,
-        "model_order": models(&cfg.layer).into_iter().map(|m| m.0).collect::<Vec<_>>(),
-        "captions": { FIGURE: "DI's hidden error after a finite Euler simulation from rest (Algorithm 1) against its steady state, NDI's closed form (Eq. 10), over the simulated time: the angle between them (top) and their distance relative to the steady state's norm (bottom); one column per weight scale, one line per leak α (median over seeds, band: interquartile range). The paper simulates to time 1000. Values at rounding level (below 1e-12) are drawn at 1e-12. The angle alone flatters a short simulation: early on DI's error already points roughly along B δ_l, while its norm still grows towards the steady state's." },
-    });
-    crate::claim::insert_claims(&mut summary_params, &cfg.claims);
+    let summary_params = SummaryParams {
+        title: cfg.pipeline.title.clone(),
+        models: Value::Object(models_meta),
+        model_order: models(&cfg.layer).into_iter().map(|m| m.0).collect(),
+        captions: json!({ FIGURE: "DI's hidden error after a finite Euler simulation from rest (Algorithm 1) against its steady state, NDI's closed form (Eq. 10), over the simulated time: the angle between them (top) and their distance relative to the steady state's norm (bottom); one column per weight scale, one line per leak α (median over seeds, band: interquartile range). The paper simulates to time 1000. Values at rounding level (below 1e-12) are drawn at 1e-12. The angle alone flatters a short simulation: early on DI's error already points roughly along B δ_l, while its norm still grows towards the steady state's." }),
+        claims: crate::claim::claims_param(&cfg.claims),
+    };
     let summary_id = StageId::new(name, "summary");
     graph
-        .add(
-            StageSpec::at(
-                summary_id.clone(),
-                "convergence_summary",
-                SUMMARY_VERSION,
-                Arc::new(summary_stage),
-            )
-            .with_params(summary_params)
-            .with_inputs(seeds.clone()),
-        )
+        .add(StageSpec::of(summary_id.clone(), summary_params).with_inputs(seeds.clone()))
         .map_err(|e| e.to_string())?;
     let figures_id = StageId::new(name, "figures");
+    let figures_params = FiguresParams {
+        pipeline: name.clone(),
+        title: cfg.pipeline.title.clone(),
+        layer: cfg.layer.clone(),
+        integration: cfg.integration.clone(),
+    };
     graph
-        .add(
-            StageSpec::at(figures_id.clone(), "convergence_figures", FIGURES_VERSION, Arc::new(figures_stage))
-                .with_params(json!({ "pipeline": name, "title": cfg.pipeline.title, "layer": cfg.layer, "integration": cfg.integration }))
-                .with_inputs(seeds),
-        )
+        .add(StageSpec::of(figures_id.clone(), figures_params).with_inputs(seeds))
         .map_err(|e| e.to_string())?;
     Ok(Pipeline {
         name: name.clone(),
@@ -228,16 +211,23 @@ fn build_from(cfg: &ConvergenceConfig, scale: Scale) -> Result<Pipeline, String>
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize)]
 struct SeedParams {
     layer: LayerSpec,
     integration: TimeGrid,
 }
 
+impl Stage for SeedParams {
+    const KIND: &'static str = "convergence_seed";
+    const VERSION: u32 = 1;
+    fn run(&self, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+        seed_stage(self, ctx)
+    }
+}
+
 /// One seed: for each model and time, the angle and relative distance between DI's
 /// Euler iterate and NDI's closed form.
-fn seed_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
-    let p: SeedParams = ctx.params_as()?;
+fn seed_stage(p: &SeedParams, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     let mut rng = ctx.rng();
     let (d_in, d_out) = (p.layer.d_in, p.layer.d_out);
     let target: Vec<f64> = normal_mat(&mut rng, d_out, 1, 1.0).col_as_slice(0).to_vec();
@@ -281,19 +271,27 @@ fn seed_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     ctx.write_json("summary", &json!({ "models": out }))
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize)]
 struct SummaryParams {
     title: String,
     models: Value,
     model_order: Vec<String>,
     captions: Value,
-    #[serde(default)]
+    /// The pipeline file's `[[claim]]`s, for the report (absent when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
     claims: Option<Value>,
 }
 
+impl Stage for SummaryParams {
+    const KIND: &'static str = "convergence_summary";
+    const VERSION: u32 = 1;
+    fn run(&self, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+        summary_stage(self, ctx)
+    }
+}
+
 /// Mean, sd and seed values of every number, in the schema of `curves::summary`.
-fn summary_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
-    let p: SummaryParams = ctx.params_as()?;
+fn summary_stage(p: &SummaryParams, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     let seeds: Vec<Value> = ctx
         .inputs()
         .iter()
@@ -338,13 +336,13 @@ fn summary_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
         "runs": { RUN: runs },
         "seed_values": { RUN: values },
     });
-    if let Some(c) = p.claims {
-        out["claims"] = c;
+    if let Some(c) = &p.claims {
+        out["claims"] = c.clone();
     }
     ctx.write_json("summary", &out)
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize)]
 struct FiguresParams {
     pipeline: String,
     title: String,
@@ -352,10 +350,17 @@ struct FiguresParams {
     integration: TimeGrid,
 }
 
+impl Stage for FiguresParams {
+    const KIND: &'static str = "convergence_figures";
+    const VERSION: u32 = 1;
+    fn run(&self, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+        figures_stage(self, ctx)
+    }
+}
+
 /// One column per weight scale: the angle (top) and the relative distance (bottom)
 /// against the simulated time, a line per α.
-fn figures_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
-    let p: FiguresParams = ctx.params_as()?;
+fn figures_stage(p: &FiguresParams, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     let seeds: Vec<Value> = ctx
         .inputs()
         .iter()

@@ -32,6 +32,33 @@ where
     }
 }
 
+/// A stage kind, declared once, by the type of its parameters: the name of its cache
+/// directory, the version of its code, and the code itself, which receives the
+/// parameters as they were built (no JSON round trip; their JSON form is what the key
+/// hashes and the manifest records). Build one with [`StageSpec::of`].
+///
+/// `VERSION` is bumped whenever the code changes what the stage computes, so that old
+/// cache entries are not reused. One type per kind means one version per kind.
+pub trait Stage: serde::Serialize + Send + Sync + 'static {
+    /// What the stage does, e.g. `regression_train` (the cache directory's name: ASCII
+    /// letters, digits, `_`, `-` and `.` only).
+    const KIND: &'static str;
+    /// The version of the kind's code.
+    const VERSION: u32;
+    /// Computes the stage's outputs into `ctx`'s staging directory (see
+    /// [`StageRunner::run`]).
+    fn run(&self, ctx: &mut StageContext<'_>) -> Result<(), StageError>;
+}
+
+/// Runs a [`Stage`] with the parameters it was built with.
+struct Typed<S>(Arc<S>);
+
+impl<S: Stage> StageRunner for Typed<S> {
+    fn run(&self, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+        self.0.run(ctx)
+    }
+}
+
 /// One node of the pipeline.
 #[derive(Clone)]
 pub struct StageSpec {
@@ -92,6 +119,27 @@ impl StageSpec {
         let mut spec = Self::new(place.to_string(), kind, kind_version, runner);
         spec.place = Some(place);
         spec
+    }
+
+    /// A stage of kind `S` at `place`, with `params` as its parameters.
+    ///
+    /// # Panics
+    /// If `params` does not serialise to JSON, which a derived `Serialize` with string
+    /// map keys never does: a bug in the stage's parameter type, not bad input.
+    pub fn of<S: Stage>(place: StageId, params: S) -> Self {
+        let json = serde_json::to_value(&params).unwrap_or_else(|e| {
+            panic!(
+                "the parameters of a `{}` stage do not serialise to JSON: {e}",
+                S::KIND
+            )
+        });
+        Self::at(
+            place,
+            S::KIND,
+            S::VERSION,
+            Arc::new(Typed(Arc::new(params))),
+        )
+        .with_params(json)
     }
 
     /// Sets the parameters.

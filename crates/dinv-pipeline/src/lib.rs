@@ -2,7 +2,8 @@
 //! parameters, its seed and its inputs, whose outputs live in a content-addressed cache.
 //!
 //! This crate knows nothing about the paper's experiments. An experiment crate builds a
-//! [`Graph`] of [`StageSpec`]s, each carrying a [`StageRunner`], and hands it to an
+//! [`Graph`] of [`StageSpec`]s, each made from a [`Stage`] (a kind, its version, typed
+//! parameters and the code; closures can be [`StageRunner`]s too), and hands it to an
 //! [`Executor`]. The executor runs every stage whose outputs are not already cached, in
 //! dependency order and in parallel where the graph allows, and returns a [`RunReport`]
 //! through which the outputs are read back as [`Table`]s and JSON values.
@@ -75,22 +76,27 @@
 //! # Example
 //!
 //! ```
-//! use std::sync::Arc;
-//! use dinv_pipeline::{Executor, Graph, StageContext, StageError, StageSpec, Table};
+//! use dinv_pipeline::{Executor, Graph, Stage, StageContext, StageError, StageId, StageSpec, Table};
 //! use rand_chacha::rand_core::Rng;
 //!
-//! let draw = |ctx: &mut StageContext<'_>| -> Result<(), StageError> {
-//!     let n = ctx.params()["n"].as_u64().unwrap_or(0);
-//!     let mut rng = ctx.rng();
-//!     let x: Vec<i64> = (0..n).map(|_| (rng.next_u64() % 100) as i64).collect();
-//!     ctx.write_table("draws", &Table::new().with_i64("x", x)?)
-//! };
+//! /// A stage kind is its parameter type.
+//! #[derive(serde::Serialize)]
+//! struct Draw {
+//!     n: usize,
+//! }
+//!
+//! impl Stage for Draw {
+//!     const KIND: &'static str = "draw";
+//!     const VERSION: u32 = 1;
+//!     fn run(&self, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+//!         let mut rng = ctx.rng();
+//!         let x: Vec<i64> = (0..self.n).map(|_| (rng.next_u64() % 100) as i64).collect();
+//!         ctx.write_table("draws", &Table::new().with_i64("x", x)?)
+//!     }
+//! }
+//!
 //! let mut graph = Graph::new();
-//! graph.add(
-//!     StageSpec::new("demo/draw", "draw", 1, Arc::new(draw))
-//!         .with_params(serde_json::json!({"n": 5}))
-//!         .with_master_seed(2020),
-//! )?;
+//! graph.add(StageSpec::of(StageId::new("demo", "draw"), Draw { n: 5 }).with_master_seed(2020))?;
 //! let cache = tempfile::tempdir()?;
 //! let executor = Executor::new(cache.path().to_path_buf()).quiet(true);
 //! let report = executor.run(&graph)?;
@@ -126,7 +132,7 @@ pub use exec::{
     ExecError, Executor, RunReport, StageFailure, StageRecord, StageStatus,
     DEFAULT_CHECKPOINT_EVERY,
 };
-pub use graph::{Graph, GraphError, StageRunner, StageSpec};
+pub use graph::{Graph, GraphError, Stage, StageRunner, StageSpec};
 pub use id::StageId;
 pub use progress::Progress;
 pub use seed::{derive_seed, rng_from_seed, stage_rng};

@@ -186,3 +186,41 @@ fn empty_selection_is_the_whole_graph() {
     let g = paper();
     assert_eq!(g.select(&[]).unwrap().ids(), g.ids());
 }
+
+/// A typed stage: `StageSpec::of` takes the kind and version from the type, records the
+/// parameters' JSON form (what the key hashes), and the runner receives the struct as
+/// built (a sum of floats arrives with the same bits).
+#[test]
+fn typed_stage_carries_kind_version_and_params() {
+    use dinv_pipeline::{Executor, Stage, StageId};
+    #[derive(serde::Serialize)]
+    struct Scaled {
+        factor: f64,
+    }
+    impl Stage for Scaled {
+        const KIND: &'static str = "scaled";
+        const VERSION: u32 = 7;
+        fn run(&self, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+            let seen = serde_json::json!({ "bits": self.factor.to_bits() });
+            ctx.write_json("seen", &seen)
+        }
+    }
+    let factor = 0.1 + 0.2;
+    let spec = StageSpec::of(StageId::new("p", "s").for_seed(3), Scaled { factor });
+    assert_eq!(spec.id, "p/s3/s");
+    assert_eq!((spec.kind.as_str(), spec.kind_version), ("scaled", 7));
+    assert_eq!(spec.params, serde_json::json!({ "factor": factor }));
+    assert_eq!(
+        spec.place.as_ref().map(ToString::to_string),
+        Some(spec.id.clone())
+    );
+    let mut g = Graph::new();
+    g.add(spec).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let report = Executor::new(dir.path().to_path_buf())
+        .quiet(true)
+        .run(&g)
+        .unwrap();
+    let seen = report.outputs("p/s3/s").unwrap().json("seen").unwrap();
+    assert_eq!(seen["bits"].as_u64(), Some(factor.to_bits()));
+}

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use dinv_pipeline::{StageContext, StageError, Table};
+use dinv_pipeline::{Stage, StageContext, StageError, Table};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -24,6 +24,14 @@ pub(crate) struct ModelRef {
 pub(crate) struct AnalysisParams {
     pub models: Vec<ModelRef>,
     pub train_examples: usize,
+}
+
+impl Stage for AnalysisParams {
+    const KIND: &'static str = "autoencoder_analysis";
+    const VERSION: u32 = 3;
+    fn run(&self, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+        analysis_stage(self, ctx)
+    }
 }
 
 /// One model's curves: metric → (steps, values).
@@ -124,8 +132,7 @@ pub fn knn_accuracy(data: &[f64], n: usize, d: usize, labels: &[i64], k: usize) 
     Some(correct as f64 / n as f64)
 }
 
-pub(crate) fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
-    let p: AnalysisParams = ctx.params_as()?;
+fn analysis_stage(p: &AnalysisParams, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     let n_detail = p.models.iter().filter(|m| m.detail).count();
     if ctx.inputs().len() != p.models.len() + n_detail + 1 {
         return Err(StageError::msg(format!(

@@ -9,7 +9,7 @@
 
 use dinv_data::mnist::SplitName;
 use dinv_data::preprocess::Normaliser;
-use dinv_pipeline::{StageContext, StageError};
+use dinv_pipeline::{Stage, StageContext, StageError};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par, Side};
 use serde::{Deserialize, Serialize};
@@ -169,13 +169,20 @@ pub(crate) struct BaselineParams {
     pub components: usize,
 }
 
+impl Stage for BaselineParams {
+    const KIND: &'static str = "autoencoder_baselines";
+    const VERSION: u32 = 1;
+    fn run(&self, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+        baselines_stage(self, ctx)
+    }
+}
+
 /// The reference errors on the training images (what Fig. 4b plots and the claims
 /// judge) and on the test images, with the mean and components from the training
 /// images. Writes `baselines.json`:
 /// `{ "pca_components", "train": { "zeros", "mean_image", "pca" }, "test": {…} }`.
-pub(crate) fn baselines_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+fn baselines_stage(p: &BaselineParams, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     dinv_core::kernels::fp::flush_subnormals();
-    let p: BaselineParams = ctx.params_as()?;
     let train = p.dataset.load(p.source, SplitName::Train)?;
     let test = p.dataset.load(p.source, SplitName::Test)?;
     for (split, n, what) in [

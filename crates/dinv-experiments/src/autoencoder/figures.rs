@@ -8,7 +8,7 @@ use dinv_figures::{
     render, Axis, Band, Figure, ImageGridPanel, LegendPos, LinePanel, LineStyle, Marker, Panel,
     Rgb, ScatterPanel, Series,
 };
-use dinv_pipeline::{StageContext, StageError, StageResultExt, Table};
+use dinv_pipeline::{Stage, StageContext, StageError, StageResultExt, Table};
 use serde::{Deserialize, Serialize};
 
 use super::baselines::BaselineErrors;
@@ -24,6 +24,14 @@ pub(crate) struct FiguresParams {
     pub detail: Vec<String>,
     /// Side of the square images (28 for MNIST).
     pub image_side: usize,
+}
+
+impl Stage for FiguresParams {
+    const KIND: &'static str = "autoencoder_figures";
+    const VERSION: u32 = 3;
+    fn run(&self, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+        figures_stage(self, ctx)
+    }
 }
 
 pub(crate) use super::config::FIGURES;
@@ -241,8 +249,7 @@ fn tsne_panels(p: &FiguresParams, t: &Table) -> Result<Vec<ScatterPanel>, StageE
         .collect())
 }
 
-pub(crate) fn figures_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
-    let p: FiguresParams = ctx.params_as()?;
+fn figures_stage(p: &FiguresParams, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     let mut seeds = Vec::new();
     for input in ctx.inputs() {
         seeds.push(error_curves(&input.table("curves")?)?);

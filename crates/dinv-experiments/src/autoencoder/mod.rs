@@ -46,7 +46,6 @@ pub mod train;
 pub mod weights;
 
 use std::path::Path;
-use std::sync::Arc;
 
 use dinv_pipeline::{Graph, StageId, StageSpec};
 use serde_json::{json, Map, Value};
@@ -58,9 +57,6 @@ pub use config::AutoencoderConfig;
 
 /// The single training protocol's name in `summary.json`.
 pub const RUN: &str = "train";
-
-const BASELINE_SUMMARY_VERSION: u32 = 1;
-const FIGURES_VERSION: u32 = 3;
 
 /// The MNIST autoencoder (Fig. 4b–d).
 pub struct Autoencoder;
@@ -99,36 +95,23 @@ pub fn build_from(cfg: AutoencoderConfig, scale: Scale) -> Result<Pipeline, Stri
     } = stages::add_stages(&cfg, scale, &mut graph)?;
     let name = cfg.pipeline.name.clone();
     let runs_id = StageId::new(&name, "runs");
-    let mut runs_params = json!({
-        "title": cfg.pipeline.title,
-        "figures": figures::FIGURES,
-        "models": model_meta(&cfg),
-        "model_order": cfg.models.iter().map(|m| m.name.clone()).collect::<Vec<_>>(),
-        "input_runs": analyses.iter().map(|_| RUN).collect::<Vec<_>>(),
-    });
-    crate::claim::insert_claims(&mut runs_params, &cfg.claims);
+    let runs_params = crate::curves::summary::SummaryParams {
+        title: cfg.pipeline.title.clone(),
+        figures: figures::FIGURES.iter().map(|f| f.to_string()).collect(),
+        captions: None,
+        models: model_meta(&cfg),
+        model_order: cfg.models.iter().map(|m| m.name.clone()).collect(),
+        input_runs: analyses.iter().map(|_| RUN.to_string()).collect(),
+        claims: crate::claim::claims_param(&cfg.claims),
+    };
     let summary_id = StageId::new(&name, "summary");
     graph
-        .add(
-            StageSpec::at(
-                runs_id.clone(),
-                crate::curves::summary::KIND,
-                crate::curves::summary::VERSION,
-                Arc::new(crate::curves::summary::summary_stage),
-            )
-            .with_params(runs_params)
-            .with_inputs(analyses.clone()),
-        )
+        .add(StageSpec::of(runs_id.clone(), runs_params).with_inputs(analyses.clone()))
         .map_err(|e| e.to_string())?;
     graph
         .add(
-            StageSpec::at(
-                summary_id.clone(),
-                "autoencoder_summary_baselines",
-                BASELINE_SUMMARY_VERSION,
-                Arc::new(summary::summary_stage),
-            )
-            .with_inputs([runs_id.to_string(), baselines]),
+            StageSpec::of(summary_id.clone(), summary::BaselinesSummary)
+                .with_inputs([runs_id.to_string(), baselines]),
         )
         .map_err(|e| e.to_string())?;
     let figures_id = StageId::new(&name, "figures");
@@ -141,16 +124,7 @@ pub fn build_from(cfg: AutoencoderConfig, scale: Scale) -> Result<Pipeline, Stri
         image_side: side,
     };
     graph
-        .add(
-            StageSpec::at(
-                figures_id.clone(),
-                "autoencoder_figures",
-                FIGURES_VERSION,
-                Arc::new(figures::figures_stage),
-            )
-            .with_params(json!(fp))
-            .with_inputs(analyses),
-        )
+        .add(StageSpec::of(figures_id.clone(), fp).with_inputs(analyses))
         .map_err(|e| e.to_string())?;
     let full_data = match cfg.data.source.at(scale) {
         crate::mnist_data::Source::Full => vec![cfg.data.dataset.full_spec()],

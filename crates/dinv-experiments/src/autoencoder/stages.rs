@@ -5,14 +5,13 @@
 //! seed's analysis and the summary; the training stages do not depend on it.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use dinv_core::init::{orthogonal_mat, uniform_mat};
 use dinv_core::{Credit, Feedback, FeedbackInit, Layer, Network};
 use dinv_data::mnist::SplitName;
 use dinv_data::preprocess::Normaliser;
 use dinv_pipeline::{
-    derive_seed, Graph, StageContext, StageError, StageId, StageResultExt, StageSpec, Table,
+    derive_seed, Graph, Stage, StageContext, StageError, StageId, StageResultExt, StageSpec, Table,
 };
 use faer::Mat;
 use serde::{Deserialize, Serialize};
@@ -31,20 +30,20 @@ use crate::tables::{build_feedback, feedback_draw_name, take};
 use crate::tsne::{tsne, TsneConfig};
 use dinv_core::batch::Learner;
 
-/// Bumped whenever a stage's code changes what it computes.
-const DATA_VERSION: u32 = 1;
-// 2: `final_weights` only with `training.keep_weights`.
-const TRAIN_VERSION: u32 = 2;
-const TSNE_VERSION: u32 = 1;
-pub(crate) const ANALYSIS_VERSION: u32 = 3;
-const BASELINES_VERSION: u32 = 1;
-
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct DataParams {
     network: NetworkSpec,
     inits: Vec<WeightInit>,
     /// Half-widths of the random feedback draws the models need (FA).
     feedback_draws: Vec<f64>,
+}
+
+impl Stage for DataParams {
+    const KIND: &'static str = "autoencoder_data";
+    const VERSION: u32 = 1;
+    fn run(&self, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+        data_stage(self, ctx)
+    }
 }
 
 /// What a training stage keeps for Fig. 4c–d.
@@ -81,9 +80,26 @@ struct TrainParams {
     keep_weights: bool,
 }
 
+impl Stage for TrainParams {
+    const KIND: &'static str = "autoencoder_train";
+    // 2: `final_weights` only with `training.keep_weights`.
+    const VERSION: u32 = 2;
+    fn run(&self, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+        train_stage(self, ctx)
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct TsneParams {
     config: TsneConfig,
+}
+
+impl Stage for TsneParams {
+    const KIND: &'static str = "autoencoder_tsne";
+    const VERSION: u32 = 1;
+    fn run(&self, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+        tsne_stage(self, ctx)
+    }
 }
 
 /// Name of the initial `W_l` of an initialisation in the data stage's `init` table.
@@ -129,20 +145,17 @@ pub(crate) fn add_stages(
     let baselines_id = StageId::new(&cfg.pipeline.name, "baselines");
     add(
         graph,
-        StageSpec::at(
+        StageSpec::of(
             baselines_id.clone(),
-            "autoencoder_baselines",
-            BASELINES_VERSION,
-            Arc::new(super::baselines::baselines_stage),
-        )
-        .with_params(json!(BaselineParams {
-            dataset: cfg.data.dataset,
-            source,
-            identity: identity.clone(),
-            train_examples: cfg.data.train_examples.at(scale),
-            test_examples: cfg.data.test_examples.at(scale),
-            components: cfg.network.dims[code_layer(&cfg.network.dims)],
-        })),
+            BaselineParams {
+                dataset: cfg.data.dataset,
+                source,
+                identity: identity.clone(),
+                train_examples: cfg.data.train_examples.at(scale),
+                test_examples: cfg.data.test_examples.at(scale),
+                components: cfg.network.dims[code_layer(&cfg.network.dims)],
+            },
+        ),
     )?;
 
     let mut analyses = Vec::new();
@@ -150,17 +163,14 @@ pub(crate) fn add_stages(
         let data_id = StageId::new(&cfg.pipeline.name, "data").for_seed(seed);
         add(
             graph,
-            StageSpec::at(
+            StageSpec::of(
                 data_id.clone(),
-                "autoencoder_data",
-                DATA_VERSION,
-                Arc::new(data_stage),
+                DataParams {
+                    network: cfg.network.clone(),
+                    inits: inits.clone(),
+                    feedback_draws: feedback_draws.clone(),
+                },
             )
-            .with_params(json!(DataParams {
-                network: cfg.network.clone(),
-                inits: inits.clone(),
-                feedback_draws: feedback_draws.clone(),
-            }))
             .with_master_seed(seed),
         )?;
         let order_seed = derive_seed(seed, &data_id.sibling("order").to_string());
@@ -191,17 +201,11 @@ pub(crate) fn add_stages(
             let id = data_id.sibling("train").of(&model.name);
             add(
                 graph,
-                StageSpec::at(
-                    id.clone(),
-                    "autoencoder_train",
-                    TRAIN_VERSION,
-                    Arc::new(train_stage),
-                )
-                .with_params(json!(params))
-                .with_inputs([&data_id])
-                .with_master_seed(seed)
-                // Each mini-batch's products run as two halves (dinv_core::kernels::split).
-                .with_threads(2),
+                StageSpec::of(id.clone(), params)
+                    .with_inputs([&data_id])
+                    .with_master_seed(seed)
+                    // Each mini-batch's products run as two halves (dinv_core::kernels::split).
+                    .with_threads(2),
             )?;
             if detail {
                 let tsne_id = data_id.sibling("tsne").of(&model.name);
@@ -209,15 +213,9 @@ pub(crate) fn add_stages(
                 let config = cfg.detail.tsne.at(scale, 0);
                 add(
                     graph,
-                    StageSpec::at(
-                        tsne_id.clone(),
-                        "autoencoder_tsne",
-                        TSNE_VERSION,
-                        Arc::new(tsne_stage),
-                    )
-                    .with_params(json!(TsneParams { config }))
-                    .with_inputs([&id])
-                    .with_master_seed(seed),
+                    StageSpec::of(tsne_id.clone(), TsneParams { config })
+                        .with_inputs([&id])
+                        .with_master_seed(seed),
                 )?;
                 tsne_ids.push(tsne_id);
             }
@@ -230,16 +228,13 @@ pub(crate) fn add_stages(
         let analysis_id = data_id.sibling("analysis");
         add(
             graph,
-            StageSpec::at(
+            StageSpec::of(
                 analysis_id.clone(),
-                "autoencoder_analysis",
-                ANALYSIS_VERSION,
-                Arc::new(super::analysis::analysis_stage),
+                AnalysisParams {
+                    models: refs,
+                    train_examples: cfg.data.train_examples.at(scale),
+                },
             )
-            .with_params(json!(AnalysisParams {
-                models: refs,
-                train_examples: cfg.data.train_examples.at(scale),
-            }))
             .with_inputs(
                 train_ids
                     .into_iter()
@@ -260,9 +255,8 @@ pub(crate) fn add_stages(
 /// The initial forward weights of every initialisation (each from its own stream, so
 /// all models of one initialisation start from identical copies) and the random
 /// feedback draws.
-fn data_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+fn data_stage(p: &DataParams, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     dinv_core::kernels::fp::flush_subnormals();
-    let p: DataParams = ctx.params_as()?;
     let dims = &p.network.dims;
     for &init in &p.inits {
         let mut rng = ctx.rng_for(&format!("W-{}", init.name()));
@@ -349,9 +343,8 @@ pub(crate) fn code_layer(dims: &[usize]) -> usize {
         .map_or(dims.len() - 1, |(i, _)| i + 1)
 }
 
-fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+fn train_stage(p: &TrainParams, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     dinv_core::kernels::fp::flush_subnormals();
-    let p: TrainParams = ctx.params_as()?;
     let train_split = p.dataset.load(p.source, SplitName::Train)?;
     let test_split = p.dataset.load(p.source, SplitName::Test)?;
     for (split, n, what) in [
@@ -625,9 +618,8 @@ fn resume(
 }
 
 /// Fig. 4d: a 2-D t-SNE map of a model's codes, seeded from this stage's stream.
-fn tsne_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+fn tsne_stage(p: &TsneParams, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     dinv_core::kernels::fp::flush_subnormals();
-    let p: TsneParams = ctx.params_as()?;
     let input = &ctx.inputs()[0];
     let Codes {
         data,

@@ -19,12 +19,11 @@ pub mod train;
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::sync::Arc;
 
 use dinv_pipeline::{Graph, StageId, StageSpec};
-use serde_json::json;
 
-use crate::curves::{figures, model_meta, summary};
+use crate::curves::summary::SummaryParams;
+use crate::curves::{figures, model_meta};
 use crate::experiment::{Experiment, Pipeline};
 use crate::spec::Scale;
 use crate::verdict::{num, sig, Finding, PipelineSummary, Verdict};
@@ -79,27 +78,18 @@ pub fn build_from(cfg: ClassificationConfig, scale: Scale) -> Result<Pipeline, S
     let analyses = stages::add_stages(&cfg, scale, &mut graph)?;
     let name = cfg.pipeline.name.clone();
     let input_runs: Vec<String> = analyses.iter().map(|_| RUN.to_string()).collect();
-    let mut summary_params = json!({
-        "title": cfg.pipeline.title,
-        "figures": cfg.figures.iter().map(|f| f.id.clone()).collect::<Vec<_>>(),
-        "captions": crate::curves::spec::captions(&cfg.figures),
-        "models": model_meta(&cfg.models),
-        "model_order": cfg.models.iter().map(|m| m.name.clone()).collect::<Vec<_>>(),
-        "input_runs": input_runs,
-    });
-    crate::claim::insert_claims(&mut summary_params, &cfg.claims);
+    let summary_params = SummaryParams {
+        title: cfg.pipeline.title.clone(),
+        figures: cfg.figures.iter().map(|f| f.id.clone()).collect(),
+        captions: Some(crate::curves::spec::captions(&cfg.figures)),
+        models: model_meta(&cfg.models),
+        model_order: cfg.models.iter().map(|m| m.name.clone()).collect(),
+        input_runs: input_runs.clone(),
+        claims: crate::claim::claims_param(&cfg.claims),
+    };
     let summary_id = StageId::new(&name, "summary");
     graph
-        .add(
-            StageSpec::at(
-                summary_id.clone(),
-                summary::KIND,
-                summary::VERSION,
-                Arc::new(summary::summary_stage),
-            )
-            .with_params(summary_params)
-            .with_inputs(analyses.clone()),
-        )
+        .add(StageSpec::of(summary_id.clone(), summary_params).with_inputs(analyses.clone()))
         .map_err(|e| e.to_string())?;
     let figures_id = StageId::new(&name, "figures");
     // Curves are recorded per example; "epochs" axes are scaled by the epoch length.
@@ -111,24 +101,18 @@ pub fn build_from(cfg: ClassificationConfig, scale: Scale) -> Result<Pipeline, S
     {
         f.x_per_unit = Some(per_epoch);
     }
-    let fp = figures::FiguresParams {
-        pipeline: name.clone(),
-        title: cfg.pipeline.title.clone(),
-        models: cfg.models.clone(),
-        figures: figs,
-        input_runs,
+    let fp = figures::CurveFiguresParams {
+        base: figures::FiguresParams {
+            pipeline: name.clone(),
+            title: cfg.pipeline.title.clone(),
+            models: cfg.models.clone(),
+            figures: figs,
+            input_runs,
+        },
+        gauss_newton_runs: Vec::new(),
     };
     graph
-        .add(
-            StageSpec::at(
-                figures_id.clone(),
-                figures::KIND,
-                figures::VERSION,
-                Arc::new(figures::figures_stage),
-            )
-            .with_params(json!(fp))
-            .with_inputs(analyses),
-        )
+        .add(StageSpec::of(figures_id.clone(), fp).with_inputs(analyses))
         .map_err(|e| e.to_string())?;
     let full_data = match cfg.data.source.at(scale) {
         crate::mnist_data::Source::Full => vec![cfg.data.dataset.full_spec()],

@@ -1,14 +1,12 @@
 //! The classification pipeline as stages: data (validate MNIST) → one training stage
 //! per model → analysis per seed → summary and figures (shared with the regressions).
 
-use std::sync::Arc;
-
 use dinv_core::init::uniform_mat;
 use dinv_core::{Credit, Method};
 use dinv_data::mnist::SplitName;
 use dinv_data::preprocess::PixelStats;
 use dinv_pipeline::{
-    derive_seed, rng_from_seed, Graph, StageContext, StageError, StageId, StageResultExt,
+    derive_seed, rng_from_seed, Graph, Stage, StageContext, StageError, StageId, StageResultExt,
     StageSpec, Table,
 };
 use faer::Mat;
@@ -24,10 +22,6 @@ use crate::mnist_data::{Dataset, Normalisation, Source};
 use crate::spec::{ModelSpec, Scale};
 use crate::tables::matrices_to_table;
 
-const DATA_VERSION: u32 = 1;
-const TRAIN_VERSION: u32 = 1;
-const ANALYSIS_VERSION: u32 = 3;
-
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct DataParams {
     dataset: Dataset,
@@ -35,6 +29,14 @@ struct DataParams {
     #[serde(default, skip_serializing_if = "Source::is_full")]
     source: Source,
     identity: Value,
+}
+
+impl Stage for DataParams {
+    const KIND: &'static str = "mnist_data";
+    const VERSION: u32 = 1;
+    fn run(&self, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+        data_stage(self, ctx)
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -71,6 +73,14 @@ struct TrainParams {
     diagnostics: bool,
 }
 
+impl Stage for TrainParams {
+    const KIND: &'static str = "mnist_classification_train";
+    const VERSION: u32 = 1;
+    fn run(&self, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+        train_stage(self, ctx)
+    }
+}
+
 /// Adds data, training and analysis stages of every seed; returns the analysis ids.
 pub(crate) fn add_stages(
     cfg: &ClassificationConfig,
@@ -84,17 +94,14 @@ pub(crate) fn add_stages(
         let data_id = StageId::new(&cfg.pipeline.name, "data").for_seed(seed);
         graph
             .add(
-                StageSpec::at(
+                StageSpec::of(
                     data_id.clone(),
-                    "mnist_data",
-                    DATA_VERSION,
-                    Arc::new(data_stage),
+                    DataParams {
+                        dataset: cfg.data.dataset,
+                        source,
+                        identity: identity.clone(),
+                    },
                 )
-                .with_params(json!(DataParams {
-                    dataset: cfg.data.dataset,
-                    source,
-                    identity: identity.clone()
-                }))
                 .with_master_seed(seed),
             )
             .map_err(|e| e.to_string())?;
@@ -134,25 +141,14 @@ pub(crate) fn add_stages(
             let id = data_id.sibling("train").of(&model.name);
             graph
                 .add(
-                    StageSpec::at(
-                        id.clone(),
-                        "mnist_classification_train",
-                        TRAIN_VERSION,
-                        Arc::new(train_stage),
-                    )
-                    .with_params(json!(params))
-                    .with_inputs([&data_id])
-                    .with_master_seed(seed),
+                    StageSpec::of(id.clone(), params)
+                        .with_inputs([&data_id])
+                        .with_master_seed(seed),
                 )
                 .map_err(|e| e.to_string())?;
             train_ids.push(id);
         }
         let analysis_id = data_id.sibling("analysis");
-        let models: Vec<Value> = cfg
-            .models
-            .iter()
-            .map(|m| json!({"name": m.name, "method": m.method}))
-            .collect();
         // When DI trains for fewer epochs than the others, every model's test error is
         // also read after DI's last example, so DI is compared with NDI at equal budgets.
         let epochs = cfg.training.epochs.at(scale);
@@ -163,21 +159,22 @@ pub(crate) fn add_stages(
             .map(|e| e.at(scale).min(epochs))
             .filter(|&e| e < epochs && cfg.models.iter().any(|m| m.method == Method::Di))
             .map(|e| e * cfg.data.train_examples.at(scale));
-        let mut analysis_params = json!({ "models": models });
-        if let Some(at) = di_budget {
-            analysis_params["compare_at"] = json!(at);
-        }
+        let analysis_params = AnalysisParams {
+            models: cfg
+                .models
+                .iter()
+                .map(|m| ModelRef {
+                    name: m.name.clone(),
+                    method: m.method,
+                })
+                .collect(),
+            compare_at: di_budget,
+        };
         graph
             .add(
-                StageSpec::at(
-                    analysis_id.clone(),
-                    "mnist_classification_analysis",
-                    ANALYSIS_VERSION,
-                    Arc::new(analysis_stage),
-                )
-                .with_params(analysis_params)
-                .with_inputs(train_ids)
-                .with_master_seed(seed),
+                StageSpec::of(analysis_id.clone(), analysis_params)
+                    .with_inputs(train_ids)
+                    .with_master_seed(seed),
             )
             .map_err(|e| e.to_string())?;
         analyses.push(analysis_id.to_string());
@@ -186,8 +183,7 @@ pub(crate) fn add_stages(
 }
 
 /// Loads and verifies both splits once, and records what was found.
-fn data_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
-    let p: DataParams = ctx.params_as()?;
+fn data_stage(p: &DataParams, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     let train = p.dataset.load(p.source, SplitName::Train)?;
     let test = p.dataset.load(p.source, SplitName::Test)?;
     let stats = PixelStats::fit(&train).map_err(StageError::new)?;
@@ -203,9 +199,8 @@ fn data_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     Ok(())
 }
 
-fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+fn train_stage(p: &TrainParams, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     dinv_core::kernels::fp::flush_subnormals();
-    let p: TrainParams = ctx.params_as()?;
     let mut train_split = p.dataset.load(p.source, SplitName::Train)?;
     let mut test_split = p.dataset.load(p.source, SplitName::Test)?;
     // Statistics from the source's whole training split; then keep the first n images.
@@ -463,24 +458,31 @@ fn truncate(split: &mut dinv_data::mnist::Split, n: usize) {
     split.n = n;
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize)]
 struct ModelRef {
     name: String,
     method: Method,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize)]
 struct AnalysisParams {
     models: Vec<ModelRef>,
     /// Examples after which every model's test error is also reported (DI's budget).
-    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     compare_at: Option<usize>,
+}
+
+impl Stage for AnalysisParams {
+    const KIND: &'static str = "mnist_classification_analysis";
+    const VERSION: u32 = 3;
+    fn run(&self, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+        analysis_stage(self, ctx)
+    }
 }
 
 /// Curves of every model in one table, and the per-seed summary (same formats as the
 /// regression analysis, so the shared summary and figure stages read them).
-fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
-    let p: AnalysisParams = ctx.params_as()?;
+fn analysis_stage(p: &AnalysisParams, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     let (mut mc, mut sc, mut kc, mut lc, mut vc) = (vec![], vec![], vec![], vec![], vec![]);
     let mut summary = Map::new();
     for (model, input) in p.models.iter().zip(ctx.inputs()) {

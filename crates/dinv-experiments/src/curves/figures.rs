@@ -10,19 +10,13 @@ use dinv_figures::{
     render, Axis, Band, EventMark, Figure, LegendPos, LinePanel, LineStyle, Marker, Panel,
     PointSeries, RangeNote, Rgb, Series,
 };
-use dinv_pipeline::{StageContext, StageError, StageResultExt};
+use dinv_pipeline::{Stage, StageContext, StageError, StageResultExt};
 use serde::{Deserialize, Serialize};
 
 use super::spec::{Against, FigureSource, FigureSpec};
 use super::{group, Curves};
 use crate::spec::ModelSpec;
 use crate::style::{model_style, ModelStyle};
-
-/// The figure stage's kind, shared by the regression and classification pipelines (one
-/// version per kind: bump [`VERSION`] on any change to what the figures show).
-pub(crate) const KIND: &str = "curve_figures";
-/// See [`KIND`].
-pub(crate) const VERSION: u32 = 1;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct FiguresParams {
@@ -34,14 +28,24 @@ pub(crate) struct FiguresParams {
     pub input_runs: Vec<String>,
 }
 
-/// The figure stage's parameters: the shared ones, plus the run name of every
-/// Gauss–Newton input, which follow the analysis inputs (absent in pipelines without).
+/// The figure stage of the curve experiments (kind `curve_figures`, shared by the
+/// regression and classification pipelines: bump its version on any change to what
+/// the figures show): the shared parameters, plus the run name of every Gauss–Newton
+/// input, which follow the analysis inputs (absent in pipelines without).
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct RegressionFiguresParams {
+pub(crate) struct CurveFiguresParams {
     #[serde(flatten)]
     pub base: FiguresParams,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gauss_newton_runs: Vec<String>,
+}
+
+impl Stage for CurveFiguresParams {
+    const KIND: &'static str = "curve_figures";
+    const VERSION: u32 = 1;
+    fn run(&self, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+        figures_stage(self, ctx)
+    }
 }
 
 /// Median and quartiles across seeds at each step (steps must agree across seeds).
@@ -630,11 +634,14 @@ fn layer_panel(
     }
 }
 
-pub(crate) fn figures_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
-    let RegressionFiguresParams {
+fn figures_stage(
+    params: &CurveFiguresParams,
+    ctx: &mut StageContext<'_>,
+) -> Result<(), StageError> {
+    let CurveFiguresParams {
         base: p,
         gauss_newton_runs,
-    } = ctx.params_as()?;
+    } = params;
     let sources = p
         .input_runs
         .iter()

@@ -27,33 +27,38 @@
 
 use std::collections::BTreeMap;
 
-use dinv_pipeline::{StageContext, StageError};
-use serde::Deserialize;
+use dinv_pipeline::{Stage, StageContext, StageError};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-#[derive(Deserialize)]
-struct SummaryParams {
-    title: String,
-    figures: Vec<String>,
-    /// Each figure's caption, by id (figures without one are absent).
-    #[serde(default)]
-    captions: BTreeMap<String, String>,
-    models: Value,
-    model_order: Vec<String>,
-    input_runs: Vec<String>,
+/// The summary stage of the curve experiments (kind `curve_summary`, shared by every
+/// experiment that uses it: one version per kind, bump it when what the stage computes
+/// changes).
+#[derive(Serialize)]
+pub(crate) struct SummaryParams {
+    pub title: String,
+    pub figures: Vec<String>,
+    /// Each figure's caption, by id (figures without one are absent); `None` for
+    /// experiments that caption their figures elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub captions: Option<BTreeMap<String, String>>,
+    pub models: Value,
+    pub model_order: Vec<String>,
+    pub input_runs: Vec<String>,
     /// The pipeline file's `[[claim]]`s, passed on for the report (absent when none).
-    #[serde(default)]
-    claims: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claims: Option<Value>,
 }
 
-/// The summary stage's kind, shared by every experiment that uses it (one version per
-/// kind: bump [`VERSION`] when what the stage computes changes).
-pub(crate) const KIND: &str = "curve_summary";
-/// See [`KIND`].
-pub(crate) const VERSION: u32 = 1;
+impl Stage for SummaryParams {
+    const KIND: &'static str = "curve_summary";
+    const VERSION: u32 = 1;
+    fn run(&self, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+        summary_stage(self, ctx)
+    }
+}
 
-pub(crate) fn summary_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
-    let p: SummaryParams = ctx.params_as()?;
+fn summary_stage(p: &SummaryParams, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     // run → model → metric → values over seeds
     let mut acc: BTreeMap<String, BTreeMap<String, BTreeMap<String, Vec<f64>>>> = BTreeMap::new();
     for (input, run) in ctx.inputs().iter().zip(&p.input_runs) {
@@ -117,11 +122,11 @@ pub(crate) fn summary_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError
         "runs": runs,
         "seed_values": seed_values,
     });
-    if !p.captions.is_empty() {
-        out["captions"] = json!(p.captions);
+    if let Some(captions) = p.captions.as_ref().filter(|c| !c.is_empty()) {
+        out["captions"] = json!(captions);
     }
-    if let Some(claims) = p.claims {
-        out["claims"] = claims;
+    if let Some(claims) = &p.claims {
+        out["claims"] = claims.clone();
     }
     ctx.write_json("summary", &out)?;
     Ok(())

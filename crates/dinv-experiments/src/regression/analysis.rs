@@ -7,25 +7,36 @@
 use std::collections::BTreeMap;
 
 use dinv_core::Method;
-use dinv_pipeline::{StageContext, StageError, Table};
-use serde::Deserialize;
+use dinv_pipeline::{Stage, StageContext, StageError, Table};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::curves::{group, Curves};
 
-#[derive(Deserialize)]
-struct ModelRef {
-    name: String,
-    method: Method,
+#[derive(Serialize)]
+pub(crate) struct ModelRef {
+    pub name: String,
+    pub method: Method,
 }
 
-#[derive(Deserialize)]
-struct AnalysisParams {
-    models: Vec<ModelRef>,
+/// One run and seed's analysis of every model's training.
+#[derive(Serialize)]
+pub(crate) struct AnalysisParams {
+    /// The run's name (the stage reads only the models; the run keeps two runs' analyses
+    /// of the same models apart in the key and the manifest).
+    pub run: String,
+    pub models: Vec<ModelRef>,
 }
 
-pub(crate) fn analysis_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
-    let p: AnalysisParams = ctx.params_as()?;
+impl Stage for AnalysisParams {
+    const KIND: &'static str = "regression_analysis";
+    const VERSION: u32 = 2;
+    fn run(&self, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+        analysis_stage(self, ctx)
+    }
+}
+
+fn analysis_stage(p: &AnalysisParams, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     // Inputs: one training stage per model, then the run's data stage.
     if p.models.len() + 1 != ctx.inputs().len() {
         return Err(StageError::msg(format!(

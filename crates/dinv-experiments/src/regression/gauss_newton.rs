@@ -28,7 +28,7 @@ use dinv_core::{
     CoreError, Credit, DiSettings, Feedback, FeedbackInit, Layer, Loss, Method, Network, Trace,
     UpdateRule,
 };
-use dinv_pipeline::{StageContext, StageError, StageResultExt, Table};
+use dinv_pipeline::{Stage, StageContext, StageError, StageResultExt, Table};
 use faer::{Mat, MatRef};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -81,6 +81,14 @@ pub(crate) struct GnParams {
     pub batch: usize,
     /// Relative damping of the GN matrices.
     pub damping: f64,
+}
+
+impl Stage for GnParams {
+    const KIND: &'static str = "regression_gauss_newton";
+    const VERSION: u32 = 1;
+    fn run(&self, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+        gauss_newton_stage(self, ctx)
+    }
 }
 
 /// One measurement: `(metric, layer, value)`, layer in the paper's numbering.
@@ -241,9 +249,8 @@ fn load_checkpoints(
     Ok(out)
 }
 
-pub(crate) fn gauss_newton_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+fn gauss_newton_stage(p: &GnParams, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     dinv_core::kernels::fp::flush_subnormals();
-    let p: GnParams = ctx.params_as()?;
     if ctx.inputs().len() != p.models.len() + 1 {
         return Err(StageError::msg(format!(
             "the Gauss–Newton stage expects the data stage and {} training stages, got {} inputs",

@@ -11,12 +11,11 @@ pub mod stages;
 pub mod train;
 
 use std::path::Path;
-use std::sync::Arc;
 
 use dinv_pipeline::{Graph, StageId, StageSpec};
-use serde_json::json;
 
-use crate::curves::{figures, model_meta, summary};
+use crate::curves::summary::SummaryParams;
+use crate::curves::{figures, model_meta};
 use crate::experiment::{Experiment, Pipeline};
 use crate::spec::Scale;
 use crate::verdict::{Finding, PipelineSummary};
@@ -86,30 +85,21 @@ pub fn build_from(cfg: RegressionConfig, scale: Scale) -> Result<Pipeline, Strin
         .cloned()
         .chain(added.gauss_newton.iter().map(|g| g.1.clone()))
         .collect();
-    let mut summary_params = json!({
-        "title": cfg.pipeline.title,
-        "figures": cfg.figures.iter().map(|f| f.id.clone()).collect::<Vec<_>>(),
-        "captions": crate::curves::spec::captions(&cfg.figures),
-        "models": model_meta(&cfg.models),
-        "model_order": cfg.models.iter().map(|m| m.name.clone()).collect::<Vec<_>>(),
-        "input_runs": input_runs.iter().chain(&gn_runs).collect::<Vec<_>>(),
-    });
-    crate::claim::insert_claims(&mut summary_params, &cfg.claims);
+    let summary_params = SummaryParams {
+        title: cfg.pipeline.title.clone(),
+        figures: cfg.figures.iter().map(|f| f.id.clone()).collect(),
+        captions: Some(crate::curves::spec::captions(&cfg.figures)),
+        models: model_meta(&cfg.models),
+        model_order: cfg.models.iter().map(|m| m.name.clone()).collect(),
+        input_runs: input_runs.iter().chain(&gn_runs).cloned().collect(),
+        claims: crate::claim::claims_param(&cfg.claims),
+    };
     let summary_id = StageId::new(&name, "summary");
     graph
-        .add(
-            StageSpec::at(
-                summary_id.clone(),
-                summary::KIND,
-                summary::VERSION,
-                Arc::new(summary::summary_stage),
-            )
-            .with_params(summary_params)
-            .with_inputs(inputs.clone()),
-        )
+        .add(StageSpec::of(summary_id.clone(), summary_params).with_inputs(inputs.clone()))
         .map_err(|e| e.to_string())?;
     let figures_id = StageId::new(&name, "figures");
-    let fp = figures::RegressionFiguresParams {
+    let fp = figures::CurveFiguresParams {
         base: figures::FiguresParams {
             pipeline: name.clone(),
             title: cfg.pipeline.title.clone(),
@@ -120,16 +110,7 @@ pub fn build_from(cfg: RegressionConfig, scale: Scale) -> Result<Pipeline, Strin
         gauss_newton_runs: gn_runs,
     };
     graph
-        .add(
-            StageSpec::at(
-                figures_id.clone(),
-                figures::KIND,
-                figures::VERSION,
-                Arc::new(figures::figures_stage),
-            )
-            .with_params(json!(fp))
-            .with_inputs(inputs),
-        )
+        .add(StageSpec::of(figures_id.clone(), fp).with_inputs(inputs))
         .map_err(|e| e.to_string())?;
     Ok(Pipeline {
         name,

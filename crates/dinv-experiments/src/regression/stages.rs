@@ -2,16 +2,15 @@
 //! analysis per run (and, for runs with checkpoints, the Gauss–Newton comparison) →
 //! summary and figures across runs (and seeds).
 
-use std::sync::Arc;
-
 use dinv_core::init::uniform_mat;
 use dinv_core::{Credit, Feedback, FeedbackInit, Layer, Method, Network};
 use dinv_data::synthetic::{linear_teacher, network_teacher, sample};
-use dinv_pipeline::{Graph, StageContext, StageError, StageId, StageResultExt, StageSpec, Table};
+use dinv_pipeline::{
+    Graph, Stage, StageContext, StageError, StageId, StageResultExt, StageSpec, Table,
+};
 use faer::Mat;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::config::{RegressionConfig, RunSpec, TeacherSpec};
 use super::data::load_data;
@@ -20,10 +19,6 @@ use crate::spec::{di_revision, ModelSpec, NetworkSpec, Scale, Scaled};
 use crate::tables::{build_feedback, feedback_draw_name, matrices_to_table, take};
 
 /// Bumped whenever a stage's code changes what it computes.
-const DATA_VERSION: u32 = 1;
-const TRAIN_VERSION: u32 = 1;
-const ANALYSIS_VERSION: u32 = 2;
-const GAUSS_NEWTON_VERSION: u32 = 1;
 
 /// Parameters of the data stage.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -33,6 +28,14 @@ struct DataParams {
     examples: usize,
     /// Half-widths of the random feedback draws the models need (FA, R-Init).
     feedback_draws: Vec<f64>,
+}
+
+impl Stage for DataParams {
+    const KIND: &'static str = "regression_data";
+    const VERSION: u32 = 1;
+    fn run(&self, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+        data_stage(self, ctx)
+    }
 }
 
 /// Parameters of a training stage.
@@ -55,6 +58,14 @@ struct TrainParams {
     /// controller.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     expanding_solver_revision: Option<u32>,
+}
+
+impl Stage for TrainParams {
+    const KIND: &'static str = "regression_train";
+    const VERSION: u32 = 1;
+    fn run(&self, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+        train_stage(self, ctx)
+    }
 }
 
 pub(crate) struct StageIds {
@@ -133,14 +144,7 @@ pub(crate) fn add_stages(
             };
             add(
                 graph,
-                StageSpec::at(
-                    ids.data.clone(),
-                    "regression_data",
-                    DATA_VERSION,
-                    Arc::new(data_stage),
-                )
-                .with_params(json!(data))
-                .with_master_seed(seed),
+                StageSpec::of(ids.data.clone(), data).with_master_seed(seed),
             )?;
             for (model, id) in cfg.models.iter().zip(&ids.train) {
                 let model = resolved_model(cfg, model);
@@ -165,33 +169,27 @@ pub(crate) fn add_stages(
                 };
                 add(
                     graph,
-                    StageSpec::at(
-                        id.clone(),
-                        "regression_train",
-                        TRAIN_VERSION,
-                        Arc::new(train_stage),
-                    )
-                    .with_params(json!(params))
-                    .with_inputs([&ids.data])
-                    .with_master_seed(seed),
+                    StageSpec::of(id.clone(), params)
+                        .with_inputs([&ids.data])
+                        .with_master_seed(seed),
                 )?;
             }
-            let models: Vec<_> = cfg
-                .models
-                .iter()
-                .map(|m| json!({"name": m.name, "method": m.method}))
-                .collect();
+            let analysis = super::analysis::AnalysisParams {
+                run: run.name.clone(),
+                models: cfg
+                    .models
+                    .iter()
+                    .map(|m| super::analysis::ModelRef {
+                        name: m.name.clone(),
+                        method: m.method,
+                    })
+                    .collect(),
+            };
             add(
                 graph,
-                StageSpec::at(
-                    ids.analysis.clone(),
-                    "regression_analysis",
-                    ANALYSIS_VERSION,
-                    Arc::new(super::analysis::analysis_stage),
-                )
-                .with_params(json!({ "run": run.name, "models": models }))
-                .with_inputs(ids.train.iter().chain([&ids.data]))
-                .with_master_seed(seed),
+                StageSpec::of(ids.analysis.clone(), analysis)
+                    .with_inputs(ids.train.iter().chain([&ids.data]))
+                    .with_master_seed(seed),
             )?;
             analyses.push(ids.analysis.to_string());
             if run.checkpoints.at(scale) > 0 {
@@ -209,15 +207,9 @@ pub(crate) fn add_stages(
                 };
                 add(
                     graph,
-                    StageSpec::at(
-                        ids.gauss_newton.clone(),
-                        "regression_gauss_newton",
-                        GAUSS_NEWTON_VERSION,
-                        Arc::new(super::gauss_newton::gauss_newton_stage),
-                    )
-                    .with_params(json!(params))
-                    .with_inputs(std::iter::once(&ids.data).chain(&ids.train))
-                    .with_master_seed(seed),
+                    StageSpec::of(ids.gauss_newton.clone(), params)
+                        .with_inputs(std::iter::once(&ids.data).chain(&ids.train))
+                        .with_master_seed(seed),
                 )?;
                 gauss_newton.push((run.name.clone(), ids.gauss_newton.to_string()));
             }
@@ -235,9 +227,8 @@ fn add(graph: &mut Graph, spec: StageSpec) -> Result<(), String> {
 
 /// Teacher, inputs, student initialisation, random feedback draws and the example
 /// order, each from its own labelled stream of the stage's seed.
-fn data_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+fn data_stage(p: &DataParams, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     dinv_core::kernels::fp::flush_subnormals();
-    let p: DataParams = ctx.params_as()?;
     let net = &p.network;
     let (teacher, linear) = match p.teacher {
         TeacherSpec::Linear { half_width } => {
@@ -323,9 +314,8 @@ fn data_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     Ok(())
 }
 
-fn train_stage(ctx: &mut StageContext<'_>) -> Result<(), StageError> {
+fn train_stage(p: &TrainParams, ctx: &mut StageContext<'_>) -> Result<(), StageError> {
     dinv_core::kernels::fp::flush_subnormals();
-    let p: TrainParams = ctx.params_as()?;
     let source = ctx.inputs()[0].id().to_string();
     let (data, order, init) = load_data(ctx, &p.network)?;
     let depth = p.network.depth();
