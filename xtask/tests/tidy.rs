@@ -88,6 +88,65 @@ fn core_does_no_file_io() {
     );
 }
 
+/// The pipeline-file schema is not dinv-core's business: its parameter types are plain
+/// structs, serialisable only through the optional `serde` feature that the experiments
+/// turn on. Every mention of serde in core sits inside `cfg_attr(feature = "serde", …)`,
+/// and serde is an optional dependency of the crate.
+#[test]
+fn core_knows_serde_only_behind_its_feature() {
+    // Each file's code with every `cfg_attr(feature = "serde", …)` cut out (rustfmt may
+    // wrap one over several lines); any `serde` left is outside the feature.
+    let outside = |files: &[PathBuf]| -> Vec<String> {
+        let mut hits = Vec::new();
+        for f in files {
+            let mut code = code_of(f);
+            while let Some(start) = code.find("cfg_attr(") {
+                let rest = &code[start + "cfg_attr(".len()..];
+                if !rest.trim_start().starts_with("feature = \"serde\"") {
+                    code.replace_range(start..start + "cfg_attr(".len(), "cfg-attr(");
+                    continue;
+                }
+                let mut depth = 1;
+                let mut end = start + "cfg_attr(".len();
+                for (i, c) in code[end..].char_indices() {
+                    depth += i32::from(c == '(') - i32::from(c == ')');
+                    if depth == 0 {
+                        end += i + 1;
+                        break;
+                    }
+                }
+                let lines = code[start..end].matches('\n').count();
+                code.replace_range(start..end, &"\n".repeat(lines));
+            }
+            for (k, line) in code.lines().enumerate() {
+                if line.contains("serde") {
+                    hits.push(format!("{}:{}: {}", f.display(), k + 1, line.trim()));
+                }
+            }
+        }
+        hits
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let planted = dir.path().join("planted.rs");
+    fs::write(&planted, "#[derive(serde::Serialize)]\nstruct S;\n").unwrap();
+    assert_catches(outside(&[planted]), "serde-in-core");
+    let hits = outside(&rust_files(&root().join("crates/dinv-core/src")));
+    assert!(
+        hits.is_empty(),
+        "serde in dinv-core outside its optional feature:\n{}",
+        hits.join("\n")
+    );
+    let manifest = fs::read_to_string(root().join("crates/dinv-core/Cargo.toml")).unwrap();
+    let serde_dep = manifest
+        .lines()
+        .find(|l| l.trim_start().starts_with("serde"))
+        .expect("dinv-core declares serde (optional)");
+    assert!(
+        serde_dep.contains("optional = true"),
+        "serde must be an optional dependency of dinv-core: {serde_dep}"
+    );
+}
+
 #[test]
 fn only_dinv_pipeline_knows_the_cache_layout() {
     let root = root();
@@ -355,5 +414,71 @@ fn credit_assignment_runs_through_core() {
         "credit assignment outside dinv-core: call Credit::propagate_layer, \
          Credit::backward_batch or Credit::restabilise_layer\n{}",
         hits.join("\n")
+    );
+}
+
+/// Every stage of an experiment is typed: added with `StageSpec::of` from a parameter
+/// struct that implements `dinv_pipeline::Stage`, which gets its parameters as built
+/// (never `StageSpec::at`/`new` with a hand-set kind and version, never deserialising its
+/// own parameters), and each kind is declared by exactly one `impl Stage`.
+#[test]
+fn experiment_stages_are_typed_and_declared_once() {
+    let needles = [
+        "StageSpec::at(",
+        "StageSpec::new(",
+        "params_as",
+        "ctx.params()",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let planted = dir.path().join("planted.rs");
+    fs::write(
+        &planted,
+        "fn f(ctx: &mut StageContext<'_>) { let p: P = ctx.params_as()?; }\n\
+         const KIND: &'static str = \"twice\";\nconst KIND: &'static str = \"twice\";\n",
+    )
+    .unwrap();
+    assert_catches(occurrences(&[planted.clone()], &needles), "untyped-stage");
+    let kinds_in = |files: &[PathBuf]| -> BTreeMap<String, Vec<String>> {
+        let mut kinds: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for f in files {
+            for (k, line) in code_of(f).lines().enumerate() {
+                if let Some(rest) = line.trim().strip_prefix("const KIND: &'static str = \"") {
+                    let kind = rest.split('"').next().unwrap_or_default().to_string();
+                    kinds
+                        .entry(kind)
+                        .or_default()
+                        .push(format!("{}:{}", f.display(), k + 1));
+                }
+            }
+        }
+        kinds
+    };
+    let twice = |k: &BTreeMap<String, Vec<String>>| -> Vec<String> {
+        k.iter()
+            .filter(|(_, at)| at.len() > 1)
+            .map(|(kind, at)| format!("{kind}: {}", at.join(", ")))
+            .collect()
+    };
+    assert_catches(twice(&kinds_in(&[planted])), "kind-declared-twice");
+
+    let files = rust_files(&root().join("crates/dinv-experiments/src"));
+    let hits = occurrences(&files, &needles);
+    assert!(
+        hits.is_empty(),
+        "an untyped stage: implement dinv_pipeline::Stage for its parameters and add it \
+         with StageSpec::of\n{}",
+        hits.join("\n")
+    );
+    let kinds = kinds_in(&files);
+    assert!(
+        kinds.len() >= 15,
+        "only {} stage kinds declared",
+        kinds.len()
+    );
+    let dup = twice(&kinds);
+    assert!(
+        dup.is_empty(),
+        "a stage kind declared twice:\n{}",
+        dup.join("\n")
     );
 }

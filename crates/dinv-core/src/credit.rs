@@ -13,7 +13,6 @@
 //! | SDI | one loop from the output to the first hidden layer (Alg. 3), see [`crate::chain`] |
 
 use faer::{Mat, MatRef};
-use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
 use crate::chain::{ChainInversion, ChainLayer, RepeatLayer, SingleLoop};
@@ -30,8 +29,9 @@ use crate::stability::{
     ssa_stabilise_reduced, SsaConfig, SsaOutcome,
 };
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Method {
     /// Backpropagation.
     Bp,
@@ -72,8 +72,9 @@ impl Method {
 }
 
 /// How DI chains the inversions of several layers (section 4.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Chain {
     /// One layer at a time, from the output down (Alg. 1, Fig. 2A).
     #[default]
@@ -84,8 +85,9 @@ pub enum Chain {
 }
 
 /// Which controller inverts a layer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Controller {
     /// Leaky integral control, Eqs. (5) and (8)/(14).
     #[default]
@@ -97,23 +99,27 @@ pub enum Controller {
 }
 
 /// How DI simulates its dynamics.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct DiSettings {
     pub dynamics: Dynamics,
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub solver: Solver,
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub integration: Integration,
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub chain: Chain,
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub controller: Controller,
     /// Multiply the steady state by `g'(a_{l-1})` afterwards, as Eq. (3) does, also for
     /// nonlinear or linearised dynamics (linear dynamics always do). Off by default:
     /// Eq. (14)'s error signal is the steady state itself. Sequential DI only; it
     /// separates the gating from the rest of the nonlinear inversion.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "std::ops::Not::not")
+    )]
     pub gprime_after: bool,
 }
 

@@ -35,7 +35,6 @@
 //! [`LayerSystem::steady_state`]) are unchecked, for analyses.
 
 use faer::{Mat, MatRef};
-use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
 use crate::error::{CoreError, Result};
@@ -50,8 +49,9 @@ use crate::newton;
 pub const SOLVER_REVISION: u32 = 2;
 
 /// What the controlled layer's readout applies to its state `δ_{l-1}`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Dynamics {
     /// `φ(δ) = δ` (Eq. 8). `g'(a_{l-1})` is applied to the steady state afterwards,
     /// as in Eq. (3), so DI then converges to NDI exactly.
@@ -100,8 +100,9 @@ impl Dynamics {
 }
 
 /// The order of the two Euler updates within one step.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum EulerOrder {
     /// Algorithm 1 of the paper: update `δ_{l-1}`, then `u_l` with the new `δ_{l-1}`.
     #[default]
@@ -110,8 +111,9 @@ pub enum EulerOrder {
     ControlFirst,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Solver {
     /// Step-by-step Euler integration (the reference).
     #[default]
@@ -130,16 +132,17 @@ pub enum Solver {
 }
 
 /// Integration settings. The paper: 10000 steps of `dt = 0.1`.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct Integration {
     pub dt: f64,
     pub steps: usize,
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub order: EulerOrder,
     /// Stop early once `‖(dδ/dt, du/dt)‖ ≤ tol · ‖δ_l‖` (Euler), or Newton's
     /// residual falls below it (steady state). `None`: run all `steps`.
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub tol: Option<f64>,
 }
 

@@ -3,13 +3,16 @@
 //! R-Init — a random matrix made stable by SSA optimisation.
 
 use faer::{Mat, MatRef};
-use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::stability::{ssa_stabilise, SsaConfig, SsaOutcome};
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)
+)]
 pub enum FeedbackInit {
     /// Tr-Init: `B_l = −W_l(0)^T`.
     NegTranspose,
@@ -20,9 +23,9 @@ pub enum FeedbackInit {
     /// R-Init: `U(−s, s)`, then SSA-optimised at leak `ssa_alpha` until stable.
     Stabilised {
         half_width: f64,
-        #[serde(default)]
+        #[cfg_attr(feature = "serde", serde(default))]
         ssa_alpha: f64,
-        #[serde(default)]
+        #[cfg_attr(feature = "serde", serde(default))]
         ssa: SsaConfig,
     },
 }

@@ -1,34 +1,34 @@
 //! The learning rule of Eq. (2), `ΔW_l = −η δ_l h_{l-1}^T` (biases: `−η δ_l`), with
 //! weight decay, the error-norm cap of supp. 7.5.1 and fixed-norm updates (Fig. 3b).
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::{CoreError, Result};
 use crate::kernels::vecops::norm;
 use crate::net::{Network, Trace};
 
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct UpdateRule {
     pub learning_rate: f64,
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub weight_decay: f64,
     /// Hidden error signals are rescaled to at most this norm before the update
     /// (‖δ‖ ≤ 10 for linear, ≤ 1 for nonlinear regression). The output error is
     /// never capped, and the cap does not feed back into propagation.
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub delta_cap: Option<f64>,
     /// Normalise each layer's update to Frobenius norm `learning_rate` (Fig. 3b).
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub fixed_norm: bool,
     /// How `weight_decay` enters the update.
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub decay: DecayMode,
 }
 
 /// How weight decay is applied.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum DecayMode {
     /// L2 penalty: `W ← (1 − ηλ) W − η ΔW`.
     #[default]

@@ -6,7 +6,6 @@
 //! `deltas[i] = δ_{i+1}`.
 
 use faer::Mat;
-use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
 use crate::error::{CoreError, Result};
@@ -52,8 +51,9 @@ impl Trace {
 }
 
 /// Training loss on the output layer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Loss {
     /// `½‖y − t‖²`, so `δ_L = (y − t) ∘ g'(a_L)`.
     SquaredError,

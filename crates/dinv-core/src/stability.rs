@@ -19,7 +19,6 @@
 //! abscissa (SSA; Vanbiervliet et al. 2009) over `B` only (supp. 7.3).
 
 use faer::{Mat, MatRef};
-use serde::{Deserialize, Serialize};
 
 use crate::error::{CoreError, Result};
 use crate::inverse::check_feedback_shape;
@@ -265,8 +264,9 @@ fn frob(a: MatRef<'_, f64>) -> f64 {
 /// Settings of SSA stabilisation. Defaults follow the authors' linear-regression code
 /// (step 0.05, 10–200 steps, target abscissa −0.01); ε = 1e-3 smoothing, which keeps
 /// the gradient focused on the leading eigenvalues of these small-weight systems.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct SsaConfig {
     pub epsilon: f64,
     pub learning_rate: f64,
