@@ -203,8 +203,8 @@ fn experiments_import_neither_each_other_nor_the_report() {
         };
         hits.extend(foreign_imports(&files, Some(e)));
     }
-    // The shared modules (curves, verdict, checkpoint, tables, spec, ...) and the
-    // report serve every experiment, so they import none; only lib.rs (the registry,
+    // The shared modules (curves, checkpoint, tables, spec, ...) and the report's
+    // registry serve every experiment, so they import none; only lib.rs (the registry,
     // `EXPERIMENTS`) names them.
     let shared: Vec<PathBuf> = rust_files(&src)
         .into_iter()
@@ -222,7 +222,7 @@ fn experiments_import_neither_each_other_nor_the_report() {
                 && top != "lib.rs"
         })
         .collect();
-    assert!(shared.iter().any(|p| p.ends_with("verdict.rs")));
+    assert!(shared.iter().any(|p| p.ends_with("spec.rs")));
     assert!(shared.iter().any(|p| p.ends_with("report.rs")));
     // The report may of course name itself (its own tests).
     let (report, shared): (Vec<PathBuf>, Vec<PathBuf>) =
@@ -235,8 +235,45 @@ fn experiments_import_neither_each_other_nor_the_report() {
     );
     assert!(
         hits.is_empty(),
-        "experiments are plug-ins: shared code goes to curves/, verdict.rs, tables.rs …, \
+        "experiments are plug-ins: shared code goes to curves/, tables.rs, dinv-report …, \
          never from one experiment into another:\n{}",
+        hits.join("\n")
+    );
+}
+
+/// The report and its verdicts live in dinv-report, which reads summaries and knows no
+/// experiment: it depends on no experiment crate, and names none.
+#[test]
+fn the_report_crate_knows_no_experiment() {
+    let manifest = fs::read_to_string(root().join("crates/dinv-report/Cargo.toml")).unwrap();
+    let needles = [
+        "dinv-experiments",
+        "dinv_experiments",
+        "dinv-core",
+        "dinv_core",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let planted = dir.path().join("planted.rs");
+    fs::write(&planted, "use dinv_experiments::EXPERIMENTS;\n").unwrap();
+    assert_catches(
+        occurrences(&[planted], &needles),
+        "report-knows-experiments",
+    );
+    let in_manifest: Vec<&str> = manifest
+        .lines()
+        .filter(|l| needles.iter().any(|n| l.contains(n)))
+        .collect();
+    assert!(
+        in_manifest.is_empty(),
+        "dinv-report must not depend on the experiments or the science: {in_manifest:?}"
+    );
+    let hits = occurrences(
+        &rust_files(&root().join("crates/dinv-report/src")),
+        &needles,
+    );
+    assert!(
+        hits.is_empty(),
+        "dinv-report names an experiment crate:\n{}",
         hits.join("\n")
     );
 }

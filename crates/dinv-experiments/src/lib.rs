@@ -3,14 +3,14 @@
 //! Each file in `pipelines/` declares one experiment (`[pipeline] experiment = ...`);
 //! this crate turns it into a [`dinv_pipeline::Graph`] of seeded, cached stages:
 //! data → one training stage per model variant → analysis → summary and figures.
-//! The report (`paper/REPRODUCTION.md`) is written from the summaries.
+//! The report (`paper/REPRODUCTION.md`) is written from the summaries by dinv-report;
+//! [`report`] hands it this crate's registry, which judges the claims that need code.
 //!
 //! **Invariant:** figures and summaries read analysis outputs only, never training
 //! internals; every random number comes from a stage's own seeded stream.
 
 pub mod autoencoder;
 mod checkpoint;
-pub mod claim;
 pub mod classification;
 pub mod convergence;
 pub mod curves;
@@ -22,12 +22,12 @@ pub mod spec;
 pub mod style;
 pub mod tables;
 pub mod tsne;
-pub mod verdict;
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use dinv_report::{claim, verdict};
 pub use experiment::{Experiment, Pipeline};
 pub use spec::Scale;
 

@@ -1,7 +1,5 @@
 //! Configuration types shared by every experiment's TOML file in `pipelines/`.
 
-use std::fmt;
-
 use dinv_core::{Activation, CoreError, DiSettings, FeedbackInit, Method, SsaConfig};
 use serde::{Deserialize, Serialize};
 
@@ -217,37 +215,7 @@ pub fn check_name(field: &str, name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// How much work a run does: `smoke` for CI and quick checks, `paper` for the
-/// paper's protocol.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Scale {
-    Smoke,
-    Paper,
-}
-
-impl Scale {
-    pub fn name(self) -> &'static str {
-        match self {
-            Scale::Smoke => "smoke",
-            Scale::Paper => "paper",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Scale> {
-        match s {
-            "smoke" => Some(Scale::Smoke),
-            "paper" => Some(Scale::Paper),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Scale {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use dinv_pipeline::Scale;
 
 /// A value that is either the same at every scale or given per scale:
 /// `examples = 2000` or `examples = { smoke = 400, paper = 2000 }`.

@@ -114,6 +114,7 @@ pub mod exec;
 pub mod graph;
 mod id;
 pub mod progress;
+mod scale;
 pub mod seed;
 mod status;
 pub mod sweep;
@@ -135,6 +136,7 @@ pub use exec::{
 pub use graph::{Graph, GraphError, Stage, StageRunner, StageSpec};
 pub use id::StageId;
 pub use progress::Progress;
+pub use scale::Scale;
 pub use seed::{derive_seed, rng_from_seed, stage_rng};
 pub use status::{CacheState, StageState};
 pub use sweep::{load_pipeline_toml, parse_pipeline_toml};

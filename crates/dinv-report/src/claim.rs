@@ -21,7 +21,6 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::spec::check_positive;
 use crate::verdict::{num, Finding, PipelineSummary, Verdict};
 
 /// Which way a claim compares.
@@ -353,5 +352,16 @@ mod tests {
         assert!(claim(&["A"], &["B"], None)
             .validate(0, &runs, &models, &figs)
             .is_ok());
+    }
+}
+
+/// `value` must be a positive finite number; the error names `field`.
+fn check_positive(field: &str, value: f64) -> Result<(), String> {
+    if value > 0.0 && value.is_finite() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{field} = {value}: expected a positive finite number"
+        ))
     }
 }
