@@ -23,7 +23,7 @@ use std::path::Path;
 use dinv_pipeline::{Graph, StageId, StageSpec};
 
 use crate::curves::summary::SummaryParams;
-use crate::curves::{figures, model_meta};
+use crate::curves::figures;
 use crate::experiment::{Experiment, Pipeline};
 use crate::spec::Scale;
 use crate::verdict::{num, sig, Finding, PipelineSummary, Verdict};
@@ -78,15 +78,13 @@ pub fn build_from(cfg: ClassificationConfig, scale: Scale) -> Result<Pipeline, S
     let analyses = stages::add_stages(&cfg, scale, &mut graph)?;
     let name = cfg.pipeline.name.clone();
     let input_runs: Vec<String> = analyses.iter().map(|_| RUN.to_string()).collect();
-    let summary_params = SummaryParams {
-        title: cfg.pipeline.title.clone(),
-        figures: cfg.figures.iter().map(|f| f.id.clone()).collect(),
-        captions: Some(crate::curves::spec::captions(&cfg.figures)),
-        models: model_meta(&cfg.models),
-        model_order: cfg.models.iter().map(|m| m.name.clone()).collect(),
-        input_runs: input_runs.clone(),
-        claims: crate::claim::claims_param(&cfg.claims),
-    };
+    let summary_params = SummaryParams::of_curves(
+        &cfg.pipeline.title,
+        &cfg.figures,
+        &cfg.models,
+        &cfg.claims,
+        input_runs.clone(),
+    );
     let summary_id = StageId::new(&name, "summary");
     graph
         .add(StageSpec::of(summary_id.clone(), summary_params).with_inputs(analyses.clone()))

@@ -50,6 +50,29 @@ pub(crate) struct SummaryParams {
     pub claims: Option<Value>,
 }
 
+impl SummaryParams {
+    /// The summary of a curve pipeline (regression, classification): its figures with
+    /// their captions, its models in file order, its `[[claim]]`s, over the inputs
+    /// `input_runs` (one run name per input stage).
+    pub fn of_curves(
+        title: &str,
+        figures: &[super::spec::FigureSpec],
+        models: &[crate::spec::ModelSpec],
+        claims: &[crate::claim::ClaimSpec],
+        input_runs: Vec<String>,
+    ) -> Self {
+        SummaryParams {
+            title: title.to_string(),
+            figures: figures.iter().map(|f| f.id.clone()).collect(),
+            captions: Some(super::spec::captions(figures)),
+            models: super::model_meta(models),
+            model_order: models.iter().map(|m| m.name.clone()).collect(),
+            input_runs,
+            claims: crate::claim::claims_param(claims),
+        }
+    }
+}
+
 impl Stage for SummaryParams {
     const KIND: &'static str = "curve_summary";
     const VERSION: u32 = 1;

@@ -15,7 +15,7 @@ use std::path::Path;
 use dinv_pipeline::{Graph, StageId, StageSpec};
 
 use crate::curves::summary::SummaryParams;
-use crate::curves::{figures, model_meta};
+use crate::curves::figures;
 use crate::experiment::{Experiment, Pipeline};
 use crate::spec::Scale;
 use crate::verdict::{Finding, PipelineSummary};
@@ -85,15 +85,13 @@ pub fn build_from(cfg: RegressionConfig, scale: Scale) -> Result<Pipeline, Strin
         .cloned()
         .chain(added.gauss_newton.iter().map(|g| g.1.clone()))
         .collect();
-    let summary_params = SummaryParams {
-        title: cfg.pipeline.title.clone(),
-        figures: cfg.figures.iter().map(|f| f.id.clone()).collect(),
-        captions: Some(crate::curves::spec::captions(&cfg.figures)),
-        models: model_meta(&cfg.models),
-        model_order: cfg.models.iter().map(|m| m.name.clone()).collect(),
-        input_runs: input_runs.iter().chain(&gn_runs).cloned().collect(),
-        claims: crate::claim::claims_param(&cfg.claims),
-    };
+    let summary_params = SummaryParams::of_curves(
+        &cfg.pipeline.title,
+        &cfg.figures,
+        &cfg.models,
+        &cfg.claims,
+        input_runs.iter().chain(&gn_runs).cloned().collect(),
+    );
     let summary_id = StageId::new(&name, "summary");
     graph
         .add(StageSpec::of(summary_id.clone(), summary_params).with_inputs(inputs.clone()))
