@@ -11,6 +11,11 @@
 //! | NDI | `B_l (W_l B_l − αI)^{-1}` or `(B_l W_l − αI)^{-1} B_l` (Eq. 10) |
 //! | DI  | the steady state of the feedback-control dynamics (Alg. 1, 2), see [`crate::dynamics`], [`crate::chain`] |
 //! | SDI | one loop from the output to the first hidden layer (Alg. 3), see [`crate::chain`] |
+//! | SS  | `sign(W_l)^T` (sign symmetry, Liao, Leibo & Poggio 2016; beyond the paper) |
+//!
+//! DFA (direct feedback alignment, Nøkland 2016; beyond the paper) skips the recursion:
+//! every hidden layer gets the output error through its own fixed matrix,
+//! `δ_l = D_l δ_L ∘ g'(a_l)` ([`Feedback::direct`]).
 
 use faer::{Mat, MatRef};
 
@@ -46,6 +51,13 @@ pub enum Method {
     Di,
     /// Single-loop dynamic inversion (Alg. 3, Fig. 2C).
     Sdi,
+    /// Sign symmetry (Liao, Leibo & Poggio 2016): `M_l = sign(W_l)^T`, the signs of the
+    /// transpose without its magnitudes. Beyond the paper.
+    SignSymmetry,
+    /// Direct feedback alignment (Nøkland 2016): `δ_l = D_l δ_L ∘ g'(a_l)` for every
+    /// hidden layer, each with its own fixed `D_l` ([`Feedback::direct`]). Beyond the
+    /// paper.
+    Dfa,
 }
 
 impl Method {
@@ -57,12 +69,17 @@ impl Method {
             Method::Ndi => "NDI",
             Method::Di => "DI",
             Method::Sdi => "SDI",
+            Method::SignSymmetry => "SS",
+            Method::Dfa => "DFA",
         }
     }
 
-    /// Whether the method reads feedback matrices `B_l`.
+    /// Whether the method reads feedback matrices (`B_l`, or DFA's `D_l`).
     pub fn uses_feedback(self) -> bool {
-        matches!(self, Method::Fa | Method::Ndi | Method::Di | Method::Sdi)
+        matches!(
+            self,
+            Method::Fa | Method::Ndi | Method::Di | Method::Sdi | Method::Dfa
+        )
     }
 
     /// Whether the method simulates feedback-control dynamics.
@@ -188,6 +205,9 @@ pub struct Feedback {
     /// SDI's loop matrix from the output controller to the first hidden layer
     /// (`d_1 × d_L`).
     pub loop_b: Option<Mat<f64>>,
+    /// DFA: `direct[i]` carries the output error to the output of `layers[i]` (`D_{i+1}`,
+    /// `d_{i+1} × d_L`) for every hidden layer; empty for the other methods.
+    pub direct: Vec<Option<Mat<f64>>>,
 }
 
 impl Feedback {
@@ -195,7 +215,24 @@ impl Feedback {
         Feedback {
             b: vec![None; depth],
             loop_b: None,
+            direct: Vec::new(),
         }
+    }
+
+    /// DFA's `D` for the output of `layers[i]`, or an error naming the layer.
+    pub fn get_direct(&self, i: usize) -> Result<MatRef<'_, f64>> {
+        self.direct
+            .get(i)
+            .and_then(Option::as_ref)
+            .map(Mat::as_ref)
+            .ok_or_else(|| {
+                CoreError::Feedback(format!(
+                    "no direct feedback matrix D_{} (d_{} x d_L) for hidden layer {}",
+                    i + 1,
+                    i + 1,
+                    i + 1
+                ))
+            })
     }
 
     /// The single-loop matrix, or an error.
@@ -288,6 +325,16 @@ impl Credit {
         let mut deltas = vec![Vec::new(); depth];
         let mut inversions = vec![None; depth];
         deltas[depth - 1] = delta_out.to_vec();
+        if self.method == Method::Dfa {
+            for (i, d) in deltas[..depth - 1].iter_mut().enumerate() {
+                *d = direct_error(fb.get_direct(i)?, delta_out, &trace.gprime[i], i + 1)?;
+            }
+            return Ok(Backward {
+                deltas,
+                inversions,
+                chain: None,
+            });
+        }
         let whole = match self.method {
             Method::Sdi => Some(
                 self.single_loop(net, trace, fb, delta_out)?
@@ -399,7 +446,9 @@ impl Credit {
     /// loop (linearised at the origin). Empty for BP, FA and PBP.
     pub fn abscissae(&self, net: &Network, fb: &Feedback) -> Result<Vec<(usize, f64)>> {
         match self.method {
-            Method::Bp | Method::Fa | Method::Pbp => Ok(Vec::new()),
+            Method::Bp | Method::Fa | Method::Pbp | Method::SignSymmetry | Method::Dfa => {
+                Ok(Vec::new())
+            }
             Method::Sdi => {
                 let trace = Trace {
                     gprime: net.layers.iter().map(|l| vec![1.0; l.d_out()]).collect(),
@@ -467,7 +516,12 @@ impl Credit {
                     }
                 }
             }
-            Method::Bp | Method::Fa | Method::Pbp | Method::Ndi => {}
+            Method::Bp
+            | Method::Fa
+            | Method::Pbp
+            | Method::Ndi
+            | Method::SignSymmetry
+            | Method::Dfa => {}
         }
         Ok(events)
     }
@@ -720,9 +774,20 @@ impl Credit {
                 };
                 true
             }
+            Method::SignSymmetry => {
+                matvec_t(sign_of(w).as_ref(), delta, &mut out);
+                true
+            }
             Method::Sdi => {
                 return Err(CoreError::Feedback(
                     "SDI inverts the whole network at once, not layer by layer".into(),
+                ));
+            }
+            Method::Dfa => {
+                return Err(CoreError::Feedback(
+                    "DFA sends the output error to every hidden layer directly, not layer by \
+                     layer"
+                        .into(),
                 ));
             }
             Method::Di if self.di.expanding_controller(w) => {
@@ -804,4 +869,41 @@ pub enum SsaSystem {
     /// [`ssa_stabilise_reduced`](crate::stability::ssa_stabilise_reduced), which makes
     /// SSA affordable on MNIST's 10 × 1000 read-out.
     Reduced,
+}
+
+/// `sign(W)` entry by entry (0 stays 0), the forward weights sign symmetry sends back
+/// through.
+pub fn sign_of(w: MatRef<'_, f64>) -> Mat<f64> {
+    Mat::from_fn(w.nrows(), w.ncols(), |i, j| {
+        let v = w[(i, j)];
+        if v > 0.0 {
+            1.0
+        } else if v < 0.0 {
+            -1.0
+        } else {
+            0.0
+        }
+    })
+}
+
+/// DFA's error for hidden layer `layer` (1-based): `D δ_L ∘ g'(a_layer)`.
+fn direct_error(
+    d: MatRef<'_, f64>,
+    delta_out: &[f64],
+    gprime: &[f64],
+    layer: usize,
+) -> Result<Vec<f64>> {
+    if d.ncols() != delta_out.len() || d.nrows() != gprime.len() {
+        return Err(CoreError::shape(
+            format!("direct feedback matrix D_{layer} (d_{layer} x d_L)"),
+            format!("{}x{}", gprime.len(), delta_out.len()),
+            format!("{}x{}", d.nrows(), d.ncols()),
+        ));
+    }
+    let mut out = vec![0.0; d.nrows()];
+    matvec(d, delta_out, &mut out);
+    for (o, g) in out.iter_mut().zip(gprime) {
+        *o *= g;
+    }
+    Ok(out)
 }

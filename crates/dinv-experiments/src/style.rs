@@ -80,6 +80,9 @@ pub fn model_style(m: &ModelSpec) -> ModelStyle {
             (grey, LineStyle::Solid, Marker::Plus, 0.5)
         }
         Method::Pbp => (Rgb(51, 160, 44), LineStyle::Solid, Marker::Diamond, 0.25),
+        // FA's siblings beyond the paper: FA's marker in colours of their own.
+        Method::SignSymmetry => (Rgb(166, 86, 40), LineStyle::Dashed, Marker::Plus, 0.15),
+        Method::Dfa => (Rgb(152, 78, 163), LineStyle::Dotted, Marker::Plus, 0.85),
         Method::Ndi | Method::Di | Method::Sdi => {
             let mut kind = feedback_kind(m.feedback.as_ref()).to_string();
             if m.di.is_some_and(|d| d.gprime_after) {

@@ -167,6 +167,23 @@ fn feedback_product(
             Ok(mul_halves(b, delta))
         }
         Method::Pbp | Method::Ndi => inverter.apply(net, fb, credit.alpha, i, delta),
+        Method::SignSymmetry => Ok(mul_halves(
+            crate::credit::sign_of(w).as_ref().transpose(),
+            delta,
+        )),
+        // Sent from the output in `backward_batch`, never layer by layer.
+        Method::Dfa => {
+            let d = fb.get_direct(i - 1)?;
+            let rows = net.layers[i - 1].d_out();
+            if d.nrows() != rows || d.ncols() != delta.nrows() {
+                return Err(CoreError::shape(
+                    format!("direct feedback matrix D_{i} (d_{i} x d_L)"),
+                    format!("{rows}x{}", delta.nrows()),
+                    format!("{}x{}", d.nrows(), d.ncols()),
+                ));
+            }
+            Ok(mul_halves(d, delta))
+        }
         Method::Di | Method::Sdi => Err(CoreError::Feedback(format!(
             "{} has no mini-batch backward pass here; use NDI, its closed form",
             credit.method.name()
@@ -193,7 +210,13 @@ impl Credit {
         let mut deltas = vec![Mat::new(); depth];
         deltas[depth - 1] = delta_out;
         for i in (1..depth).rev() {
-            let mut d = feedback_product(credit, net, fb, inverter, i, deltas[i].as_ref())?;
+            // DFA's hidden errors all come from the output error, through D_i.
+            let from = if credit.method == Method::Dfa {
+                depth - 1
+            } else {
+                i
+            };
+            let mut d = feedback_product(credit, net, fb, inverter, i, deltas[from].as_ref())?;
             let gp = &trace.gprime[i - 1];
             for j in 0..d.ncols() {
                 for (v, g) in d.col_as_slice_mut(j).iter_mut().zip(gp.col_as_slice(j)) {

@@ -22,8 +22,8 @@ use std::path::Path;
 
 use dinv_pipeline::{Graph, StageId, StageSpec};
 
-use crate::curves::summary::SummaryParams;
 use crate::curves::figures;
+use crate::curves::summary::SummaryParams;
 use crate::experiment::{Experiment, Pipeline};
 use crate::spec::Scale;
 use crate::verdict::{num, sig, Finding, PipelineSummary, Verdict};

@@ -323,7 +323,7 @@ fn record_state(
     log: &mut MetricLog,
 ) -> Result<(), dinv_core::CoreError> {
     match s.credit.method {
-        Method::Bp | Method::Pbp => return Ok(()),
+        Method::Bp | Method::Pbp | Method::SignSymmetry | Method::Dfa => return Ok(()),
         Method::Sdi => {
             let forward: Vec<_> = s.net.layers[1..].iter().map(|l| l.w.as_ref()).collect();
             let reference = loop_neg_transpose(&forward);
