@@ -440,6 +440,15 @@ impl ModelSpec {
         if let Some(f) = &self.feedback {
             check_feedback(&format!("model `{}`: feedback", self.name), f)?;
         }
+        if self.method == Method::Dfa
+            && !matches!(self.feedback, Some(FeedbackInit::Uniform { .. }))
+        {
+            return Err(format!(
+                "model `{}`: DFA draws its direct matrices D_l ~ U(±h) (d_l x d_L, one per \
+                 hidden layer): give feedback = {{ kind = \"uniform\", half_width = 0.5 }}",
+                self.name
+            ));
+        }
         match (self.method.uses_feedback(), &self.feedback) {
             (true, None) => Err(format!(
                 "model `{}`: method {} needs a `feedback` initialisation (e.g. feedback = {{ kind = \"neg_transpose\" }})",

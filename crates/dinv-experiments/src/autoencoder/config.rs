@@ -285,9 +285,9 @@ impl AutoencoderConfig {
             if !seen.insert(m.name.as_str()) {
                 return Err(format!("model name `{}` is used twice", m.name));
             }
-            if m.method.is_dynamic() {
+            if m.method.is_dynamic() || m.method == Method::Dfa {
                 return Err(format!(
-                    "model `{}`: method {} is not supported by the autoencoder (the paper uses NDI as the proxy for DI here); use bp, fa, pbp or ndi",
+                    "model `{}`: method {} is not supported by the autoencoder (the paper uses NDI as the proxy for DI here); use bp, fa, pbp, ndi or sign_symmetry",
                     m.name,
                     m.method.name()
                 ));

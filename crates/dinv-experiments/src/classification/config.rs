@@ -212,6 +212,13 @@ impl ClassificationConfig {
                     m.name
                 ));
             }
+            if m.method == Method::Dfa {
+                return Err(format!(
+                    "model `{}`: with one hidden layer DFA is FA (its one direct matrix is \
+                     B_2); use method = \"fa\"",
+                    m.name
+                ));
+            }
         }
         if self.models.is_empty() {
             return Err("at least one [[model]] is needed".into());

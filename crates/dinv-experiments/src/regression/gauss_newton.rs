@@ -240,6 +240,12 @@ fn load_checkpoints(
             feedback.b[l - 1] = mats.get(&format!("B{l}")).cloned();
         }
         feedback.loop_b = mats.get("B_loop").cloned();
+        let direct: Vec<_> = (1..depth)
+            .map(|l| mats.get(&format!("D{l}")).cloned())
+            .collect();
+        if direct.iter().any(Option::is_some) {
+            feedback.direct = direct;
+        }
         out.push(Checkpoint {
             step: s,
             net: Network::new(layers).with_context(|| what.clone())?,

@@ -28,6 +28,10 @@ struct DataParams {
     examples: usize,
     /// Half-widths of the random feedback draws the models need (FA, R-Init).
     feedback_draws: Vec<f64>,
+    /// Half-widths of DFA's direct matrices `D_l` (absent without DFA models, so no
+    /// other pipeline's key changes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    direct_draws: Vec<f64>,
 }
 
 impl Stage for DataParams {
@@ -119,10 +123,12 @@ pub(crate) fn add_stages(
 ) -> Result<Added, String> {
     let mut analyses = Vec::new();
     let mut gauss_newton = Vec::new();
-    let feedback_draws = {
+    // Half-widths of the random draws: B_l for FA and R-Init, D_l for DFA.
+    let draws = |dfa: bool| {
         let mut h: Vec<f64> = cfg
             .models
             .iter()
+            .filter(|m| (m.method == Method::Dfa) == dfa)
             .filter_map(|m| {
                 m.feedback
                     .as_ref()
@@ -133,6 +139,7 @@ pub(crate) fn add_stages(
         h.dedup();
         h
     };
+    let (feedback_draws, direct_draws) = (draws(false), draws(true));
     for run in &cfg.runs {
         for seed in cfg.pipeline.seeds.at(scale) {
             let ids = ids(cfg, run, seed);
@@ -141,6 +148,7 @@ pub(crate) fn add_stages(
                 teacher: cfg.teacher.clone(),
                 examples: run.examples.at(scale),
                 feedback_draws: feedback_draws.clone(),
+                direct_draws: direct_draws.clone(),
             };
             add(
                 graph,
@@ -275,6 +283,15 @@ fn data_stage(p: &DataParams, ctx: &mut StageContext<'_>) -> Result<(), StageErr
             ));
         }
     }
+    for &h in &p.direct_draws {
+        let mut rng = ctx.rng_for(&format!("direct-U{h}"));
+        for l in 1..net.depth() {
+            init.push((
+                direct_draw_name(l, h),
+                uniform_mat(&mut rng, net.dims[l], net.dims[net.depth()], -h, h),
+            ));
+        }
+    }
     for (l, layer) in teacher.layers.iter().enumerate() {
         init.push((format!("teacher_W{}", l + 1), layer.w.clone()));
         if let Some(b) = &layer.b {
@@ -335,7 +352,17 @@ fn train_stage(p: &TrainParams, ctx: &mut StageContext<'_>) -> Result<(), StageE
     let net = Network::new(layers).context("initial network")?;
 
     let mut feedback = Feedback::none(depth);
-    if let Some(fi) = &p.model.feedback {
+    if let (Method::Dfa, Some(h)) = (
+        p.model.method,
+        p.model
+            .feedback
+            .as_ref()
+            .and_then(FeedbackInit::random_half_width),
+    ) {
+        feedback.direct = (1..depth)
+            .map(|l| take(&init, &direct_draw_name(l, h), &source).map(Some))
+            .collect::<Result<_, _>>()?;
+    } else if let Some(fi) = &p.model.feedback {
         feedback = build_feedback(fi, &net, &init, &source, &p.model.name)?;
         if p.model.method == Method::Sdi {
             feedback.loop_b = Some(loop_feedback(&feedback, depth));
@@ -445,7 +472,7 @@ fn loop_feedback(fb: &Feedback, depth: usize) -> Mat<f64> {
 }
 
 /// Weights, biases and feedback of every checkpoint, as matrices named `W<l>`, `b<l>`
-/// (a column), `B<l>` and `B_loop`, with a `step` column.
+/// (a column), `B<l>`, `B_loop` and DFA's `D<l>`, with a `step` column.
 fn checkpoint_table(cps: &[super::train::Checkpoint]) -> Result<Table, StageError> {
     let (mut step, mut name, mut row, mut col, mut value) =
         (vec![], vec![], vec![], vec![], vec![]);
@@ -464,6 +491,11 @@ fn checkpoint_table(cps: &[super::train::Checkpoint]) -> Result<Table, StageErro
         }
         if let Some(b) = &cp.feedback.loop_b {
             mats.push(("B_loop".into(), b.clone()));
+        }
+        for (i, d) in cp.feedback.direct.iter().enumerate() {
+            if let Some(d) = d {
+                mats.push((format!("D{}", i + 1), d.clone()));
+            }
         }
         for (n, m) in &mats {
             for j in 0..m.ncols() {
@@ -502,4 +534,9 @@ fn expanding_revision(model: &ModelSpec) -> Option<u32> {
         .is_some_and(|d| d.controller != dinv_core::Controller::Standard);
     (model.method == dinv_core::Method::Di && expanding)
         .then_some(dinv_core::expanding::SOLVER_REVISION)
+}
+
+/// The name of DFA's draw `D_l ~ U(±h)` (`d_l × d_L`) in the data stage's `init` table.
+fn direct_draw_name(layer: usize, h: f64) -> String {
+    format!("D{layer}_U{h}")
 }
