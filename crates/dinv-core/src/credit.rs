@@ -221,18 +221,12 @@ impl Feedback {
 
     /// DFA's `D` for the output of `layers[i]`, or an error naming the layer.
     pub fn get_direct(&self, i: usize) -> Result<MatRef<'_, f64>> {
-        self.direct
-            .get(i)
-            .and_then(Option::as_ref)
-            .map(Mat::as_ref)
-            .ok_or_else(|| {
-                CoreError::Feedback(format!(
-                    "no direct feedback matrix D_{} (d_{} x d_L) for hidden layer {}",
-                    i + 1,
-                    i + 1,
-                    i + 1
-                ))
-            })
+        entry(&self.direct, i).ok_or_else(|| {
+            CoreError::Feedback(format!(
+                "no direct feedback matrix D_{l} (d_{l} x d_L) for hidden layer {l}",
+                l = i + 1
+            ))
+        })
     }
 
     /// The single-loop matrix, or an error.
@@ -244,17 +238,7 @@ impl Feedback {
 
     /// `B` for `layers[i]`, or an error naming the layer.
     pub fn get(&self, i: usize) -> Result<MatRef<'_, f64>> {
-        self.b
-            .get(i)
-            .and_then(Option::as_ref)
-            .map(Mat::as_ref)
-            .ok_or_else(|| {
-                CoreError::Feedback(format!(
-                    "no feedback matrix B_{} for layer {}",
-                    i + 1,
-                    i + 1
-                ))
-            })
+        entry(&self.b, i).ok_or_else(|| missing_feedback(i + 1))
     }
 
     /// Checks every present `B_l` against `W_l^T`'s shape.
@@ -732,14 +716,7 @@ impl Credit {
         closed_form: ClosedForm,
     ) -> Result<(Vec<f64>, Option<Inversion>)> {
         let (w, gprime) = (link.w, link.gprime_below);
-        let feedback = || {
-            link.b.ok_or_else(|| {
-                CoreError::Feedback(format!(
-                    "no feedback matrix B_{} for layer {}",
-                    link.layer, link.layer
-                ))
-            })
-        };
+        let feedback = || link.b.ok_or_else(|| missing_feedback(link.layer));
         let column = || Mat::from_fn(delta.len(), 1, |r, _| delta[r]);
         let mut out = vec![0.0; w.ncols()];
         let mut record = None;
@@ -906,4 +883,14 @@ fn direct_error(
         *o *= g;
     }
     Ok(out)
+}
+
+/// The matrix at `i` of a per-layer list, if there is one.
+fn entry(list: &[Option<Mat<f64>>], i: usize) -> Option<MatRef<'_, f64>> {
+    list.get(i).and_then(Option::as_ref).map(Mat::as_ref)
+}
+
+/// The error for a method that needs `B_layer` and has none.
+fn missing_feedback(layer: usize) -> CoreError {
+    CoreError::Feedback(format!("no feedback matrix B_{layer} for layer {layer}"))
 }
